@@ -1,0 +1,33 @@
+"""Configuration as data: the YAML files under ``schemas/``, validated on load.
+
+Every loader raises :class:`ConfigError` naming the file and the key that is
+wrong, so that a civil-affairs IT team can fix a mapping without reading code.
+"""
+
+from relieflink.config.errors import ConfigError
+from relieflink.config.paths import schemas_dir
+from relieflink.config.catalog import Agency, Catalog, Program, load_catalog
+from relieflink.config.sources import (
+    MentionSpec,
+    RecordSpec,
+    SourceSpec,
+    TableSpec,
+    load_sources,
+)
+from relieflink.config.canonical import CanonicalField, load_canonical
+
+__all__ = [
+    "Agency",
+    "CanonicalField",
+    "Catalog",
+    "ConfigError",
+    "MentionSpec",
+    "Program",
+    "RecordSpec",
+    "SourceSpec",
+    "TableSpec",
+    "load_canonical",
+    "load_catalog",
+    "load_sources",
+    "schemas_dir",
+]

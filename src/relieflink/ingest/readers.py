@@ -1,0 +1,263 @@
+"""Readers: a file's bytes → a grid of raw cells with the row numbers a person sees.
+
+Each reader returns a :class:`RawTable`: the data rows under the header, cells
+exactly as stored (str, float, date, …), each with its row number (the
+spreadsheet row, or the line number with the header on line 1). Readers never
+interpret cells; parsing and mapping happen in :mod:`relieflink.ingest.mapping`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from python_calamine import CalamineWorkbook
+
+from relieflink.ingest.encoding import detect_encoding
+
+# How many rows at the top of a sheet may precede the header (title rows).
+HEADER_SEARCH_ROWS = 10
+
+
+class UnreadableFile(Exception):
+    """The file cannot be read at all; the message says why (no personal data)."""
+
+    def __init__(self, problem: str, message: str):
+        self.problem = problem
+        super().__init__(message)
+
+
+@dataclass
+class RawTable:
+    """The data rows of one table, cells as stored, with their row numbers.
+
+    ``frame`` has one object column per header cell (header text stripped);
+    ``row_numbers`` are what a person opening the file sees. Rows that cannot
+    be aligned with the header (wrong number of fields, a line that is not a
+    JSON object) are in ``broken`` with their raw text and never in
+    ``frame``.
+    """
+
+    frame: pd.DataFrame
+    row_numbers: np.ndarray  # int32, aligned with frame
+    raw_lines: pd.Series | None = None  # CSV/JSONL text of each frame row
+    broken: list[tuple[int, str, str, str]] = field(default_factory=list)  # (row, problem, message, raw text)
+    encoding: str | None = None
+    sheet: str | None = None
+
+
+def _find_header(rows: list[list[Any]], expected: set[str]) -> int | None:
+    """Index of the row among the first few that names the most expected columns."""
+    scores = [_header_score(r, expected) for r in rows[:HEADER_SEARCH_ROWS]]
+    if not scores or max(scores) == 0:
+        return None
+    return int(np.argmax(scores))
+
+
+def grid_to_table(
+    rows: list[list[Any]],
+    first_row_number: int,
+    expected_columns: list[str],
+    raw_lines: list[str] | None = None,
+) -> RawTable:
+    """Locate the header and turn the rows below it into a frame (vectorized)."""
+    header_at = _find_header(rows, set(expected_columns))
+    if header_at is None:
+        raise UnreadableFile(
+            "header_not_found",
+            "none of the first rows holds the expected column names; check the export and the mapping file",
+        )
+    header = [str(c).strip() if c is not None else "" for c in rows[header_at]]
+    while header and header[-1] == "":
+        header.pop()
+    width = len(header)
+    body = rows[header_at + 1 :]
+    numbers = np.arange(len(body), dtype=np.int32) + np.int32(first_row_number + header_at + 1)
+    lengths = np.fromiter(map(len, body), dtype=np.int64, count=len(body))
+    frame = pd.DataFrame(body, dtype=object) if body else pd.DataFrame(index=range(0), columns=range(width), dtype=object)
+    if frame.shape[1] < width:
+        for extra in range(frame.shape[1], width):
+            frame[extra] = None
+    # Excel rows are as wide as the sheet: trailing empty cells are not extra fields.
+    if raw_lines is None:
+        tail = frame.iloc[:, width:]
+        extra_filled = tail.notna().to_numpy() & (tail.astype(str).to_numpy() != "") if tail.shape[1] else None
+        ok = np.ones(len(body), dtype=bool) if extra_filled is None else ~extra_filled.any(axis=1)
+        broken_problem = "extra_fields"
+    else:
+        ok = (lengths == width) | (lengths == 0)
+        broken_problem = "wrong_field_count"
+    lines = pd.Series(raw_lines[header_at + 1 :], dtype=object) if raw_lines is not None else None
+    broken = []
+    if not ok.all():
+        bad_idx = np.flatnonzero(~ok)
+        for i in bad_idx.tolist():
+            text = lines.iat[i] if lines is not None else "\t".join("" if c is None else str(c) for c in body[i])
+            n = int(lengths[i]) if raw_lines is not None else width
+            broken.append((int(numbers[i]), broken_problem, text, n))
+    frame = frame.loc[ok, : width - 1]
+    frame.columns = header
+    frame = frame.reset_index(drop=True)
+    kept_lines = lines[ok].reset_index(drop=True) if lines is not None else None
+    return RawTable(
+        frame=frame,
+        row_numbers=numbers[ok],
+        raw_lines=kept_lines,
+        broken=[(row, f"{problem}", _describe_broken(problem, n, width), text) for row, problem, text, n in broken],
+    )
+
+
+def _describe_broken(problem: str, got: int, width: int) -> str:
+    if problem == "wrong_field_count":
+        what = "truncated" if got < width else "has extra fields"
+        return f"the line {what}: {got} fields where the header has {width}; fix or re-export the line"
+    return "cells beyond the last header column are filled; check the sheet layout"
+
+
+def sniff_format(data: bytes, name: str) -> str:
+    """``xlsx``, ``jsonl`` or ``csv`` from the content (the extension only breaks ties)."""
+    if data[:4] == b"PK\x03\x04":
+        return "xlsx"
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return "xls"
+    lower = name.lower()
+    if lower.endswith((".xlsx", ".xlsm", ".xls")):
+        return "xlsx"  # claims to be Excel but is not a workbook: the reader says so
+    stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if lower.endswith((".jsonl", ".json", ".ndjson")) or stripped[:1] == b"{":
+        return "jsonl"
+    return "csv"
+
+
+def _split_lines(text: str) -> list[str]:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def read_csv(data: bytes, expected_columns: list[str]) -> RawTable:
+    """CSV in any of the agencies' encodings; row numbers are line numbers."""
+    encoding, text = detect_encoding(data, expected_columns)
+    if text is None:
+        raise UnreadableFile(
+            "unknown_encoding",
+            f"could not decode the file so that its header shows (best guess: {encoding or 'unknown'}); "
+            "re-export it as UTF-8 or GBK CSV",
+        )
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = _split_lines(text)
+    rows = list(csv.reader(lines))  # csv.reader over a list: exactly one row per physical line
+    table = grid_to_table(rows, 1, expected_columns, raw_lines=lines)
+    table.encoding = encoding
+    return table
+
+
+def read_jsonl(data: bytes, expected_columns: list[str]) -> RawTable:
+    """JSON Lines: one object a line, line numbers from 1; keys are the columns."""
+    encoding, text = detect_encoding(data, expected_columns)
+    if text is None:
+        raise UnreadableFile("unknown_encoding", "could not decode the JSON Lines file; re-export it as UTF-8")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = pd.Series(_split_lines(text), dtype=object)
+    numbers = np.arange(1, len(lines) + 1, dtype=np.int32)
+    blank = lines.str.strip().eq("").to_numpy(dtype=bool)
+    try:  # fast path: every non-blank line at once, as one JSON array parsed in C
+        objects = json.loads("[" + ",".join(lines[~blank]) + "]")
+    except json.JSONDecodeError:
+        objects = [_loads_or_none(line) for line in lines[~blank]]
+    is_object = np.fromiter((isinstance(o, dict) for o in objects), dtype=bool, count=len(objects))
+    broken = [
+        (int(row), "bad_json_line", "the line is not a JSON object; fix or re-export the line", str(text))
+        for row, text in zip(numbers[~blank][~is_object], lines[~blank][~is_object])
+    ]
+    records = [o for o, keep in zip(objects, is_object) if keep]
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    frame = frame.astype(object).where(frame.notna(), None)
+    # Blank lines stay as empty rows so that they are accounted for in quarantine.
+    kept = np.zeros(len(lines), dtype=bool)
+    kept[blank] = True
+    kept[np.flatnonzero(~blank)[is_object]] = True
+    order = np.flatnonzero(kept)
+    full = pd.DataFrame(index=range(len(order)), columns=frame.columns, dtype=object)
+    data_positions = np.searchsorted(order, np.flatnonzero(~blank)[is_object])
+    if len(frame):
+        full.iloc[data_positions] = frame.to_numpy()
+    full = full.where(full.notna(), None)
+    return RawTable(
+        frame=full,
+        row_numbers=numbers[order],
+        raw_lines=lines[order].reset_index(drop=True),
+        broken=broken,
+        encoding=encoding,
+    )
+
+
+def _loads_or_none(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        return None
+
+
+def _header_score(row: list[Any], expected: set[str]) -> int:
+    return sum(1 for cell in row if isinstance(cell, str) and cell.strip() in expected)
+
+
+def read_xlsx(data: bytes, expected_columns: list[str], preferred_sheet: str | None) -> RawTable:
+    """XLSX via calamine (Rust): the preferred sheet, else the one whose header matches best."""
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except Exception as exc:  # calamine raises its own error types for every kind of damage
+        kind = "not a readable Excel workbook"
+        if not zipfile.is_zipfile(io.BytesIO(data)):
+            kind = "not an Excel workbook (the content is not a .xlsx zip archive)"
+        raise UnreadableFile("unreadable_workbook", f"{kind}; re-export it from Excel ({type(exc).__name__})") from None
+    expected = set(expected_columns)
+    best: tuple[int, str, list[list[Any]], int] | None = None
+    for name in workbook.sheet_names:
+        try:
+            sheet = workbook.get_sheet_by_name(name)
+            rows = sheet.to_python(skip_empty_area=False)
+        except Exception:  # a damaged sheet: try the others
+            continue
+        first_row = sheet.start[0] if sheet.start else 0
+        score = max((_header_score(r, expected) for r in rows[:HEADER_SEARCH_ROWS]), default=0)
+        if name == preferred_sheet and score > 0:
+            best = (10**6, name, rows, first_row)
+            break
+        if best is None or score > best[0]:
+            best = (score, name, rows, first_row)
+    if best is None or best[0] == 0:
+        raise UnreadableFile(
+            "header_not_found",
+            f"no sheet holds the expected header (sheets: {', '.join(workbook.sheet_names) or 'none'}); "
+            "check the export and the mapping file",
+        )
+    _, name, rows, first_row = best
+    table = grid_to_table(rows, first_row + 1, expected_columns)
+    table.sheet = name
+    return table
+
+
+def read_file(path: Path, data: bytes, expected_columns: list[str], preferred_sheet: str | None) -> RawTable:
+    """Read any supported file into a raw table; raises UnreadableFile with a reason."""
+    if not data.strip():
+        raise UnreadableFile("empty_file", "the file is empty; ask the agency to export it again")
+    fmt = sniff_format(data, path.name)
+    if fmt == "xls":
+        raise UnreadableFile("legacy_xls", "legacy .xls workbooks are not supported; save it as .xlsx")
+    if fmt == "xlsx":
+        return read_xlsx(data, expected_columns, preferred_sheet)
+    if fmt == "jsonl":
+        return read_jsonl(data, expected_columns)
+    return read_csv(data, expected_columns)
