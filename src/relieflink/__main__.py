@@ -1,0 +1,5 @@
+import sys
+
+from relieflink.cli import main
+
+sys.exit(main())

@@ -1,0 +1,118 @@
+"""The ``relieflink`` command: a thin layer over the library.
+
+Exit codes: 0 success (quarantined rows are reported, not failures);
+2 usage error; 3 configuration error (a YAML file under schemas/ is invalid);
+4 input error (the batch folder does not exist).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from relieflink import __version__
+from relieflink.config import ConfigError
+
+EXIT_OK, EXIT_USAGE, EXIT_CONFIG, EXIT_INPUT = 0, 2, 3, 4
+
+
+def _progress(report) -> None:  # type: ignore[no-untyped-def]
+    status = report.status if report.status != "duplicate" else f"duplicate of {report.duplicate_of}"
+    print(
+        f"  {report.file:<34} {status:<12} rows {report.data_rows:>8}  records {report.records:>8}"
+        f"  quarantined {report.rows_quarantined:>6}  {report.seconds:>6.2f}s",
+        file=sys.stderr,
+    )
+
+
+def _print_summary(summary: dict, out_dir: Path) -> None:
+    print(f"\nrelieflink {__version__}: output in {out_dir}")
+    print(f"  files {summary['files']}  {summary['files_by_status']}")
+    for copy, original in summary["duplicate_deliveries"].items():
+        print(f"  repeated delivery: {copy} = {original} (its rows counted once)")
+    print(f"  data rows {summary['data_rows']}  records {summary['records']}  mentions {summary['mentions']}"
+          f"  rows quarantined {summary['rows_quarantined']}")
+    print("  ID status of mentions: " + ", ".join(f"{k} {v}" for k, v in summary["id_status"].items()))
+    if summary["quarantine_by_problem"]:
+        print("  quarantine by problem: " + ", ".join(f"{k} {v}" for k, v in summary["quarantine_by_problem"].items()))
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from relieflink.synth import generate_batch
+
+    started = time.perf_counter()
+    summary = generate_batch(Path(args.out), persons=args.persons, seed=args.seed, profile=args.profile)
+    print(f"generated {args.persons} persons (profile {args.profile}, seed {args.seed}) in "
+          f"{time.perf_counter() - started:.1f}s: batch in {Path(args.out) / 'batch'}, truth in {Path(args.out) / 'truth'}")
+    del summary
+    return EXIT_OK
+
+
+def _run(batch: Path, out: Path) -> int:
+    from relieflink.pipeline import run_batch
+
+    if not batch.is_dir():
+        print(f"error: {batch} is not a folder; pass the folder that holds the agencies' exports", file=sys.stderr)
+        return EXIT_INPUT
+    print(f"relieflink: reading {batch}", file=sys.stderr)
+    run = run_batch(batch, out, progress=_progress)
+    assert run.ingest is not None
+    _print_summary(run.ingest.summary(), out)
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _run(Path(args.batch), Path(args.out))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from relieflink.synth import generate_batch
+
+    root = Path(args.dir)
+    print(f"relieflink demo: generating a batch of {args.persons} persons (seed {args.seed}) in {root}", file=sys.stderr)
+    generate_batch(root / "generated", persons=args.persons, seed=args.seed, profile="default")
+    return _run(root / "generated" / "batch", root / "out")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="relieflink", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"relieflink {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="generate a realistic batch and run it end to end")
+    p.add_argument("--dir", default="relieflink-demo", help="folder for the generated batch and the run (default: %(default)s)")
+    p.add_argument("--persons", type=int, default=20000, help="persons in the generated population (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=2015, help="random seed (default: %(default)s)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("synth", help="write a synthetic batch in the agencies' export formats, with ground truth")
+    p.add_argument("--persons", type=int, required=True, help="persons in the generated population")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p.add_argument("--out", required=True, help="folder: OUT/batch holds the exports, OUT/truth the ground truth")
+    p.add_argument("--profile", choices=["clean", "default", "hard"], default="default",
+                   help="how damaged the exports are (default: %(default)s)")
+    p.set_defaults(func=cmd_synth)
+
+    for name, help_text in (("ingest", "read a batch folder into mentions, records and quarantine"),
+                            ("run", "run the pipeline (the stages that exist) on a batch folder")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("batch", help="folder holding the agencies' export files")
+        p.add_argument("--out", required=True, help="output folder (replaced atomically)")
+        p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,462 @@
+"""Apply a source mapping to a raw table: cells → typed values → mentions and records.
+
+Everything here is vectorized over the rows of one table. A row leaves as a
+record (with one mention per person it names) or as a quarantined row with
+the reason; cell problems on kept rows are quarantined as dropped values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from relieflink.config.catalog import Catalog
+from relieflink.config.sources import Choice, Constant, FromSource, MentionSpec, SourceSpec, TableSpec
+from relieflink.identity import Gazetteer, normalize_addresses, normalize_ids, normalize_names, normalize_phones
+from relieflink.ingest import values as V
+from relieflink.ingest.quarantine import NOTED, ROW_REJECTED, VALUE_DROPPED, Quarantine
+from relieflink.ingest.readers import RawTable
+
+TOTAL_WORDS = ("合计", "总计", "小计", "累计")
+VALID_ID_STATUSES = ("valid", "upgraded_15")
+
+# Parsers whose result is a plain series: name -> function(raw) -> (values, bad)
+_SIMPLE_PARSERS: dict[str, Callable[[pd.Series], tuple[pd.Series, pd.Series]]] = {
+    "text": V.parse_text,
+    "date": V.parse_dates,
+    "month": V.parse_months,
+    "year": V.parse_years,
+    "school_year": V.parse_school_years,
+    "amount": V.parse_amounts,
+    "sex": V.parse_sex,
+    "age": V.parse_ages,
+    "disability_category": V.parse_disability_category,
+    "disability_level": V.parse_disability_level,
+}
+
+# What an ID problem means for the auditor, for the quarantine notes.
+_ID_PROBLEM_MESSAGES = {
+    "check_failed": "the ID fails its check digit (a typo); kept as evidence, not used as a valid ID",
+    "excel_damaged": "the ID was stored by Excel as a number and lost digits; format the column as text",
+    "bad_date": "the ID holds an impossible birth date",
+    "malformed": "the value is not a resident ID (wrong length or characters)",
+    "conflicts_stated": "the ID does not match the stated sex, birth date or age on the row; not used",
+    "head_id_on_member": "a member's row carries the household head's ID; not used for the member",
+    "conflicting_ids": "two different people on the row carry the same ID, or the row's ID columns disagree; not used",
+}
+
+
+@dataclass
+class MappedTable:
+    """Mentions and records of one file (ids not yet assigned)."""
+
+    mentions: pd.DataFrame
+    records: pd.DataFrame
+
+
+def _blank(raw: pd.Series) -> np.ndarray:
+    """True where a cell is empty: None, NaN or only whitespace."""
+    as_text = raw.astype(str)
+    return (raw.isna() | as_text.str.strip().eq("")).to_numpy(dtype=bool)
+
+
+class _Cells:
+    """Parsed columns of one table, each computed once and cached."""
+
+    def __init__(self, frame: pd.DataFrame, table: TableSpec, gazetteer: Gazetteer):
+        self.frame = frame
+        self.table = table
+        self.gazetteer = gazetteer
+        self._cache: dict[str, object] = {}
+
+    def raw(self, column: str) -> pd.Series:
+        return self.frame[column]
+
+    def blank(self, column: str) -> np.ndarray:
+        key = f"blank:{column}"
+        if key not in self._cache:
+            self._cache[key] = _blank(self.frame[column])
+        return self._cache[key]  # type: ignore[return-value]
+
+    def parsed(self, column: str) -> tuple[pd.Series, np.ndarray]:
+        """(values, bad) for a column whose parser yields one series."""
+        key = f"parsed:{column}"
+        if key not in self._cache:
+            parser = self.table.columns[column].parse
+            raw = self.frame[column]
+            if parser in _SIMPLE_PARSERS:
+                values, bad = _SIMPLE_PARSERS[parser](raw)
+            elif parser == "subdistrict":
+                values = self.gazetteer.subdistrict_codes(raw)
+                bad = values.isna() & ~pd.Series(self.blank(column), index=raw.index)
+            elif parser == "community":
+                values = self.gazetteer.communities(raw)
+                bad = pd.Series(False, index=raw.index)
+            elif parser == "address":
+                values = normalize_addresses(raw)
+                bad = pd.Series(False, index=raw.index)
+            elif parser == "phone":
+                values = normalize_phones(raw)["phone"]
+                bad = values.isna() & ~pd.Series(self.blank(column), index=raw.index)
+            elif parser == "name":
+                values = self.names(column)["name"]
+                bad = pd.Series(False, index=raw.index)
+            elif parser == "int":
+                values = pd.to_numeric(raw, errors="coerce").astype("Int64")
+                bad = values.isna() & ~pd.Series(self.blank(column), index=raw.index)
+            else:  # identifiers are parsed by ids()
+                values = self.ids(column)["id_number"]
+                bad = pd.Series(False, index=raw.index)
+            self._cache[key] = (values.reset_index(drop=True), np.asarray(bad, dtype=bool))
+        return self._cache[key]  # type: ignore[return-value]
+
+    def names(self, column: str) -> pd.DataFrame:
+        key = f"names:{column}"
+        if key not in self._cache:
+            self._cache[key] = normalize_names(self.frame[column]).reset_index(drop=True)
+        return self._cache[key]  # type: ignore[return-value]
+
+    def ids(self, column: str) -> pd.DataFrame:
+        key = f"ids:{column}"
+        if key not in self._cache:
+            kind = {"resident_id": "resident", "disability_cert": "disability_cert", "student_no": "student_no"}[
+                self.table.columns[column].parse
+            ]
+            out = normalize_ids(self.frame[column], kind=kind).reset_index(drop=True)
+            out["id_origin"] = self.table.columns[column].parse
+            self._cache[key] = out
+        return self._cache[key]  # type: ignore[return-value]
+
+
+def _total_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose first filled cells say 合计/总计: totals, not data."""
+    mask = np.zeros(len(frame), dtype=bool)
+    for column in frame.columns[:3]:
+        text = frame[column].astype(str).str.replace(r"\s+", "", regex=True)
+        mask |= text.isin(TOTAL_WORDS).to_numpy()
+    return mask
+
+
+def _choice(cells: _Cells, spec: Choice) -> tuple[pd.Series, np.ndarray]:
+    """Map a column's text through ``spec.values``; unknown values are None."""
+    text, _ = V.parse_text(cells.raw(spec.column))
+    key = text.str.replace(r"\s+", "", regex=True)
+    mapped = key.map(spec.values)
+    if spec.default is not None:
+        mapped = mapped.where(mapped.notna(), spec.default)
+    unknown = (mapped.isna() & key.notna()).to_numpy(dtype=bool)
+    return mapped.reset_index(drop=True), unknown
+
+
+def _combine_ids(cells: _Cells, columns: list[str]) -> pd.DataFrame:
+    """One ID per row from several columns: the first valid; disagreeing valid IDs void each other."""
+    parts = [cells.ids(c) for c in columns]
+    out = parts[0].copy()
+    if len(parts) == 1:
+        return out
+    chosen_valid = out["id_status"].isin(VALID_ID_STATUSES).to_numpy()
+    for part in parts[1:]:
+        part_valid = part["id_status"].isin(VALID_ID_STATUSES).to_numpy()
+        take = part_valid & ~chosen_valid
+        fill = out["id_status"].eq("missing").to_numpy() & ~part["id_status"].eq("missing").to_numpy() & ~chosen_valid
+        replace = take | fill
+        out.loc[replace] = part.loc[replace].to_numpy()
+        clash = chosen_valid & part_valid & (out["id_number"].to_numpy() != part["id_number"].to_numpy())
+        out.loc[clash, "id_status"] = "conflicting_ids"
+        out.loc[clash, "id_number"] = None
+        chosen_valid = out["id_status"].isin(VALID_ID_STATUSES).to_numpy()
+    return out
+
+
+def _column_or_none(cells: _Cells, ref: object, n: int) -> pd.Series:
+    if isinstance(ref, str):
+        return cells.parsed(ref)[0]
+    if isinstance(ref, Constant):
+        return pd.Series([ref.value] * n, dtype=object)
+    return pd.Series([None] * n, dtype=object)
+
+
+def _build_mentions(
+    cells: _Cells, key: str, spec: MentionSpec, beneficiary_key: pd.Series, source: SourceSpec, n: int
+) -> pd.DataFrame:
+    """All rows' mention of one kind (the caller drops absent optional ones)."""
+    names = cells.names(spec.name)
+    if spec.id_columns:
+        ids = _combine_ids(cells, spec.id_columns)
+        raw_id = cells.raw(spec.id_columns[0]).reset_index(drop=True)
+        for extra in spec.id_columns[1:]:
+            other = cells.raw(extra).reset_index(drop=True)
+            raw_id = raw_id.where(~pd.Series(cells.blank(spec.id_columns[0])), other)
+    else:
+        ids = pd.DataFrame(
+            {"id_number": None, "id_clean": None, "id_status": "missing", "id_birth_date": pd.NaT,
+             "id_sex": None, "id_origin": None},
+            index=range(n),
+        )
+        raw_id = pd.Series([None] * n, dtype=object)
+    stated_sex = _column_or_none(cells, spec.sex, n)
+    stated_birth = cells.parsed(spec.birth_date)[0] if spec.birth_date else pd.Series(pd.NaT, index=range(n))
+    id_number = ids["id_number"].astype(object).where(ids["id_number"].notna(), None)
+    status = ids["id_status"].astype(object).copy()
+    valid = status.isin(VALID_ID_STATUSES).to_numpy()
+    id_birth = pd.to_datetime(ids["id_birth_date"])
+    conflict = valid & (
+        (stated_sex.notna() & ids["id_sex"].notna() & (stated_sex != ids["id_sex"])).to_numpy(dtype=bool)
+        | (stated_birth.notna() & id_birth.notna() & (stated_birth != id_birth)).to_numpy(dtype=bool)
+    )
+    birth_year_from_age = pd.Series(pd.NA, index=range(n), dtype="Int32")
+    if spec.age:
+        age = cells.parsed(spec.age)[0].astype("Int64")
+        at = cells.parsed(spec.age_at)[0] if spec.age_at else pd.Series(pd.NaT, index=range(n))
+        birth_year_from_age = (at.dt.year.astype("Int64") - age).astype("Int32")
+        implied = (at - id_birth).dt.days / 365.2425
+        conflict |= valid & (age.notna() & implied.notna() & ((implied - age.astype("Float64")).abs() > 1.5)).to_numpy(dtype=bool)
+    status[conflict] = "conflicts_stated"
+    id_number[conflict] = None
+    valid = valid & ~conflict
+    sex = ids["id_sex"].where(pd.Series(valid), stated_sex)
+    birth = id_birth.where(pd.Series(valid), stated_birth)
+    role = pd.Series(np.where(beneficiary_key.to_numpy() == key, "beneficiary", spec.role), dtype=object)
+    if isinstance(spec.subdistrict, FromSource):
+        subdistrict = pd.Series([source.source] * n, dtype=object)
+    else:
+        subdistrict = _column_or_none(cells, spec.subdistrict, n)
+    return pd.DataFrame(
+        {
+            "row_index": np.arange(n),
+            "role": role,
+            "mention_key": key,
+            "name_raw": V.parse_text(cells.raw(spec.name))[0].to_numpy(),
+            "name": names["name"].to_numpy(),
+            "name_pinyin": names["name_pinyin"].to_numpy(),
+            "name_pinyin_tone": names["name_pinyin_tone"].to_numpy(),
+            "surname": names["surname"].to_numpy(),
+            "given_name": names["given_name"].to_numpy(),
+            "name_has_unknown": names["name_has_unknown"].astype(bool).to_numpy(),
+            "id_raw": raw_id.map(_cell_text).to_numpy(),
+            "id_number": id_number.to_numpy(),
+            "id_clean": ids["id_clean"].to_numpy(),
+            "id_status": status.to_numpy(),
+            "id_origin": ids["id_origin"].where(~pd.Series(status.eq("missing")), None).to_numpy(),
+            "sex": sex.to_numpy(),
+            "birth_date": birth.to_numpy(),
+            "birth_year_from_age": birth_year_from_age.to_numpy(),
+            "phone": _column_or_none(cells, spec.phone, n).to_numpy(),
+            "subdistrict": subdistrict.to_numpy(),
+            "community": _column_or_none(cells, spec.community, n).to_numpy(),
+            "address": _column_or_none(cells, spec.address, n).to_numpy(),
+            "relation": _column_or_none(cells, spec.relation, n).to_numpy(),
+            "household_no": _column_or_none(cells, spec.household_no, n).to_numpy(),
+            "_cert_category": ids["cert_category"].to_numpy() if "cert_category" in ids else pd.NA,
+            "_cert_level": ids["cert_level"].to_numpy() if "cert_level" in ids else pd.NA,
+        }
+    )
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+    return text.strip() or None
+
+
+def _void_shared_ids(mentions: pd.DataFrame) -> None:
+    """Two people of one row with the same valid ID: the ID is not theirs both.
+
+    In the civil-affairs roster the head's ID typed on a member's row is the
+    classic case: the member keeps no ID (status ``head_id_on_member``); if
+    neither mention is a head, both lose it (``conflicting_ids``).
+    """
+    has_id = mentions["id_number"].notna()
+    if not has_id.any():
+        return
+    sub = mentions.loc[has_id, ["row_index", "id_number", "name", "role", "relation"]]
+    groups = sub.groupby(["row_index", "id_number"], sort=False)
+    names_per = groups["name"].transform("nunique")
+    size = groups["name"].transform("size")
+    shared = sub[(size > 1) & (names_per > 1)]
+    if shared.empty:
+        return
+    has_head = shared["role"].eq("head").groupby([shared["row_index"], shared["id_number"]]).transform("any")
+    is_head = shared["role"].eq("head") | shared["relation"].eq("户主")
+    member = shared.index[has_head & ~is_head]
+    both = shared.index[~has_head]
+    mentions.loc[member, "id_status"] = "head_id_on_member"
+    mentions.loc[both, "id_status"] = "conflicting_ids"
+    mentions.loc[member.union(both), "id_number"] = None
+    mentions.loc[member.union(both), ["sex", "birth_date"]] = None
+
+
+def _ymd(years: pd.Series, add_years: int, month: int, day: int) -> pd.Series:
+    """Dates from a year column (vectorized; missing years give NaT)."""
+    y = pd.to_numeric(years, errors="coerce").astype("Float64") + add_years
+    parts = pd.DataFrame({"year": y, "month": month, "day": day}).astype("Float64")
+    return pd.to_datetime(parts.astype(float), errors="coerce")
+
+
+def _period_bounds(cells: _Cells, column: str | None, end: bool, n: int) -> tuple[pd.Series, np.ndarray]:
+    """Start or end date of the period a column gives, by the column's parser."""
+    if column is None:
+        return pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"), np.zeros(n, dtype=bool)
+    values, bad = cells.parsed(column)
+    parser = cells.table.columns[column].parse
+    if parser == "date":
+        out = values
+    elif parser == "month":
+        out = values + pd.offsets.MonthEnd(0) if end else values
+    elif parser == "year":
+        out = _ymd(values, 0, 12 if end else 1, 31 if end else 1)
+    else:  # school year: 1 September .. 31 August of the next year
+        out = _ymd(values, 1, 8, 31) if end else _ymd(values, 0, 9, 1)
+    return pd.Series(pd.to_datetime(out), dtype="datetime64[ns]").reset_index(drop=True), bad
+
+
+def map_table(
+    raw: RawTable, table: TableSpec, source: SourceSpec, file: str, catalog: Catalog, gazetteer: Gazetteer,
+    quarantine: Quarantine,
+) -> MappedTable:
+    """Turn the data rows of one file into mentions and records; problems go to quarantine."""
+    frame = raw.frame.reset_index(drop=True)
+    for column in table.columns:
+        if column not in frame.columns:
+            frame[column] = None
+    n = len(frame)
+    rows = raw.row_numbers
+    raw_line = raw.raw_lines if raw.raw_lines is not None else frame.astype(str).agg("\t".join, axis=1)
+    cells = _Cells(frame, table, gazetteer)
+    expected = list(table.columns)
+    rejected = np.zeros(n, dtype=bool)
+
+    def reject(mask: np.ndarray, column: str | None, problem: str, message: str) -> None:
+        nonlocal rejected
+        mask = mask & ~rejected
+        if mask.any():
+            raws = raw_line[mask] if column is None else cells.raw(column)[mask]
+            quarantine.add(file, rows[mask], column, problem, message, ROW_REJECTED, raws)
+            rejected |= mask
+
+    blank_row = np.logical_and.reduce([_blank(frame[c]) for c in frame.columns]) if len(frame.columns) else np.ones(n, bool)
+    reject(blank_row, None, "blank_row", "the row is empty")
+    reject(_total_rows(frame[expected]), None, "totals_row", "a totals row (合计), not a record")
+    for column in table.required_columns:
+        reject(cells.blank(column), column, "missing_required_value",
+               f"the column {column} is empty; the row cannot be a record without it")
+        reject(cells.parsed(column)[1], column, "unparseable_required_value",
+               f"the value in {column} cannot be read; correct it in the export")
+
+    program_spec = table.record.program
+    if isinstance(program_spec, Choice):
+        program, unknown = _choice(cells, program_spec)
+        reject(unknown, program_spec.column, "unknown_program_value",
+               f"{program_spec.column} holds a value the mapping does not know "
+               f"({', '.join(program_spec.values)}); add it to {source.path.name if source.path else 'the mapping'}")
+    else:
+        program = pd.Series([program_spec.value] * n, dtype=object)
+
+    if isinstance(table.record.beneficiary, Choice):
+        beneficiary_key, _ = _choice(cells, table.record.beneficiary)
+    else:
+        beneficiary_key = pd.Series([table.record.beneficiary] * n, dtype=object)
+
+    mention_frames = []
+    for key, spec in table.mentions.items():
+        m = _build_mentions(cells, key, spec, beneficiary_key, source, n)
+        present = m["name"].notna().to_numpy() | ~m["id_status"].eq("missing").to_numpy()
+        is_beneficiary = m["role"].eq("beneficiary").to_numpy()
+        reject(is_beneficiary & ~present, spec.name, "no_beneficiary_identity",
+               "the beneficiary has neither a name nor an ID")
+        if not spec.optional:
+            absent = ~present & ~is_beneficiary & ~rejected
+            if absent.any():
+                quarantine.add(file, rows[absent], spec.name, "missing_person",
+                               f"the {spec.role} named by {spec.name} has neither a name nor an ID", NOTED)
+        mention_frames.append(m[present])
+    mentions = pd.concat(mention_frames, ignore_index=True)
+    mentions = mentions[~rejected[mentions["row_index"].to_numpy()]].reset_index(drop=True)
+    _void_shared_ids(mentions)
+
+    # Cell problems on kept rows: values that could not be read are dropped, not guessed.
+    for column, spec in table.columns.items():
+        if spec.parse in ("resident_id", "disability_cert", "student_no", "name"):
+            continue
+        bad = cells.parsed(column)[1] & ~rejected
+        if bad.any():
+            quarantine.add(file, rows[bad], column, "unparseable_value",
+                           f"the value in {column} cannot be read and was left empty", VALUE_DROPPED,
+                           cells.raw(column)[bad])
+    first_id_column = {k: (m.id_columns[0] if m.id_columns else "") for k, m in table.mentions.items()}
+    problems = mentions[~mentions["id_status"].isin((*VALID_ID_STATUSES, "missing"))]
+    for status, group in problems.groupby("id_status", sort=True):
+        id_col = group["mention_key"].map(first_id_column)
+        for column, sub in group.groupby(id_col, sort=True):
+            quarantine.add(file, rows[sub["row_index"].to_numpy()], str(column), f"id_{status}",
+                           _ID_PROBLEM_MESSAGES.get(str(status), str(status)), NOTED, sub["id_raw"])
+
+    records = _build_records(cells, table, source, catalog, program, n)
+    beneficiary = mentions[mentions["role"].eq("beneficiary")]
+    records = records[~rejected].copy()
+    records["file"] = file
+    records["row"] = rows[~rejected]
+    records["source"] = source.source
+    mentions["file"] = file
+    mentions["row"] = rows[mentions["row_index"].to_numpy()]
+    mentions["source"] = source.source
+    # Fill certificate category/level from the certificate number when the columns are blank.
+    if len(beneficiary):
+        cert = beneficiary.set_index("row_index")[["_cert_category", "_cert_level"]]
+        for column, cert_col in (("disability_category", "_cert_category"), ("disability_level", "_cert_level")):
+            fallback = records["row_index"].map(cert[cert_col])
+            records[column] = records[column].astype("Int32").fillna(pd.to_numeric(fallback, errors="coerce").astype("Int32"))
+    return MappedTable(mentions=mentions.drop(columns=["_cert_category", "_cert_level"]), records=records)
+
+
+def _build_records(
+    cells: _Cells, table: TableSpec, source: SourceSpec, catalog: Catalog, program: pd.Series, n: int
+) -> pd.DataFrame:
+    spec = table.record
+    kinds = {p.code: p.kind for p in catalog.programs}
+    periodicity = {p.code: p.periodicity for p in catalog.programs}
+    agency = source.source
+    start, _ = _period_bounds(cells, spec.start, False, n)
+    end, _ = _period_bounds(cells, spec.end, True, n)
+    per = program.map(periodicity)
+    # A one-off or episode without an end date covers its start day; statuses stay open.
+    end = end.where(end.notna() | ~per.isin(["one_off", "annual", "school_year"]).to_numpy(), start)
+    if spec.amount is not None:
+        amount = cells.parsed(spec.amount.column)[0].astype("Float64")
+        basis = spec.amount.basis
+    else:
+        amount = pd.Series(pd.NA, index=range(n), dtype="Float64")
+        basis = None
+    if isinstance(spec.subdistrict, FromSource):
+        subdistrict = pd.Series([source.source] * n, dtype=object)
+    else:
+        subdistrict = _column_or_none(cells, spec.subdistrict, n)
+    detail = pd.Series([None] * n, dtype=object)
+    if spec.detail:
+        texts = pd.DataFrame({c: cells.raw(c).map(_cell_text).to_numpy() for c in spec.detail})
+        detail = pd.Series(texts.to_json(orient="records", lines=True, force_ascii=False).splitlines(), dtype=object)
+    return pd.DataFrame(
+        {
+            "row_index": np.arange(n),
+            "agency": agency,
+            "program": program.to_numpy(),
+            "kind": program.map(kinds).to_numpy(),
+            "category": _column_or_none(cells, spec.category, n).to_numpy(),
+            "amount": amount.to_numpy(),
+            "amount_basis": basis,
+            "period_start": start.to_numpy(),
+            "period_end": end.to_numpy(),
+            "event_date": _period_bounds(cells, spec.event_date, False, n)[0].to_numpy(),
+            "subdistrict": subdistrict.to_numpy(),
+            "community": _column_or_none(cells, spec.community, n).to_numpy(),
+            "household_no": _column_or_none(cells, spec.household_no, n).to_numpy(),
+            "relation": _column_or_none(cells, spec.relation, n).to_numpy(),
+            "disability_category": _column_or_none(cells, spec.disability_category, n).astype("Int32").to_numpy(),
+            "disability_level": _column_or_none(cells, spec.disability_level, n).astype("Int32").to_numpy(),
+            "detail": detail.to_numpy(),
+        }
+    )

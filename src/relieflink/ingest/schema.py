@@ -1,0 +1,56 @@
+"""Conform frames to the canonical schemas and write them as Parquet."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from relieflink.config import load_canonical
+
+
+@lru_cache(maxsize=1)
+def canonical_schemas() -> dict[str, pa.Schema]:
+    return load_canonical()
+
+
+def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Exactly the canonical columns, in order; missing ones (filled later) are null."""
+    schema = canonical_schemas()[table]
+    out = pd.DataFrame(index=frame.index)
+    for f in schema:
+        if f.name in frame.columns:
+            out[f.name] = frame[f.name]
+        else:
+            out[f.name] = None
+    return out
+
+
+def to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
+    """Arrow table with the canonical types (dates as date32, ints as int32/64)."""
+    schema = canonical_schemas()[table]
+    arrays = []
+    for f in schema:
+        col = frame[f.name] if f.name in frame.columns else pd.Series([None] * len(frame), dtype=object)
+        if pa.types.is_date32(f.type):
+            col = pd.to_datetime(col, errors="coerce")
+            arr = pa.array(col.dt.date.where(col.notna(), None), type=pa.date32())
+        elif pa.types.is_integer(f.type):
+            arr = pa.array(pd.to_numeric(col, errors="coerce").astype("Int64"), type=f.type)
+        elif pa.types.is_floating(f.type):
+            arr = pa.array(pd.to_numeric(col, errors="coerce").astype("Float64"), type=f.type)
+        elif pa.types.is_boolean(f.type):
+            arr = pa.array(col.astype("boolean"), type=f.type)
+        else:
+            arr = pa.array(col.astype(object).where(col.notna(), None), type=pa.string())
+        arrays.append(arr)
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def write_parquet(frame: pd.DataFrame, table: str, path: Path) -> Path:
+    """Write deterministically (no pandas index, fixed compression)."""
+    pq.write_table(to_arrow(frame, table), path, compression="zstd", write_statistics=True)
+    return path
