@@ -1,0 +1,230 @@
+"""The linker: prepare → collapse → block → compare → train → score → cluster.
+
+Generic over the settings document; :mod:`relieflink.linkage.persons` adds
+what is specific to relief mentions (person and household tables).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relieflink.linkage import clustering as CL
+from relieflink.linkage.blocking import PassStats, block
+from relieflink.linkage.model import (
+    TermFrequencies, compute_gammas, em, estimate_u, initial_m, m_from_labels, pattern_counts, score)
+from relieflink.linkage.prepare import PREPARERS, Nodes, collapse
+from relieflink.linkage.settings import Settings
+from relieflink.linkage.table import NULL, Table
+
+
+@dataclass
+class Scored:
+    """Scored candidate pairs of nodes (aligned arrays)."""
+
+    left: np.ndarray
+    right: np.ndarray
+    first_pass: np.ndarray
+    gammas: np.ndarray  # (n, C) int8 level index
+    field_weights: np.ndarray  # (n, C) float32
+    match_weight: np.ndarray
+    probability: np.ndarray
+    review: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+
+@dataclass
+class LinkResult:
+    settings: Settings  # trained model
+    nodes: Nodes
+    table: Table
+    pairs: Scored
+    node_label: np.ndarray  # entity label per node (smallest node index of its cluster)
+    record_label: np.ndarray  # entity label per input record
+    blocking_stats: list[PassStats]
+    timings: dict[str, float] = field(default_factory=dict)
+    em_iterations: int = 0
+    ambiguous: np.ndarray | None = None
+
+    def pairs_frame(self) -> pd.DataFrame:
+        """Pairs with per-field levels (labels) and weights, match weight, probability, review flag."""
+        p = self.pairs
+        d: dict[str, Any] = {"left_node": p.left, "right_node": p.right}
+        for j, c in enumerate(self.settings.comparisons):
+            d[f"level_{c.name}"] = pd.Categorical.from_codes(p.gammas[:, j].astype(np.int16), categories=c.labels)
+            d[f"w_{c.name}"] = p.field_weights[:, j]
+        d["match_weight"] = p.match_weight
+        d["probability"] = p.probability
+        d["review"] = p.review if p.review is not None else np.zeros(len(p), bool)
+        names = [b.name for b in self.settings.blocking]
+        d["blocking_pass"] = pd.Categorical.from_codes(p.first_pass.astype(np.int16), categories=names)
+        return pd.DataFrame(d)
+
+
+class Linker:
+    """Splink-like linker driven by a :class:`Settings` document."""
+
+    def __init__(self, settings: Settings | str):
+        self.settings = settings if isinstance(settings, Settings) else Settings.load(settings)
+        self.timings: dict[str, float] = {}
+
+    def _tick(self, name: str, t0: float) -> float:
+        t = time.perf_counter()
+        self.timings[name] = self.timings.get(name, 0.0) + t - t0
+        return t
+
+    # ------------------------------------------------------------------
+    def prepare(self, df: pd.DataFrame, dataset: np.ndarray | None = None) -> tuple[Nodes, Table]:
+        s = self.settings
+        feats = PREPARERS[s.prepare](df, s)
+        for f in s.flags:
+            feats[f] = feats[f].astype(bool)
+        cols = s.string_columns + s.int_columns + s.flags
+        nodes = collapse(feats, cols, dataset)
+        tab = Table.from_frame(nodes.frame, s.string_columns, s.int_columns)
+        return nodes, tab
+
+    def split_contradicting_anchors(self, nodes: Nodes, tab: Table) -> np.ndarray:
+        """Nodes whose name contradicts the name of their valid-ID group lose their ID evidence.
+
+        The household head's ID typed on a member's row, an ID copied onto another
+        person's record: the node keeps its name and other fields, but its ID is no
+        longer evidence (the member must not become the head). Returns the mask.
+        """
+        a = self.settings.clustering.get("anchor")
+        if not a:
+            return np.zeros(tab.n, bool)
+        key = tab.col(a["column"])
+        has = np.flatnonzero(key != NULL)
+        if len(has) == 0:
+            return np.zeros(tab.n, bool)
+        # reference node of each key: most records, then smallest (canonical) node index
+        df = pd.DataFrame({"node": has, "key": key[has], "w": nodes.weight[has]})
+        df = df.sort_values(["key", "w", "node"], ascending=[True, False, True], kind="stable")
+        ref = df.drop_duplicates("key").set_index("key")["node"]
+        refn = ref.reindex(key[has]).to_numpy()
+        sel = has[refn != has]
+        refn = refn[refn != has]
+        comp = self.settings.comparison(a["name_comparison"])
+        g = comp.gamma(tab, sel, refn)
+        bad_levels = [k for k, lv in enumerate(comp.levels) if lv.label in set(a["contradicting_levels"])]
+        bad = np.isin(g, bad_levels)
+        mask = np.zeros(tab.n, bool)
+        mask[sel[bad]] = True
+        for c in a.get("clear_columns", [a["column"]]):
+            tab.codes[c] = tab.codes[c].copy()
+            tab.codes[c][mask] = NULL
+        return mask
+
+    def block(self, nodes: Nodes, tab: Table):
+        s = self.settings
+        flags = {f: nodes.frame[f].to_numpy(dtype=bool) for f in s.flags}
+        ds = nodes.frame["dataset"].to_numpy() if s.link_type == "link" else None
+        return block(tab, s.blocking, flags, ds)
+
+    def train(self, nodes: Nodes, tab: Table, gammas: np.ndarray, labels: tuple | None = None) -> int:
+        """Estimate u (random pairs), then m and λ by EM on pattern counts. Updates the settings."""
+        s = self.settings
+        tr = s.training
+        comps = s.comparisons
+        ds = nodes.frame["dataset"].to_numpy() if s.link_type == "link" else None
+        s.u = estimate_u(tab, comps, int(tr.get("u_sample_pairs", 1_000_000)), int(tr.get("seed", 42)),
+                         node_weights=nodes.weight.astype(float), dataset=ds)
+        m = initial_m(comps)
+        fixed: set[str] = set()
+        if labels is not None:
+            lg, is_match = labels
+            m.update(m_from_labels(lg, is_match, comps))
+            fixed = {c.name for c in comps}
+        pats, counts = pattern_counts(gammas, [len(c.levels) for c in comps])
+        prior0 = float(tr.get("initial_prior", 0.1))
+        m, lam, it = em(pats, counts, comps, m, s.u, prior0, int(tr.get("em_max_iter", 300)),
+                        float(tr.get("em_tol", 1e-7)), fixed)
+        s.m = m
+        # λ of EM is the share of matches among candidate pairs; the prior of scoring is the same
+        s.prior = lam
+        s.trained_on = {"candidate_pairs": int(len(gammas)), "patterns": int(len(pats)), "nodes": int(tab.n),
+                        "em_iterations": it}
+        return it
+
+    def tf(self, tab: Table) -> TermFrequencies | None:
+        cols = {lv.column for c in self.settings.comparisons for lv in c.levels if lv.tf}
+        return TermFrequencies.from_table(tab, cols) if cols else None
+
+    def cluster(self, tab: Table, nodes: Nodes, p: Scored):
+        c = self.settings.clustering
+        method = c.get("method", "components")
+        thr = float(c.get("match_probability", 0.9))
+        cannot = float(c.get("cannot_link_probability", 0.01))
+        ambiguous = None
+        if method == "components":
+            lab = CL.components_clustering(tab.n, p.left, p.right, p.match_weight, p.probability, thr, cannot)
+        elif method == "one_to_one":
+            lab = CL.one_to_one(tab.n, p.left, p.right, p.match_weight, p.probability, thr)
+        elif method == "anchored":
+            key = tab.col(c["anchor"]["column"])
+            anchor = np.where(key != NULL, pd.factorize(key)[0], -1)
+            lab, ambiguous = CL.anchored(tab.n, anchor, p.left, p.right, p.match_weight, p.probability, thr,
+                                         float(c.get("margin", 3.0)), int(c.get("max_rounds", 4)), cannot)
+            lab = CL.canonical_labels(lab)
+        else:
+            raise ValueError(f"unknown clustering method {method!r}")
+        return lab, ambiguous
+
+    # ------------------------------------------------------------------
+    def run(self, df: pd.DataFrame, dataset: np.ndarray | None = None, train: bool | None = None,
+            labels: pd.DataFrame | None = None) -> LinkResult:
+        """Link the records of ``df`` (dedupe) or of two data sets (``dataset`` 0/1, link mode)."""
+        s = self.settings
+        self.timings = {}
+        t = time.perf_counter()
+        nodes, tab = self.prepare(df, dataset)
+        t = self._tick("prepare", t)
+        self.split_contradicting_anchors(nodes, tab)
+        t = self._tick("anchors", t)
+        li, ri, first, stats = self.block(nodes, tab)
+        t = self._tick("blocking", t)
+        gam = compute_gammas(tab, s.comparisons, li, ri)
+        t = self._tick("comparisons", t)
+        it = 0
+        if train or (train is None and not s.is_trained):
+            lab_arg = None
+            if labels is not None and len(labels):
+                ln = nodes.record_node[labels["left"].to_numpy()]
+                rn = nodes.record_node[labels["right"].to_numpy()]
+                lab_arg = (compute_gammas(tab, s.comparisons, ln, rn), labels["is_match"].to_numpy(bool))
+            it = self.train(nodes, tab, gam, lab_arg)
+        t = self._tick("training", t)
+        fw, mw, prob = score(tab, s.comparisons, gam, li, ri, s.m, s.u, s.prior, self.tf(tab),
+                             float(s.training.get("tf_min_u", 1e-6)))
+        p = Scored(li, ri, first, gam, fw, mw, prob)
+        t = self._tick("scoring", t)
+        lab, amb = self.cluster(tab, nodes, p)
+        thr = float(s.clustering.get("match_probability", 0.9))
+        lo = float(s.clustering.get("review_probability", 0.5))
+        review = (prob >= lo) & (prob < thr)
+        same = lab[li] == lab[ri]
+        review |= (prob >= thr) & ~same  # strong pairs the clustering kept apart (ambiguous, hard rule)
+        if amb is not None:
+            review &= True
+        p.review = review
+        t = self._tick("clustering", t)
+        return LinkResult(s, nodes, tab, p, lab, lab[nodes.record_node], stats, dict(self.timings), it, amb)
+
+
+def dedupe(df: pd.DataFrame, settings: Settings | str, **kw) -> LinkResult:
+    """Deduplicate one table."""
+    return Linker(settings).run(df, **kw)
+
+
+def link(left: pd.DataFrame, right: pd.DataFrame, settings: Settings | str, **kw) -> LinkResult:
+    """Link two tables; labels of ``result.record_label`` cover ``left`` then ``right``."""
+    df = pd.concat([left, right], ignore_index=True)
+    ds = np.r_[np.zeros(len(left), np.int8), np.ones(len(right), np.int8)]
+    return Linker(settings).run(df, dataset=ds, **kw)
