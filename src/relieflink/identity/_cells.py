@@ -189,6 +189,46 @@ def nfkc(arr: pa.StringArray) -> pa.StringArray:
     return pc.if_else(ascii_, arr, pc.utf8_normalize(arr, "NFKC"))
 
 
+def replace_rows(arr: pa.Array, rows: np.ndarray, new: pa.Array) -> pa.Array:
+    """``arr`` with ``arr[rows] = new``."""
+    if len(rows) == 0:
+        return arr
+    pool = pa.concat_arrays([arr, new.cast(arr.type)])
+    idx = np.arange(len(arr), dtype=np.int64)
+    idx[rows] = len(arr) + np.arange(len(rows))
+    return pc.take(pool, pa.array(idx))
+
+
+def non_ascii_rows(text: pa.StringArray) -> np.ndarray:
+    """Positions of the cells holding non-ASCII characters."""
+    if len(text) == 0:
+        return np.empty(0, dtype=np.int64)
+    ascii_ = pc.fill_null(pc.string_is_ascii(text), True).to_numpy(zero_copy_only=False)
+    return np.flatnonzero(~ascii_)
+
+
+def normalize_non_ascii(text: pa.StringArray, junk_re: str | None = None) -> pa.StringArray:
+    """NFKC (and removal of ``junk_re`` matches) on the non-ASCII cells only, once per unique value."""
+    rows = non_ascii_rows(text)
+    if len(rows) == 0:
+        return text
+    sub = text.take(pa.array(rows))
+    codes, uniq = dict_encode(sub)
+    uniq = pc.utf8_normalize(uniq, "NFKC")
+    if junk_re:
+        uniq = pc.replace_substring_regex(uniq, pattern=junk_re, replacement="")
+    return replace_rows(text, rows, take_with_null(uniq, codes))
+
+
+def map_text_rows(text: pa.StringArray, rows: np.ndarray, func: Callable[[str], str | None]) -> pa.StringArray:
+    """Replace ``text[rows]`` by ``func`` of each (once per unique value)."""
+    if len(rows) == 0:
+        return text
+    vals = np.asarray(text.take(pa.array(rows)).to_numpy(zero_copy_only=False), dtype=object)
+    new = map_unique(vals, lambda v: None if v is None else func(v))
+    return replace_rows(text, rows, pa.array(new, type=pa.string()))
+
+
 def offsets_data(arr: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:
     """(int64 offsets of length n+1, uint8 data) of an Arrow string array."""
     bufs = arr.buffers()

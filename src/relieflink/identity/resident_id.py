@@ -207,26 +207,9 @@ def _odd_text(s: str) -> tuple[str, int]:
     return s, MALFORMED
 
 
-def _replace_rows(arr: pa.Array, rows: np.ndarray, new: pa.Array) -> pa.Array:
-    """``arr`` with ``arr[rows] = new``."""
-    if len(rows) == 0:
-        return arr
-    pool = pa.concat_arrays([arr, new.cast(arr.type)])
-    idx = np.arange(len(arr), dtype=np.int64)
-    idx[rows] = len(arr) + np.arange(len(rows))
-    return pc.take(pool, pa.array(idx))
-
-
 def _clean_text(text: pa.StringArray) -> pa.StringArray:
     """NFKC (non-ASCII cells only), drop separators and invisibles, upper-case."""
-    ascii_ = pc.fill_null(pc.string_is_ascii(text), True).to_numpy(zero_copy_only=False)
-    non_ascii = np.flatnonzero(~ascii_)
-    if len(non_ascii):
-        sub = text.take(pa.array(non_ascii))
-        codes, uniq = C.dict_encode(sub)
-        uniq = pc.utf8_normalize(uniq, "NFKC")
-        uniq = pc.replace_substring_regex(uniq, pattern=_UNICODE_JUNK_RE, replacement="")
-        text = _replace_rows(text, non_ascii, C.take_with_null(uniq, codes))
+    text = C.normalize_non_ascii(text, _UNICODE_JUNK_RE)
     offsets, data = C.translate_bytes(text, _CLEAN_TABLE)
     valid = ~np.asarray(text.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     return C.from_offsets_data(offsets, data, valid)
@@ -262,7 +245,7 @@ def normalize_ids(raw: pd.Series, *, kind: str = "resident") -> pd.DataFrame:
         forced[split.other_pos] = [s for _, s in conv]
         # non-text cells are cleaned like text (a str(date) is malformed anyway)
         other_arr = _clean_text(pa.array(other_text, type=pa.string()))
-        text = _replace_rows(text, split.other_pos, other_arr)
+        text = C.replace_rows(text, split.other_pos, other_arr)
 
     # --- the ID part of certificate / student numbers
     cert_cat = cert_lvl = None
@@ -295,7 +278,7 @@ def normalize_ids(raw: pd.Series, *, kind: str = "resident") -> pd.DataFrame:
     if len(odd_rows):
         odd_vals = np.asarray(text.take(pa.array(odd_rows)).to_numpy(zero_copy_only=False), dtype=object)
         fixed = C.map_unique(odd_vals, _odd_text)
-        text = _replace_rows(text, odd_rows, pa.array([t for t, _ in fixed], type=pa.string()))
+        text = C.replace_rows(text, odd_rows, pa.array([t for t, _ in fixed], type=pa.string()))
         forced[odd_rows] = [s for _, s in fixed]
         offsets, data = C.offsets_data(text)
     lengths = np.diff(offsets)
