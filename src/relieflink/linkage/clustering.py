@@ -90,7 +90,7 @@ def one_to_one(n: int, li, ri, mw, prob, threshold: float) -> np.ndarray:
 
 
 def anchored(n: int, anchor: np.ndarray, li, ri, mw, prob, threshold: float, margin: float,
-             max_rounds: int = 4, cannot_link_prob: float = 0.01):
+             max_rounds: int = 4, cannot_link_prob: float = 0.01, unique_probability: float | None = None):
     """Anchor-based clustering. Returns (labels, ambiguous_node_mask)."""
     label = np.where(anchor >= 0, anchor, -1).astype(np.int64)
     ambiguous = np.zeros(n, bool)
@@ -105,13 +105,20 @@ def anchored(n: int, anchor: np.ndarray, li, ri, mw, prob, threshold: float, mar
         un, bt, bw, w2 = _best_per(u, t, w)
         bp = 1.0 / (1.0 + np.exp2(-bw))
         ok = (bp >= threshold) & (bw - w2 >= margin)
+        if unique_probability is not None:
+            # the only anchor in reach (blocking saw no other candidate worth a look): the pair's
+            # probability under the random-pair prior understates it; a lower bar applies
+            p2 = 1.0 / (1.0 + np.exp2(-np.where(np.isfinite(w2), w2, -1000.0)))
+            ok |= (bp >= unique_probability) & (p2 < cannot_link_prob)
         ambiguous[un[(bp >= threshold) & ~ok]] = True
         if not ok.any():
             break
         label[un[ok]] = bt[ok]
         ambiguous[un[ok]] = False
     # the rest: components among unassigned nodes; they become their own entities
-    rest = label < 0
+    # ambiguous nodes (strong to two anchors) stay alone: chaining them to other
+    # unassigned nodes is exactly the bridge the margin rule is there to stop
+    rest = (label < 0) & ~ambiguous
     offset = int(anchor.max()) + 1 if len(anchor) and anchor.max() >= 0 else 0
     sel = rest[li] & rest[ri]
     idx = np.flatnonzero(rest)
@@ -122,4 +129,10 @@ def anchored(n: int, anchor: np.ndarray, li, ri, mw, prob, threshold: float, mar
                                     cannot_link_prob)
         # a would-be cluster member that was ambiguous between anchors keeps out of others
         label[idx] = offset + sub
+    amb_idx = np.flatnonzero((label < 0) & ambiguous)
+    label[amb_idx] = offset + tab_n_offset(label, offset) + np.arange(len(amb_idx))
     return label, ambiguous
+
+
+def tab_n_offset(label: np.ndarray, offset: int) -> int:
+    return int(label.max()) - offset + 1 if len(label) and label.max() >= offset else 0

@@ -135,22 +135,65 @@ class Linker:
         comps = s.comparisons
         ds = nodes.frame["dataset"].to_numpy() if s.link_type == "link" else None
         s.u = estimate_u(tab, comps, int(tr.get("u_sample_pairs", 1_000_000)), int(tr.get("seed", 42)),
-                         node_weights=nodes.weight.astype(float), dataset=ds)
+                         node_weights=nodes.weight.astype(float) if tr.get("u_weight_by_records", False) else None,
+                         dataset=ds)
         m = initial_m(comps)
         fixed: set[str] = set()
         if labels is not None:
             lg, is_match = labels
             m.update(m_from_labels(lg, is_match, comps))
             fixed = {c.name for c in comps}
-        pats, counts = pattern_counts(gammas, [len(c.levels) for c in comps])
+        sizes = [len(c.levels) for c in comps]
         prior0 = float(tr.get("initial_prior", 0.1))
-        m, lam, it = em(pats, counts, comps, m, s.u, prior0, int(tr.get("em_max_iter", 300)),
-                        float(tr.get("em_tol", 1e-7)), fixed)
+        max_it, tol = int(tr.get("em_max_iter", 300)), float(tr.get("em_tol", 1e-7))
+        sessions = tr.get("sessions")
+        it = 0
+        if sessions and labels is None:
+            # Splink-style: one EM per training blocking pass, u fixed (random pairs), the
+            # comparisons on the pass's own key ignored (they agree by construction); m of a
+            # comparison = mean over the sessions that estimated it.
+            flags = {f: nodes.frame[f].to_numpy(dtype=bool) for f in s.flags}
+            acc: dict[str, list[np.ndarray]] = {c.name: [] for c in comps}
+            for sess in sessions:
+                bp = next(b for b in s.blocking if b.name == sess["pass"])
+                li, ri, _, _ = block(tab, [bp], flags, ds)
+                if len(li) == 0:
+                    continue
+                excl = set(sess.get("exclude", []))
+                g = compute_gammas(tab, comps, li, ri)
+                for j, c in enumerate(comps):
+                    if c.name in excl:
+                        g[:, j] = next(k for k, lv in enumerate(c.levels) if lv.is_null)
+                pats, counts = pattern_counts(g, sizes)
+                mm = {k: list(v) for k, v in m.items()}
+                mm, _, _, k_it = em(pats, counts, comps, mm, s.u, prior0, max_it, tol, excl, estimate_u=False)
+                it += k_it
+                for c in comps:
+                    if c.name not in excl:
+                        acc[c.name].append(np.asarray(mm[c.name]))
+            for c in comps:
+                if acc[c.name]:
+                    m[c.name] = [float(x) for x in np.mean(acc[c.name], axis=0)]
+            fixed = {c.name for c in comps}
+        pats, counts = pattern_counts(gammas, sizes)
+        u_random = s.u
+        m, u, lam, k_it = em(pats, counts, comps, m, u_random, prior0, max_it, tol, fixed,
+                             bool(tr.get("estimate_u", False)) and not fixed)
+        it += k_it
         s.m = m
-        # λ of EM is the share of matches among candidate pairs; the prior of scoring is the same
+        s.u = u
+        s.u_random = u_random
         s.prior = lam
+        if tr.get("prior", "candidates") == "random_pairs":
+            # Fellegi–Sunter with u from random pairs needs the prior of random pairs too:
+            # expected matches among the candidates over all node pairs (blocking recall ≈ 1)
+            if ds is not None:
+                total = float((ds == 0).sum()) * float((ds == 1).sum())
+            else:
+                total = tab.n * (tab.n - 1) / 2.0
+            s.prior = float(min(max(lam * len(gammas) / max(total, 1.0), 1e-15), 0.5))
         s.trained_on = {"candidate_pairs": int(len(gammas)), "patterns": int(len(pats)), "nodes": int(tab.n),
-                        "em_iterations": it}
+                        "em_iterations": it, "candidate_match_share": lam}
         return it
 
     def tf(self, tab: Table) -> TermFrequencies | None:
@@ -171,7 +214,8 @@ class Linker:
             key = tab.col(c["anchor"]["column"])
             anchor = np.where(key != NULL, pd.factorize(key)[0], -1)
             lab, ambiguous = CL.anchored(tab.n, anchor, p.left, p.right, p.match_weight, p.probability, thr,
-                                         float(c.get("margin", 3.0)), int(c.get("max_rounds", 4)), cannot)
+                                         float(c.get("margin", 3.0)), int(c.get("max_rounds", 4)), cannot,
+                                         c.get("unique_candidate_probability"))
             lab = CL.canonical_labels(lab)
         else:
             raise ValueError(f"unknown clustering method {method!r}")

@@ -80,47 +80,66 @@ def initial_m(comparisons: list[Comparison]) -> dict[str, list[float]]:
     return m
 
 
-def em(patterns: np.ndarray, counts: np.ndarray, comparisons: list[Comparison], m: dict, u: dict,
-       prior: float, max_iter: int = 200, tol: float = 1e-7, fixed_m: set[str] = frozenset()):
-    """EM for m and λ (u fixed) on pattern counts. Returns (m, λ, iterations)."""
-    C = len(comparisons)
-    null_masks = [np.array([lv.is_null for lv in c.levels]) for c in comparisons]
-    logu = np.zeros(len(patterns))
+def _loglik(patterns, comparisons, null_masks, p):
+    out = np.zeros(len(patterns))
     for j, c in enumerate(comparisons):
-        uu = np.log(np.asarray(u[c.name]))
-        uu[null_masks[j]] = 0.0
-        logu += uu[patterns[:, j]]
+        v = np.log(np.maximum(np.asarray(p[c.name]), 1e-12))
+        v[null_masks[j]] = 0.0
+        out += v[patterns[:, j]]
+    return out
+
+
+def _update(patterns, w, comparisons, null_masks, p, fixed, floor=1e-6):
+    delta = 0.0
+    for j, c in enumerate(comparisons):
+        if c.name in fixed:
+            continue
+        L = len(c.levels)
+        tot = np.bincount(patterns[:, j], weights=w, minlength=L)
+        nn = ~null_masks[j]
+        denom = tot[nn].sum()
+        if denom <= 0:
+            continue
+        new = np.where(nn, np.maximum(tot / denom, floor), 1.0)
+        new[nn] /= new[nn].sum()
+        delta = max(delta, float(np.abs(new - np.asarray(p[c.name])).max()))
+        p[c.name] = [float(x) for x in new]
+    return delta
+
+
+def em(patterns: np.ndarray, counts: np.ndarray, comparisons: list[Comparison], m: dict, u: dict,
+       prior: float, max_iter: int = 200, tol: float = 1e-7, fixed_m: set[str] = frozenset(),
+       estimate_u: bool = True):
+    """EM for m, λ (and u among candidate pairs, fastLink-style) on pattern counts.
+
+    Returns (m, u, λ, iterations). λ is the share of matches among the candidate
+    pairs. With ``estimate_u=False`` u stays as given (random-pair u); on pairs
+    from several blocking passes that collapses (non-matches that share a name
+    and a subdistrict look nothing like random pairs, so the match class absorbs
+    them): measured on relief data, λ → 1. With ``estimate_u=True`` the
+    random-pair u is the starting point and u is re-estimated on the candidate
+    pairs, so scores are P(match | γ, candidate).
+    """
+    null_masks = [np.array([lv.is_null for lv in c.levels]) for c in comparisons]
+    u = {k: list(v) for k, v in u.items()}
     lam = prior
     it = 0
     for it in range(1, max_iter + 1):
-        logm = np.zeros(len(patterns))
-        for j, c in enumerate(comparisons):
-            mm = np.log(np.maximum(np.asarray(m[c.name]), 1e-12))
-            mm[null_masks[j]] = 0.0
-            logm += mm[patterns[:, j]]
+        logm = _loglik(patterns, comparisons, null_masks, m)
+        logu = _loglik(patterns, comparisons, null_masks, u)
         a = np.log(lam) + logm
         b = np.log1p(-lam) + logu
         post = 1.0 / (1.0 + np.exp(np.clip(b - a, -700, 700)))
         w = counts * post
         new_lam = float(np.clip(w.sum() / counts.sum(), 1e-12, 1 - 1e-12))
         delta = abs(new_lam - lam)
-        for j, c in enumerate(comparisons):
-            if c.name in fixed_m:
-                continue
-            L = len(c.levels)
-            tot = np.bincount(patterns[:, j], weights=w, minlength=L)
-            nn = ~null_masks[j]
-            denom = tot[nn].sum()
-            if denom <= 0:
-                continue
-            new = np.where(nn, np.maximum(tot / denom, 1e-6), 1.0)
-            new[nn] /= new[nn].sum()
-            delta = max(delta, float(np.abs(new - np.asarray(m[c.name])).max()))
-            m[c.name] = [float(x) for x in new]
+        delta = max(delta, _update(patterns, w, comparisons, null_masks, m, fixed_m))
+        if estimate_u:
+            delta = max(delta, _update(patterns, counts * (1 - post), comparisons, null_masks, u, set(), 1e-7))
         lam = new_lam
         if delta < tol:
             break
-    return m, lam, it
+    return m, u, lam, it
 
 
 def m_from_labels(gammas: np.ndarray, is_match: np.ndarray, comparisons: list[Comparison]) -> dict[str, list[float]]:

@@ -45,6 +45,7 @@ class Settings:
     prior: float | None = None  # λ: probability that a candidate pair... (of two random nodes) matches
     m: dict[str, list[float]] | None = None
     u: dict[str, list[float]] | None = None
+    u_random: dict[str, list[float]] | None = None  # u among random pairs (EM's starting point)
     trained_on: dict[str, Any] | None = None
     source: str | None = None
 
@@ -54,7 +55,7 @@ class Settings:
         d = dict(d)
         known = {"name", "link_type", "prepare", "unique_id", "string_columns", "int_columns", "flags",
                  "blocking", "comparisons", "training", "clustering", "households", "prior", "m", "u",
-                 "trained_on", "doc"}
+                 "u_random", "trained_on", "doc"}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"{source or 'settings'}: unknown keys {sorted(unknown)}")
@@ -87,7 +88,7 @@ class Settings:
             "blocking": [b.to_dict() for b in self.blocking],
             "comparisons": [c.to_dict() for c in self.comparisons],
             "training": self.training, "clustering": self.clustering, "households": self.households,
-            "prior": self.prior, "m": self.m, "u": self.u, "trained_on": self.trained_on,
+            "prior": self.prior, "m": self.m, "u": self.u, "u_random": self.u_random, "trained_on": self.trained_on,
         }
 
     def save(self, path: str | Path) -> None:
