@@ -16,6 +16,7 @@ Nothing here evaluates the rules; what is planted is recorded as planted.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -65,7 +66,7 @@ class Planter:
         self.planted.append({
             "rule_id": rule, "compliant": bool(compliant),
             "pid": int(pid) if pid is not None else -1, "hid": int(hid),
-            "rids": [int(r) for r in rids], "note": note})
+            "rids": list(rids), "note": note})
 
     # ---- before the histories ---------------------------------------------------------------
     def tweak_persons(self) -> None:
@@ -120,7 +121,7 @@ class Planter:
             P.loc[members, "shidu"] = True
             P.loc[members, "shangcan"] = False
             self.pending.append({"rule_id": "MISS-ELDERLY-INSURANCE", "compliant": True, "pid": int(pid),
-                                 "kind": "shidu59", "note": f"失独 parent born {P.at[pid, 'birth_date']}: 59 all "
+                                 "kind": "shidu59", "note": f"失独 parent born {str(P.at[pid, 'birth_date'])[:10]}: 59 all "
                                  f"{self.year}, not in the elderly insurance list (not yet entitled)"})
 
 
@@ -142,18 +143,36 @@ class RowPlanter:
         self.year = planter.year
         self.y0 = planter.y0
         self.roster_seq = 9000
+        self.pending: dict[str, list[pd.DataFrame]] = {}
+        self.dropped: set[int] = set()
 
     # ---- table helpers --------------------------------------------------------------------------
+    # Additions are buffered and drops collected, so that planting at scale does not copy the big
+    # tables for every planted case; references to "all rows of a person" are resolved at the end.
     def add(self, key: str, rows: pd.DataFrame) -> list[int]:
         rows = rows.copy()
         rids = list(range(self.rid, self.rid + len(rows)))
         self.rid += len(rows)
         rows["rid"] = rids
-        self.t[key] = pd.concat([self.t[key], rows], ignore_index=True)
+        self.pending.setdefault(key, []).append(rows)
         return rids
 
     def drop(self, key: str, mask: np.ndarray) -> None:
-        self.t[key] = self.t[key].loc[~mask].reset_index(drop=True)
+        self.dropped.update(int(r) for r in self.t[key].loc[mask, "rid"])
+
+    def flush(self, key: str) -> pd.DataFrame:
+        parts = self.pending.pop(key, [])
+        t = self.t[key]
+        if parts:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # all-NA columns of the new rows
+                t = pd.concat([t] + parts, ignore_index=True)
+        if self.dropped:
+            keep = ~np.isin(t["rid"].to_numpy(), np.fromiter(self.dropped, dtype=np.int64))
+            if not keep.all():
+                t = t.loc[keep].reset_index(drop=True)
+        self.t[key] = t
+        return t
 
     def rows_of(self, key: str, pid: int, program: str | None = None) -> pd.DataFrame:
         t = self.t[key]
@@ -162,16 +181,33 @@ class RowPlanter:
             m &= t["program"].to_numpy() == program
         return t.loc[m]
 
-    def person_rids(self, pid: int, keys=None, program=None) -> list[int]:
-        out = []
-        for k, t in self.t.items():
-            if keys and k not in keys:
-                continue
-            m = t["pid"].to_numpy() == pid
-            if program:
-                m &= t["program"].to_numpy() == program
-            out += t.loc[m, "rid"].tolist()
-        return out
+    @staticmethod
+    def person_rids(pid: int, keys=None, program=None) -> list:
+        """A reference to all rows of a person (in ``keys``), resolved when planting ends."""
+        return [("ref", int(pid), tuple(keys) if keys else None, program)]
+
+    def resolve(self) -> None:
+        for k in list(self.t):
+            self.flush(k)
+        parts = [pd.DataFrame({"pid": t["pid"].to_numpy(np.int64), "rid": t["rid"].to_numpy(np.int64),
+                               "program": t["program"].to_numpy(object), "key": k}) for k, t in self.t.items()]
+        idx = pd.concat(parts, ignore_index=True).sort_values(["pid", "rid"], kind="stable")
+        pids = idx["pid"].to_numpy()
+        for p in self.pl.planted:
+            out = []
+            for r in p["rids"]:
+                if isinstance(r, tuple):
+                    _, pid, keys, program = r
+                    lo, hi = np.searchsorted(pids, pid, "left"), np.searchsorted(pids, pid, "right")
+                    sub = idx.iloc[lo:hi]
+                    if keys:
+                        sub = sub[sub["key"].isin(keys)]
+                    if program:
+                        sub = sub[sub["program"] == program]
+                    out += sub["rid"].tolist()
+                elif int(r) not in self.dropped:
+                    out.append(int(r))
+            p["rids"] = sorted(set(out))
 
     def code(self, agency, name):
         return self.cfg.program_code(agency, name)
@@ -194,7 +230,7 @@ class RowPlanter:
         return np.flatnonzero(m)
 
     def temp_count(self) -> pd.Series:
-        jd = self.t["jd"]
+        jd = self.flush("jd")
         tmp = jd[jd["program"].isin([self.code("jd", "临时救助"), self.code("jd", "区慈善临时救助")])]
         return tmp.groupby("pid").size()
 
@@ -532,10 +568,9 @@ class RowPlanter:
             holders = np.unique(cl.loc[cl["program"] == prog, "pid"].to_numpy())
             holders = holders[np.isin(P["status"].to_numpy()[holders], [DB, DBBY, NONE])]
             k = max(self.pl.k // 2, int(round(rates[key] * len(holders))))
-            for pid in self.pl.pick(holders, k):
-                m = ((cl["pid"] == pid) & (cl["program"] == prog)).to_numpy()
-                self.drop("cl_subsidy", m)
-                cl = self.t["cl_subsidy"]
+            picked = self.pl.pick(holders, k)
+            self.drop("cl_subsidy", (np.isin(cl["pid"].to_numpy(), picked) & (cl["program"] == prog).to_numpy()))
+            for pid in picked:
                 self.pl.record("MISS-DISABILITY", pid, self.person_rids(pid, ["cl_registry", "mzj_roster"]),
                                f"certificate holder (level {int(P.at[pid, 'dis_level'])}) entitled to {prog_name}, "
                                "none paid in the year")
@@ -554,8 +589,9 @@ class RowPlanter:
         have = np.unique(jd.loc[jd["program"] == prog, "pid"].to_numpy())
         ent = have[np.isin(P["status"].to_numpy()[have], [DB, TK])]
         k = max(self.pl.k, int(round(self.pl.miss_rates["medical_insurance"] * len(ent))))
-        for pid in self.pl.pick(ent, k):
-            self.drop("jd", ((self.t["jd"]["pid"] == pid) & (self.t["jd"]["program"] == prog)).to_numpy())
+        picked = self.pl.pick(ent, k)
+        self.drop("jd", np.isin(jd["pid"].to_numpy(), picked) & (jd["program"] == prog).to_numpy())
+        for pid in picked:
             self.pl.record("MISS-MEDICAL-INSURANCE", pid, self.person_rids(pid, ["mzj_roster"]),
                            f"{STATUS_NAMES[int(P.at[pid, 'status'])]} member without 困难家庭基本医疗保险补贴 in {self.year}")
         cand = np.flatnonzero(P["status"].to_numpy() == DBBY)
@@ -569,10 +605,11 @@ class RowPlanter:
         el = self.t["mzj_elderly"]
         ent = el.loc[el["category"].isin(["三无", "失独"]), "pid"].to_numpy()
         k = max(self.pl.k, int(round(self.pl.miss_rates["elderly_insurance"] * len(ent))))
-        for pid in self.pl.pick(ent, k):
-            cat = el.loc[el["pid"] == pid, "category"].iat[0]
-            self.drop("mzj_elderly", (self.t["mzj_elderly"]["pid"] == pid).to_numpy())
-            el = self.t["mzj_elderly"]
+        picked = self.pl.pick(ent, k)
+        cats = dict(zip(el["pid"].to_numpy(), el["category"].to_numpy()))
+        self.drop("mzj_elderly", np.isin(el["pid"].to_numpy(), picked))
+        for pid in picked:
+            cat = cats[pid]
             self.pl.record("MISS-ELDERLY-INSURANCE", pid, self.person_rids(pid, ["mzj_roster", "jsj"]),
                            f"{'特困' if cat == '三无' else '失独'} person aged {int(P.at[pid, 'age'])} not in the "
                            f"{self.year} elderly insurance list")
@@ -585,8 +622,9 @@ class RowPlanter:
         have = np.unique(jy["pid"].to_numpy())
         ent = have[np.isin(P["status"].to_numpy()[have], [DB, TK]) & (a[have] >= 6) & (a[have] <= 18)]
         k = max(self.pl.k, int(round(self.pl.miss_rates["education"] * len(ent))))
-        for pid in self.pl.pick(ent, k):
-            self.drop("jyj", (self.t["jyj"]["pid"] == pid).to_numpy())
+        picked = self.pl.pick(ent, k)
+        self.drop("jyj", np.isin(jy["pid"].to_numpy(), picked))
+        for pid in picked:
             self.pl.record("MISS-EDUCATION", pid, self.person_rids(pid, ["mzj_roster"]),
                            f"{STATUS_NAMES[int(P.at[pid, 'status'])]} household member aged {int(a[pid])} on {sy} "
                            f"without student aid in {self.year}-{self.year + 1}")
@@ -685,4 +723,5 @@ class RowPlanter:
         self.multi_source()
         self.temp_freq()
         self.miss_referral()
+        self.resolve()
         return self.pl.planted

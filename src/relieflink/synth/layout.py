@@ -22,7 +22,9 @@ def lay_out(sheet: Sheet, rng: np.random.Generator, blank_rate: float, empty_sha
     n = len(sheet.cells)
     blanks_after = (rng.random(n) < blank_rate).astype(np.int64)
     if n:
-        blanks_after[-1] = 0 if rng.random() < 0.7 else blanks_after[-1]
+        trailing_ok = sheet.kind == "csv" and rng.random() < 0.3
+        if not trailing_ok:
+            blanks_after[-1] = 0  # an empty last row of a workbook is invisible; JSONL ends with its last object
     per = 1 + blanks_after
     total = int(per.sum()) + (1 if sheet.total is not None else 0)
     kind = np.full(total, "blank", dtype=object)
@@ -32,7 +34,7 @@ def lay_out(sheet: Sheet, rng: np.random.Generator, blank_rate: float, empty_sha
     data_idx[pos] = np.arange(n)
     if sheet.total is not None:
         kind[-1] = "total"
-    header_row = 2 if sheet.title else 1
+    header_row = 0 if sheet.kind == "jsonl" else (2 if sheet.title else 1)
     row_no = header_row + 1 + np.arange(total)
     blank_empty = rng.random(total) < empty_share
     return Laid(kind=kind, data_idx=data_idx, row_no=row_no, blank_empty=blank_empty)
