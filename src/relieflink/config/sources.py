@@ -68,7 +68,7 @@ FieldRef = str | Constant | FromSource
 class MentionSpec(_Strict):
     """A person named by a row, and the columns that describe them."""
 
-    role: Literal["beneficiary", "guardian", "head"]
+    role: Literal["beneficiary", "guardian", "head", "child"]
     name: str
     id: str | list[str] | None = None
     sex: str | None = None

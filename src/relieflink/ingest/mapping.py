@@ -126,9 +126,17 @@ class _Cells:
                 self.table.columns[column].parse
             ]
             out = normalize_ids(self.frame[column], kind=kind).reset_index(drop=True)
+            for text_column in ("id_number", "id_clean", "id_status", "id_sex", "id_region"):
+                if text_column in out:
+                    out[text_column] = _none_for_na(out[text_column])
             out["id_origin"] = self.table.columns[column].parse
             self._cache[key] = out
         return self._cache[key]  # type: ignore[return-value]
+
+
+def _none_for_na(series: pd.Series) -> pd.Series:
+    """Object series with None for missing values (comparisons stay boolean)."""
+    return series.astype(object).where(series.notna(), None)
 
 
 def _total_rows(frame: pd.DataFrame) -> np.ndarray:
@@ -250,6 +258,8 @@ def _build_mentions(
             "address": _column_or_none(cells, spec.address, n).to_numpy(),
             "relation": _column_or_none(cells, spec.relation, n).to_numpy(),
             "household_no": _column_or_none(cells, spec.household_no, n).to_numpy(),
+            "_stated_sex": stated_sex.to_numpy(),
+            "_stated_birth": stated_birth.to_numpy(),
             "_cert_category": ids["cert_category"].to_numpy() if "cert_category" in ids else pd.NA,
             "_cert_level": ids["cert_level"].to_numpy() if "cert_level" in ids else pd.NA,
         }
@@ -264,30 +274,33 @@ def _cell_text(value: object) -> str | None:
 
 
 def _void_shared_ids(mentions: pd.DataFrame) -> None:
-    """Two people of one row with the same valid ID: the ID is not theirs both.
+    """Two people of one row with the same ID: the ID is not theirs both.
 
     In the civil-affairs roster the head's ID typed on a member's row is the
     classic case: the member keeps no ID (status ``head_id_on_member``); if
-    neither mention is a head, both lose it (``conflicting_ids``).
+    neither mention is a head, both lose it (``conflicting_ids``). IDs are
+    compared as cleaned evidence, so a damaged or legacy head ID counts too.
     """
-    has_id = mentions["id_number"].notna()
+    has_id = mentions["id_clean"].notna()
     if not has_id.any():
         return
-    sub = mentions.loc[has_id, ["row_index", "id_number", "name", "role", "relation"]]
-    groups = sub.groupby(["row_index", "id_number"], sort=False)
-    names_per = groups["name"].transform("nunique")
-    size = groups["name"].transform("size")
-    shared = sub[(size > 1) & (names_per > 1)]
+    sub = mentions.loc[has_id, ["row_index", "id_clean", "name", "role", "relation"]]
+    key = [sub["row_index"], sub["id_clean"]]
+    shared = sub[(sub["name"].groupby(key).transform("nunique") > 1)]
     if shared.empty:
         return
-    has_head = shared["role"].eq("head").groupby([shared["row_index"], shared["id_number"]]).transform("any")
+    key = [shared["row_index"], shared["id_clean"]]
     is_head = shared["role"].eq("head") | shared["relation"].eq("户主")
+    has_head = is_head.groupby(key).transform("any")
     member = shared.index[has_head & ~is_head]
     both = shared.index[~has_head]
     mentions.loc[member, "id_status"] = "head_id_on_member"
     mentions.loc[both, "id_status"] = "conflicting_ids"
-    mentions.loc[member.union(both), "id_number"] = None
-    mentions.loc[member.union(both), ["sex", "birth_date"]] = None
+    voided = member.union(both)
+    mentions.loc[voided, "id_number"] = None
+    # sex and birth date came from the voided ID: fall back to what the row states
+    mentions.loc[voided, "sex"] = mentions.loc[voided, "_stated_sex"]
+    mentions.loc[voided, "birth_date"] = mentions.loc[voided, "_stated_birth"]
 
 
 def _ymd(years: pd.Series, add_years: int, month: int, day: int) -> pd.Series:
@@ -324,6 +337,8 @@ def map_table(
         if column not in frame.columns:
             frame[column] = None
     n = len(frame)
+    if n == 0:  # a header-only file: nothing to map
+        return MappedTable(mentions=pd.DataFrame(), records=pd.DataFrame())
     rows = raw.row_numbers
     raw_line = raw.raw_lines if raw.raw_lines is not None else frame.astype(str).agg("\t".join, axis=1)
     cells = _Cells(frame, table, gazetteer)
@@ -365,7 +380,7 @@ def map_table(
     for key, spec in table.mentions.items():
         m = _build_mentions(cells, key, spec, beneficiary_key, source, n)
         present = m["name"].notna().to_numpy() | ~m["id_status"].eq("missing").to_numpy()
-        is_beneficiary = m["role"].eq("beneficiary").to_numpy()
+        is_beneficiary = beneficiary_key.eq(key).to_numpy()
         reject(is_beneficiary & ~present, spec.name, "no_beneficiary_identity",
                "the beneficiary has neither a name nor an ID")
         if not spec.optional:
@@ -410,7 +425,7 @@ def map_table(
         for column, cert_col in (("disability_category", "_cert_category"), ("disability_level", "_cert_level")):
             fallback = records["row_index"].map(cert[cert_col])
             records[column] = records[column].astype("Int32").fillna(pd.to_numeric(fallback, errors="coerce").astype("Int32"))
-    return MappedTable(mentions=mentions.drop(columns=["_cert_category", "_cert_level"]), records=records)
+    return MappedTable(mentions=mentions.drop(columns=["_cert_category", "_cert_level", "_stated_sex", "_stated_birth"]), records=records)
 
 
 def _build_records(
