@@ -95,7 +95,7 @@ def generate_batch(out_dir: Path, persons: int, seed: int, profile: str = "defau
     for sh, tt in built:
         laid = lay_out(sh, rng_for(int(seed), "layout", sh.filename), float(prof["blank_row_rate"]),
                        float(prof.get("blank_line_style_empty", 0.5)))
-        write_sheet(batch, sh, laid, cfg.export_timestamp)
+        write_sheet(batch, sh, laid, cfg.export_timestamp, str(cfg.synth["habits"].get("xlsx_engine", "fast")))
         laid_all.append((sh, laid, tt))
     t = lap("write", t)
 

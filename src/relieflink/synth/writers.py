@@ -187,12 +187,17 @@ def _normalize_zip(data: bytes, timestamp: dt.datetime) -> bytes:
     return out.getvalue()
 
 
-def write_sheet(out_dir: Path, sheet: Sheet, laid: Laid, timestamp: dt.datetime) -> Path:
+def write_sheet(out_dir: Path, sheet: Sheet, laid: Laid, timestamp: dt.datetime, xlsx_engine: str = "fast") -> Path:
+    """Write one export. ``xlsx_engine``: "fast" (vectorized SpreadsheetML) or "openpyxl" (write-only)."""
     path = out_dir / sheet.filename
     if sheet.kind == "csv":
         write_csv(path, sheet, laid)
     elif sheet.kind == "jsonl":
         write_jsonl(path, sheet, laid)
+    elif sheet.kind == "xlsx" and xlsx_engine == "fast":
+        from .xlsx_fast import write_xlsx_fast
+
+        write_xlsx_fast(path, sheet, laid, timestamp)
     elif sheet.kind == "xlsx":
         write_xlsx(path, sheet, laid, timestamp)
     else:  # pragma: no cover
