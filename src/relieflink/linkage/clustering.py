@@ -90,7 +90,8 @@ def one_to_one(n: int, li, ri, mw, prob, threshold: float) -> np.ndarray:
 
 
 def anchored(n: int, anchor: np.ndarray, li, ri, mw, prob, threshold: float, margin: float,
-             max_rounds: int = 4, cannot_link_prob: float = 0.01, unique_probability: float | None = None):
+             max_rounds: int = 4, cannot_link_prob: float = 0.01, unique_probability: float | None = None,
+             forbidden: np.ndarray | None = None):
     """Anchor-based clustering. Returns (labels, ambiguous_node_mask)."""
     label = np.where(anchor >= 0, anchor, -1).astype(np.int64)
     ambiguous = np.zeros(n, bool)
@@ -102,6 +103,11 @@ def anchored(n: int, anchor: np.ndarray, li, ri, mw, prob, threshold: float, mar
         u = np.where(la[one_side] < 0, li[one_side], ri[one_side])
         t = np.where(la[one_side] < 0, lb[one_side], la[one_side])
         w = mw[one_side]
+        if forbidden is not None:  # a node split off an ID group never attaches back to it
+            allowed = forbidden[u] != t
+            u, t, w = u[allowed], t[allowed], w[allowed]
+            if len(u) == 0:
+                break
         un, bt, bw, w2 = _best_per(u, t, w)
         bp = 1.0 / (1.0 + np.exp2(-bw))
         ok = (bp >= threshold) & (bw - w2 >= margin)

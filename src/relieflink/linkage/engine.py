@@ -104,9 +104,13 @@ class Linker:
         has = np.flatnonzero(key != NULL)
         if len(has) == 0:
             return np.zeros(tab.n, bool)
-        # reference node of each key: most records, then smallest (canonical) node index
-        df = pd.DataFrame({"node": has, "key": key[has], "w": nodes.weight[has]})
-        df = df.sort_values(["key", "w", "node"], ascending=[True, False, True], kind="stable")
+        # reference node of each key: the name (by ``vote_column``, e.g. pinyin) carried by the
+        # most records of the key wins; within it the node with most records, then the smallest
+        # (canonical) node index
+        vote = tab.col(a.get("vote_column", a["column"]))[has]
+        df = pd.DataFrame({"node": has, "key": key[has], "w": nodes.weight[has], "v": vote})
+        df["vw"] = df.groupby(["key", "v"])["w"].transform("sum")
+        df = df.sort_values(["key", "vw", "w", "node"], ascending=[True, False, False, True], kind="stable")
         ref = df.drop_duplicates("key").set_index("key")["node"]
         refn = ref.reindex(key[has]).to_numpy()
         sel = has[refn != has]
@@ -117,6 +121,9 @@ class Linker:
         bad = np.isin(g, bad_levels)
         mask = np.zeros(tab.n, bool)
         mask[sel[bad]] = True
+        # remember which key the node was split from: it may not attach back to it
+        self.forbidden_key = np.full(tab.n, NULL, np.int64)
+        self.forbidden_key[mask] = key[mask]
         for c in a.get("clear_columns", [a["column"]]):
             tab.codes[c] = tab.codes[c].copy()
             tab.codes[c][mask] = NULL
@@ -211,11 +218,14 @@ class Linker:
         elif method == "one_to_one":
             lab = CL.one_to_one(tab.n, p.left, p.right, p.match_weight, p.probability, thr)
         elif method == "anchored":
-            key = tab.col(c["anchor"]["column"])
-            anchor = np.where(key != NULL, pd.factorize(key)[0], -1)
+            key = tab.col(c["anchor"]["column"]).astype(np.int64)
+            fk = getattr(self, "forbidden_key", np.full(tab.n, NULL, np.int64))
+            codes, _ = pd.factorize(np.r_[key, fk])
+            codes = np.where(np.r_[key, fk] != NULL, codes, -1)
+            anchor, forbidden = codes[:tab.n], codes[tab.n:]
             lab, ambiguous = CL.anchored(tab.n, anchor, p.left, p.right, p.match_weight, p.probability, thr,
                                          float(c.get("margin", 3.0)), int(c.get("max_rounds", 4)), cannot,
-                                         c.get("unique_candidate_probability"))
+                                         c.get("unique_candidate_probability"), forbidden)
             lab = CL.canonical_labels(lab)
         else:
             raise ValueError(f"unknown clustering method {method!r}")
