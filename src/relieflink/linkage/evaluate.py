@@ -99,3 +99,31 @@ def blocking_recall(left: np.ndarray, right: np.ndarray, first_pass: np.ndarray,
         rows.append({"pass": name, "new_pairs": int(sel.sum()), "new_true_pairs": found,
                      "cumulative_recall": cum / total if total else 1.0})
     return pd.DataFrame(rows)
+
+
+def evaluate_mentions(mentions: pd.DataFrame, truth_mentions: pd.DataFrame) -> tuple[Metrics, int]:
+    """Metrics of linked mentions (``person_id``) against the generator's ``truth/mentions.parquet``.
+
+    Joined on (file, row, role); returns the metrics and the number of mentions
+    that had no truth row (should be 0).
+    """
+    keys = ["file", "row", "role"]
+    t = truth_mentions[keys + ["person_id"]].rename(columns={"person_id": "true_person_id"})
+    m = mentions[keys + ["person_id"]].copy()
+    m["row"] = m["row"].astype("int64")
+    t = t.assign(row=t["row"].astype("int64"))
+    j = m.merge(t, on=keys, how="left")
+    missing = int(j["true_person_id"].isna().sum())
+    j = j.dropna(subset=["true_person_id"])
+    return cluster_metrics(j["person_id"].to_numpy(), j["true_person_id"].to_numpy()), missing
+
+
+def evaluate_run(out_dir, truth_dir) -> dict:
+    """``relieflink evaluate OUT --truth TRUTH``: metrics of a run folder against a truth folder."""
+    from pathlib import Path
+    men = pd.read_parquet(Path(out_dir) / "mentions.parquet")
+    tru = pd.read_parquet(Path(truth_dir) / "mentions.parquet")
+    met, missing = evaluate_mentions(men, tru)
+    d = met.as_dict()
+    d["mentions_without_truth"] = missing
+    return d
