@@ -189,7 +189,7 @@ def _other_cell(v: object) -> tuple[str | None, int]:
             return mantissa, DAMAGED
         if x == int(x) and x >= 0:
             return str(int(x)), -1
-        return repr(x), MALFORMED
+        return np.format_float_positional(x, trim="-"), MALFORMED
     return str(v), -1
 
 
@@ -273,7 +273,8 @@ def normalize_ids(raw: pd.Series, *, kind: str = "resident") -> pd.DataFrame:
 
     # --- odd cells: anything but digits and X (scientific notation, "….0", junk)
     offsets, data = C.offsets_data(text)
-    odd = C.rows_with_bytes(offsets, data, ~_ID_CHARS) & (forced < 0)
+    is_null = np.asarray(text.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    odd = C.rows_with_bytes(offsets, data, ~_ID_CHARS) & (forced < 0) & ~is_null
     odd_rows = np.flatnonzero(odd)
     if len(odd_rows):
         odd_vals = np.asarray(text.take(pa.array(odd_rows)).to_numpy(zero_copy_only=False), dtype=object)
@@ -281,8 +282,8 @@ def normalize_ids(raw: pd.Series, *, kind: str = "resident") -> pd.DataFrame:
         text = C.replace_rows(text, odd_rows, pa.array([t for t, _ in fixed], type=pa.string()))
         forced[odd_rows] = [s for _, s in fixed]
         offsets, data = C.offsets_data(text)
-    lengths = np.diff(offsets)
     is_null = np.asarray(text.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    lengths = np.where(is_null, 0, np.diff(offsets))
 
     # --- classification
     status = np.full(n, MALFORMED, dtype=np.int8)
