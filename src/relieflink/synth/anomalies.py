@@ -164,6 +164,14 @@ class RowPlanter:
         parts = self.pending.pop(key, [])
         t = self.t[key]
         if parts:
+            new = pd.concat(parts, ignore_index=True)
+            for c in t.columns:  # the big table's dtypes: keeps pandas on its fast concat path
+                if c in new.columns and new[c].dtype != t[c].dtype:
+                    try:
+                        new[c] = new[c].astype(t[c].dtype)
+                    except (TypeError, ValueError):
+                        pass
+            parts = [new]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # all-NA columns of the new rows
                 t = pd.concat([t] + parts, ignore_index=True)

@@ -84,7 +84,16 @@ class Config:
 
     @property
     def program_by_code(self) -> dict[str, dict]:
-        return {p["code"]: p for p in self.programs["programs"]}
+        cache = self.__dict__.get("_program_cache")
+        if cache is None:
+            cache = {p["code"]: p for p in self.programs["programs"]}
+            self.__dict__["_program_cache"] = cache
+        return cache
+
+    def program_names(self, codes) -> "np.ndarray":
+        """Names of an array of program codes."""
+        names = {c: p["name"] for c, p in self.program_by_code.items()}
+        return np.array([names[c] for c in codes], dtype=object)
 
     def program_code(self, agency: str, name: str) -> str:
         """Code of the program ``name`` of ``agency`` (``jd`` for subdistricts)."""

@@ -26,6 +26,14 @@ TABLE_ORDER = ["zgh", "jyj", "rsj", "mzj_roster", "mzj_medical", "mzj_elderly", 
                "sfj", "jsj", "jd"]
 
 
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenation through Arrow: pandas is slow on many all-None object columns."""
+    import pyarrow as pa
+
+    tables = [pa.Table.from_pandas(f, preserve_index=False) for f in frames]
+    return pa.concat_tables(tables, promote_options="default").to_pandas()
+
+
 @dataclass
 class SynthSummary:
     out_dir: Path
@@ -126,9 +134,9 @@ def generate_batch(out_dir: Path, persons: int, seed: int, profile: str = "defau
             recs.append(rc2)
             ments.append(mt.assign(file=dup[1]))
             qs.append(qq.assign(file=dup[1]))
-    records = pd.concat(recs, ignore_index=True)
-    mentions = pd.concat(ments, ignore_index=True)
-    quirks = pd.concat([q for q in qs if len(q)], ignore_index=True) if any(len(q) for q in qs) else qs[0]
+    records = _concat(recs)
+    mentions = _concat(ments)
+    quirks = _concat([q for q in qs if len(q)]) if any(len(q) for q in qs) else qs[0]
     planted_df = planted_of(planted, records, P)
     counts = records[records["row_kind"].isin(["data", "duplicate_delivery"])].groupby("file").size()
     files = {f: int(counts.get(f, 0)) for f in sorted(set(records["file"]))}

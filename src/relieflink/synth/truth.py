@@ -69,8 +69,10 @@ def records_of(sheet: Sheet, laid: Laid, t: pd.DataFrame, persons: pd.DataFrame)
         v = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
         if len(t):
             v[isd] = t[col].to_numpy().astype("datetime64[D]")[d[isd]]
-        rec["period_" + col] = pd.to_datetime(v).date
-        rec.loc[np.isnat(v), "period_" + col] = None
+        out = np.full(n, None, dtype=object)
+        ok = ~np.isnat(v)
+        out[ok] = v[ok].astype(object)  # datetime.date
+        rec["period_" + col] = out
     for out_col, col in ATTRS.items():
         rec[out_col] = take(col)
     cat_out = CATEGORY_COL.get(sheet.key)
