@@ -12,9 +12,12 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from relieflink.config.catalog import Catalog
 from relieflink.config.sources import Choice, Constant, FromSource, MentionSpec, SourceSpec, TableSpec
+from relieflink.identity import _cells as C
 from relieflink.identity import Gazetteer, normalize_addresses, normalize_ids, normalize_names, normalize_phones
 from relieflink.ingest import values as V
 from relieflink.ingest.quarantine import NOTED, ROW_REJECTED, VALUE_DROPPED, Quarantine
@@ -58,9 +61,10 @@ class MappedTable:
 
 
 def _blank(raw: pd.Series) -> np.ndarray:
-    """True where a cell is empty: None, NaN or only whitespace."""
-    as_text = raw.astype(str)
-    return (raw.isna() | as_text.str.strip().eq("")).to_numpy(dtype=bool)
+    """True where a cell is empty: None, NaN or only whitespace (Arrow compute on text cells)."""
+    split = C.split_cells(raw)
+    empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(split.text)), 0).fill_null(False)
+    return split.na | empty.to_numpy(zero_copy_only=False)
 
 
 class _Cells:
@@ -142,9 +146,10 @@ def _none_for_na(series: pd.Series) -> pd.Series:
 def _total_rows(frame: pd.DataFrame) -> np.ndarray:
     """Rows whose first filled cells say 合计/总计: totals, not data."""
     mask = np.zeros(len(frame), dtype=bool)
+    words = pa.array(TOTAL_WORDS)
     for column in frame.columns[:3]:
-        text = frame[column].astype(str).str.replace(r"\s+", "", regex=True)
-        mask |= text.isin(TOTAL_WORDS).to_numpy()
+        text = pc.replace_substring_regex(C.split_cells(frame[column]).text, pattern=r"\s+", replacement="")
+        mask |= pc.is_in(text, value_set=words).fill_null(False).to_numpy(zero_copy_only=False)
     return mask
 
 

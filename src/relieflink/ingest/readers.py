@@ -18,8 +18,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from python_calamine import CalamineWorkbook
 
+from relieflink.identity import _cells as C
 from relieflink.ingest.encoding import detect_encoding
 
 # How many rows at the top of a sheet may precede the header (title rows).
@@ -51,6 +54,19 @@ class RawTable:
     broken: list[tuple[int, str, str, str]] = field(default_factory=list)  # (row, problem, message, raw text)
     encoding: str | None = None
     sheet: str | None = None
+
+
+def arrow_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns that hold only text become Arrow-backed strings (fast vectorized text ops);
+    columns with numbers or dates (Excel) stay object so that parsers see the real cells."""
+    out = {}
+    for column in frame.columns:
+        split = C.split_cells(frame[column])
+        if len(split.other_pos) == 0:
+            out[column] = pd.Series(pd.arrays.ArrowStringArray(split.text), index=frame.index)
+        else:
+            out[column] = frame[column]
+    return pd.DataFrame(out, index=frame.index)
 
 
 def _find_header(rows: list[list[Any]], expected: set[str]) -> int | None:
@@ -104,7 +120,7 @@ def grid_to_table(
             broken.append((int(numbers[i]), broken_problem, text, n))
     frame = frame.loc[ok, : width - 1]
     frame.columns = header
-    frame = frame.reset_index(drop=True)
+    frame = arrow_text_columns(frame.reset_index(drop=True))
     kept_lines = lines[ok].reset_index(drop=True) if lines is not None else None
     return RawTable(
         frame=frame,
@@ -168,38 +184,40 @@ def read_jsonl(data: bytes, expected_columns: list[str]) -> RawTable:
         raise UnreadableFile("unknown_encoding", "could not decode the JSON Lines file; re-export it as UTF-8")
     if text.startswith("\ufeff"):
         text = text[1:]
-    lines = pd.Series(_split_lines(text), dtype=object)
+    lines = _split_lines(text)
     numbers = np.arange(1, len(lines) + 1, dtype=np.int32)
-    blank = lines.str.strip().eq("").to_numpy(dtype=bool)
+    line_text = pa.array(lines, type=pa.string())
+    blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(line_text)), 0).to_numpy(zero_copy_only=False)
+    body_at = np.flatnonzero(~blank)
+    body = line_text.filter(pa.array(~blank)).to_pylist()
     try:  # fast path: every non-blank line at once, as one JSON array parsed in C
-        objects = json.loads("[" + ",".join(lines[~blank]) + "]")
+        objects = json.loads("[" + ",".join(body) + "]")
     except json.JSONDecodeError:
-        objects = [_loads_or_none(line) for line in lines[~blank]]
-    is_object = np.fromiter((isinstance(o, dict) for o in objects), dtype=bool, count=len(objects))
+        objects = [_loads_or_none(line) for line in body]
+    is_object = np.fromiter(map(_is_dict, objects), dtype=bool, count=len(objects))
     broken = [
-        (int(row), "bad_json_line", "the line is not a JSON object; fix or re-export the line", str(text))
-        for row, text in zip(numbers[~blank][~is_object], lines[~blank][~is_object])
+        (int(numbers[at]), "bad_json_line", "the line is not a JSON object; fix or re-export the line", lines[at])
+        for at in body_at[~is_object].tolist()
     ]
-    records = [o for o, keep in zip(objects, is_object) if keep]
+    records = [o for o, keep in zip(objects, is_object) if keep] if not is_object.all() else objects
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
-    frame = frame.astype(object).where(frame.notna(), None)
     # Blank lines stay as empty rows so that they are accounted for in quarantine.
-    kept = np.zeros(len(lines), dtype=bool)
-    kept[blank] = True
-    kept[np.flatnonzero(~blank)[is_object]] = True
-    order = np.flatnonzero(kept)
-    full = pd.DataFrame(index=range(len(order)), columns=frame.columns, dtype=object)
-    data_positions = np.searchsorted(order, np.flatnonzero(~blank)[is_object])
-    if len(frame):
-        full.iloc[data_positions] = frame.to_numpy()
-    full = full.where(full.notna(), None)
+    kept = np.flatnonzero(blank.copy())
+    frame.index = body_at[is_object]
+    order = np.sort(np.concatenate([kept, body_at[is_object]]))
+    frame = frame.reindex(order).reset_index(drop=True)
+    frame = arrow_text_columns(frame.astype(object).where(frame.notna(), None))
     return RawTable(
-        frame=full,
+        frame=frame,
         row_numbers=numbers[order],
-        raw_lines=lines[order].reset_index(drop=True),
+        raw_lines=pd.Series(line_text.take(pa.array(order)).to_pylist() if len(order) else [], dtype=object),
         broken=broken,
         encoding=encoding,
     )
+
+
+def _is_dict(value: Any) -> bool:
+    return isinstance(value, dict)
 
 
 def _loads_or_none(line: str) -> Any:
