@@ -302,11 +302,12 @@ class Histories:
                 stay[mm] = rng.integers(spec["stay_days"][0], spec["stay_days"][1] + 1, int(mm.sum()))
         cost = np.round(cost)
         aid = np.round(cost * ratio / 10) * 10
+        admit, keep = _sequential(pid, admit, stay, D(dt.date(self.year, 12, 28)), rng)
         discharge = admit + stay.astype("timedelta64[D]")
         hosp = rng.choice(np.array(self.cfg.synth["vocab"]["hospitals"]), m)
         t = _table(self.cfg.program_code("mzj", "医疗救助"), pid, P["hh"].to_numpy()[pid], aid, admit, discharge, admit,
                    category=cat, hospital=hosp, cost=cost, sub=P["sub"].to_numpy()[pid])
-        return t
+        return t.loc[keep].reset_index(drop=True)
 
     # ---- mzj elderly insurance ------------------------------------------------------------------
     def mzj_elderly(self) -> pd.DataFrame:
@@ -467,9 +468,16 @@ class Histories:
         i = np.flatnonzero(sel)
         two = i[rng.random(len(i)) < self.tu["legal_aid_second_case_rate"]]
         pid = np.concatenate([i, two])
-        acc = rand_dates(rng, len(pid), D(self.ys), D(self.ye))
-        dur = rng.integers(15, 220, len(pid)).astype("timedelta64[D]")
-        closed = rng.random(len(pid)) < self.tu["legal_aid_closed_rate"]
+        order = np.argsort(pid, kind="stable")
+        pid = pid[order]
+        acc = rand_dates(rng, len(pid), D(self.ys), D(dt.date(self.year, 9, 30)))
+        dur_d = rng.integers(15, 120, len(pid))
+        acc, keep = _sequential(pid, acc, dur_d, D(self.ye), rng)
+        dur = dur_d.astype("timedelta64[D]")
+        first = np.ones(len(pid), dtype=bool)
+        first[1:] = pid[1:] != pid[:-1]
+        # a first case of someone with a second one is closed before the second is accepted
+        closed = (rng.random(len(pid)) < self.tu["legal_aid_closed_rate"]) | (np.roll(~first, -1) & first)
         close = np.where(closed, acc + dur, NAT)
         ct = self.cfg.synth["vocab"]["legal_case_types"]
         ctn = np.array(list(ct.keys()))
@@ -477,6 +485,7 @@ class Histories:
         t = _table(self.cfg.program_code("sfj", "法律援助"), pid, P["hh"].to_numpy()[pid], np.nan, acc, close, acc,
                    case_type=rng.choice(ctn, len(pid), p=cw / cw.sum()))
         t["age_at"] = (ymd_int(acc) - P["ymd"].to_numpy()[pid]) // 10000
+        t = t.loc[keep]
         return t.sort_values("date", kind="stable").reset_index(drop=True)
 
     def build_all(self) -> dict[str, pd.DataFrame]:
@@ -494,6 +503,26 @@ class Histories:
         tables["rsj"] = self.rsj()
         tables["sfj"] = self.sfj()
         return tables
+
+
+def _sequential(pid: np.ndarray, start: np.ndarray, length: np.ndarray, last: np.datetime64, rng):
+    """Episodes of one person one after another (sorted by pid): each starts 7-90 days after the
+    previous one ends. Returns the new starts and a mask of the episodes that still begin by ``last``."""
+    pid = np.asarray(pid)
+    start = np.asarray(start, dtype="datetime64[D]").copy()
+    n = len(pid)
+    if n == 0:
+        return start, np.zeros(0, dtype=bool)
+    first = np.ones(n, dtype=bool)
+    first[1:] = pid[1:] != pid[:-1]
+    gap = rng.integers(7, 91, n)
+    step = np.where(first, 0, np.roll(np.asarray(length, dtype=np.int64), 1) + gap)
+    grp = np.cumsum(first) - 1
+    base = start[np.flatnonzero(first)][grp]
+    cum = np.cumsum(step)
+    offset = cum - cum[np.flatnonzero(first)][grp]
+    start = base + offset.astype("timedelta64[D]")
+    return start, start <= last
 
 
 def _decay(k: int) -> np.ndarray:

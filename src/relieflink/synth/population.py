@@ -93,7 +93,7 @@ def generate_population(cfg: Config, n_persons: int, seed: int) -> Population:
     sp = role == 1
     gap = _years(rng, pc["spouse_age_gap"][0], pc["spouse_age_gap"][1], int(sp.sum())).astype(np.int64)
     hm = head_male[hh[sp]]
-    birth[sp] = head_birth[hh[sp]] + np.where(hm, gap, -gap)
+    birth[sp] = np.minimum(head_birth[hh[sp]] + np.where(hm, gap, -gap), ref - int(20 * 365.2425))
     male[sp] = ~hm
     spouse_birth = np.full(n_h, np.iinfo(np.int64).min)
     spouse_birth[hh[sp]] = birth[sp]

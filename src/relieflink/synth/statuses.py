@@ -72,7 +72,7 @@ def assign_statuses(cfg: Config, pop: Population, seed: int) -> None:
     # skew towards earlier starts: many households have been on the roster for years
     start = lo + (rng.beta(1.3, 1.0, n_h) * (hi - lo + 1)).astype(int)
     end = np.full(n_h, -1)
-    ended = (status != NONE) & (rng.random(n_h) < sc["ended_in_year_rate"])
+    ended = np.isin(status, [DB, DBBY]) & (rng.random(n_h) < sc["ended_in_year_rate"])  # 特困 support does not lapse
     y0 = year * 12
     end_m = np.maximum(start, y0) + (rng.random(n_h) * (y0 + 11 - np.maximum(start, y0) + 1)).astype(int)
     end_m = np.minimum(end_m, y0 + 10)
