@@ -42,8 +42,11 @@ def _print_summary(summary: dict, out_dir: Path) -> None:
 def cmd_synth(args: argparse.Namespace) -> int:
     from relieflink.synth import generate_batch
 
+    from relieflink.audit.truth import write_true_flags
+
     started = time.perf_counter()
     summary = generate_batch(Path(args.out), persons=args.persons, seed=args.seed, profile=args.profile)
+    write_true_flags(Path(args.out))
     print(f"generated {args.persons} persons (profile {args.profile}, seed {args.seed}) in "
           f"{time.perf_counter() - started:.1f}s: batch in {Path(args.out) / 'batch'}, truth in {Path(args.out) / 'truth'}")
     del summary
@@ -72,7 +75,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     root = Path(args.dir)
     print(f"relieflink demo: generating a batch of {args.persons} persons (seed {args.seed}) in {root}", file=sys.stderr)
+    from relieflink.audit.truth import write_true_flags
+
     generate_batch(root / "generated", persons=args.persons, seed=args.seed, profile="default")
+    write_true_flags(root / "generated")
     return _run(root / "generated" / "batch", root / "out")
 
 

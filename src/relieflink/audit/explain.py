@@ -1,0 +1,120 @@
+"""Explanations an auditor can act on, in Chinese and English, with masked identities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from relieflink.config.catalog import Catalog
+
+
+def mask_name(names: pd.Series) -> pd.Series:
+    """张*明 / 王* : keep the first and (for 3+ characters) the last character."""
+    s = names.fillna("").astype(str)
+    n = s.str.len()
+    out = np.where(n >= 3, s.str[0] + "*" + s.str[-1], np.where(n == 2, s.str[0] + "*", s))
+    return pd.Series(out, index=names.index).replace("", "（姓名不详）")
+
+
+def mask_id(ids: pd.Series) -> pd.Series:
+    """330105********1234: first 6 and last 4 characters."""
+    s = ids.fillna("").astype(str)
+    masked = s.str[:6] + "********" + s.str[-4:]
+    return pd.Series(np.where(s.str.len() == 18, masked, "无有效身份证号"), index=ids.index)
+
+
+def mask_phone(phones: pd.Series) -> pd.Series:
+    s = phones.fillna("").astype(str)
+    return pd.Series(np.where(s.str.len() >= 7, s.str[:3] + "****" + s.str[-4:], s), index=phones.index)
+
+
+def _period_zh(lo: pd.Series, hi: pd.Series) -> pd.Series:
+    a = pd.to_datetime(lo)
+    b = pd.to_datetime(hi)
+    fmt_a = a.dt.year.astype(str) + "年" + a.dt.month.astype(str) + "月"
+    fmt_b = b.dt.year.astype(str) + "年" + b.dt.month.astype(str) + "月"
+    return pd.Series(np.where(fmt_a == fmt_b, fmt_a, fmt_a + "至" + fmt_b), index=lo.index)
+
+
+def _period_en(lo: pd.Series, hi: pd.Series) -> pd.Series:
+    a = pd.to_datetime(lo).dt.strftime("%b %Y")
+    b = pd.to_datetime(hi).dt.strftime("%b %Y")
+    return pd.Series(np.where(a == b, "in " + a, "from " + a + " to " + b), index=lo.index)
+
+
+_VERB_ZH = {
+    "same_program_overlap": "重复享受",
+    "equivalent_programs": "同一需求重复享受同类项目",
+    "exclusive_programs": "同时享有互斥的",
+    "multiple_households": "同时登记为两个救助家庭的成员",
+    "multi_source": "获得多个部门/街道救助",
+    "frequency": "临时救助次数过多",
+    "entitlement_missing": "享有",
+}
+_VERB_EN = {
+    "same_program_overlap": "received the same program twice",
+    "equivalent_programs": "received two programs for the same need",
+    "exclusive_programs": "held mutually exclusive benefits",
+    "multiple_households": "was a member of two relief households",
+    "multi_source": "was aided by many agencies",
+    "frequency": "received temporary relief too often",
+    "entitlement_missing": "held",
+}
+
+
+def explain(flags: pd.DataFrame, kinds: pd.Series, catalog: Catalog) -> tuple[pd.Series, pd.Series]:
+    """``explanation_zh`` and ``explanation_en`` of each flag (vectorized over flags)."""
+    names_zh = {p.code: p.name for p in catalog.programs}
+    names_en = {p.code: p.name_en for p in catalog.programs}
+    agencies_zh = {a.code: a.name for a in catalog.agencies}
+    who_zh = flags["_name_masked"] + "（" + flags["_id_masked"] + "）"
+    who_en = flags["_name_masked"] + " (" + flags["_id_masked"].replace("无有效身份证号", "no valid ID") + ")"
+    programs_zh = flags["programs"].map(lambda ps: "、".join(names_zh.get(p, p) for p in ps))
+    programs_en = flags["programs"].map(lambda ps: " and ".join(names_en.get(p, p) for p in ps))
+    sources_zh = flags["_agencies"].map(lambda a: "、".join(agencies_zh.get(x, x) for x in a))
+    n = flags["records"].map(len).astype(str)
+    amount = pd.to_numeric(flags["amount_at_stake"], errors="coerce")
+    amount_zh = pd.Series(np.where(amount.notna() & (amount > 0), "，涉及金额" + amount.round(2).map("{:,.2f}".format) + "元", ""), index=flags.index)
+    amount_en = pd.Series(np.where(amount.notna() & (amount > 0), "; amount at stake ¥" + amount.round(2).map("{:,.2f}".format), ""), index=flags.index)
+    facts = flags["facts"]
+    extra_zh = facts.map(lambda f: _facts_zh(f, names_zh))
+    extra_en = facts.map(lambda f: _facts_en(f, names_en))
+    verb_zh = kinds.map(_VERB_ZH)
+    verb_en = kinds.map(_VERB_EN)
+    zh = (who_zh + _period_zh(flags["period_start"], flags["period_end"]) + verb_zh + "：" + programs_zh + extra_zh
+          + "；涉及" + n + "条记录（" + sources_zh + "）" + amount_zh + "。依据：" + flags["_basis"])
+    en = (who_en + " " + verb_en + " " + _period_en(flags["period_start"], flags["period_end"]) + ": " + programs_en + extra_en
+          + "; " + n + " records" + amount_en + ".")
+    return zh, en
+
+
+def _facts_zh(f: dict, names: dict[str, str]) -> str:
+    if not isinstance(f, dict):
+        return ""
+    if "days_apart" in f:
+        return f"（相隔{f['days_apart']}天）"
+    if "agencies" in f:
+        return f"（{len(f['agencies'])}个部门/街道）"
+    if "grants" in f:
+        return f"（{f['window_days']}天内最多{f['most_in_window']}次，共{f['grants']}次）"
+    if "entitlement" in f:
+        return "，符合条件但未享受" + "、".join(names.get(p, p) for p in f["entitlement"])
+    if "lacks_status" in f:
+        return "，但其家庭无" + "、".join(names.get(p, p) for p in f["lacks_status"]) + "身份，建议转介评估"
+    return ""
+
+
+def _facts_en(f: dict, names: dict[str, str]) -> str:
+    if not isinstance(f, dict):
+        return ""
+    if "days_apart" in f:
+        return f" ({f['days_apart']} days apart)"
+    if "agencies" in f:
+        return f" ({len(f['agencies'])} agencies or subdistricts)"
+    if "grants" in f:
+        return f" (up to {f['most_in_window']} within {f['window_days']} days, {f['grants']} in all)"
+    if "entitlement" in f:
+        return ", entitled to but did not receive " + " or ".join(names.get(p, p) for p in f["entitlement"])
+    if "lacks_status" in f:
+        return ", but the household holds none of " + ", ".join(names.get(p, p) for p in f["lacks_status"]) + ": refer for assessment"
+    return ""

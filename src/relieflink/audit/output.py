@@ -1,0 +1,45 @@
+"""``flags.parquet``: the flags table with typed columns (records as a list of structs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+FLAGS_SCHEMA = pa.schema(
+    [
+        pa.field("flag_id", pa.string()),
+        pa.field("rule_id", pa.string()),
+        pa.field("category", pa.string()),
+        pa.field("status", pa.string()),
+        pa.field("person_id", pa.string()),
+        pa.field("household_id", pa.string()),
+        pa.field("records", pa.list_(pa.struct([pa.field("file", pa.string()), pa.field("row", pa.int32())]))),
+        pa.field("programs", pa.list_(pa.string())),
+        pa.field("period_start", pa.date32()),
+        pa.field("period_end", pa.date32()),
+        pa.field("amount_at_stake", pa.float64()),
+        pa.field("link_confidence", pa.float64()),
+        pa.field("explanation_zh", pa.string()),
+        pa.field("explanation_en", pa.string()),
+    ]
+)
+
+
+def flags_to_arrow(flags: pd.DataFrame) -> pa.Table:
+    data = {}
+    for field in FLAGS_SCHEMA:
+        col = flags[field.name] if field.name in flags else pd.Series([None] * len(flags))
+        if pa.types.is_date32(field.type):
+            col = pd.to_datetime(col).dt.date
+        elif field.type == pa.string():
+            col = col.astype(object).where(col.notna(), None)
+        data[field.name] = pa.array(col.tolist() if not pa.types.is_floating(field.type) else col, type=field.type, from_pandas=True)
+    return pa.Table.from_pydict(data, schema=FLAGS_SCHEMA)
+
+
+def write_flags(flags: pd.DataFrame, path: Path) -> Path:
+    pq.write_table(flags_to_arrow(flags), path, compression="zstd")
+    return path

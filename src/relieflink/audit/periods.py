@@ -1,0 +1,124 @@
+"""What period a record covers, in days and in calendar months, by program periodicity.
+
+Monthly benefits are compared by month, annual ones by calendar year,
+school-year ones by the school year starting 1 September, one-off grants by
+their date, episodes by their date range, statuses from their start on,
+open-ended. Days are counted from 1970-01-01; months as ``year*12 + month-1``.
+An open end is ``OPEN``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from relieflink.config.catalog import Catalog
+
+OPEN = np.int64(10**9)
+_EPOCH = np.datetime64("1970-01-01", "D")
+
+
+def days(values: pd.Series) -> np.ndarray:
+    """Day numbers of a date column; missing → -1."""
+    d = pd.to_datetime(values, errors="coerce").to_numpy(dtype="datetime64[D]")
+    out = (d - _EPOCH).astype(np.int64)
+    out[np.isnat(d)] = -1
+    return out
+
+
+def month_of_day(day: np.ndarray) -> np.ndarray:
+    """Month index of day numbers (vectorized)."""
+    d = _EPOCH + day.astype("timedelta64[D]")
+    m = d.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+    return m + 1970 * 12
+
+
+def day_of_month_index(month: np.ndarray, last: bool = False) -> np.ndarray:
+    """First (or last) day number of a month index."""
+    m = (month - 1970 * 12).astype("datetime64[M]")
+    if last:
+        return ((m + 1).astype("datetime64[D]") - _EPOCH).astype(np.int64) - 1
+    return (m.astype("datetime64[D]") - _EPOCH).astype(np.int64)
+
+
+def year_bounds(year: int) -> tuple[int, int]:
+    return int(days(pd.Series([f"{year}-01-01"]))[0]), int(days(pd.Series([f"{year}-12-31"]))[0])
+
+
+def school_year_bounds(start_year: int) -> tuple[int, int]:
+    return int(days(pd.Series([f"{start_year}-09-01"]))[0]), int(days(pd.Series([f"{start_year + 1}-08-31"]))[0])
+
+
+def coverage(records: pd.DataFrame, catalog: Catalog, paid_ahead_from_month: int = 7) -> pd.DataFrame:
+    """Per record: ``day_lo``, ``day_hi``, ``month_lo``, ``month_hi``, ``event_day``, ``periodicity``.
+
+    An annual program's record covers the calendar year of its date; a
+    school-year program's record covers the school year its date belongs to
+    (payments from ``paid_ahead_from_month`` on are for the school year that
+    starts that September). Applying this to already expanded periods gives
+    the same periods back.
+    """
+    periodicity = records["program"].map({p.code: p.periodicity for p in catalog.programs}).to_numpy()
+    start = days(records["period_start"])
+    end = days(records["period_end"])
+    event = days(records["event_date"]) if "event_date" in records else np.full(len(records), -1)
+    event = np.where(event >= 0, event, start)
+    start_dt = pd.to_datetime(records["period_start"], errors="coerce")
+    year = start_dt.dt.year.to_numpy(dtype=float, na_value=np.nan)
+    month = start_dt.dt.month.to_numpy(dtype=float, na_value=np.nan)
+
+    day_lo = start.copy()
+    day_hi = np.where(end >= 0, end, OPEN)
+    annual = periodicity == "annual"
+    if annual.any():
+        y = year[annual]
+        day_lo[annual] = days(pd.Series(pd.to_datetime({"year": y, "month": 1, "day": 1}, errors="coerce")))
+        day_hi[annual] = days(pd.Series(pd.to_datetime({"year": y, "month": 12, "day": 31}, errors="coerce")))
+    school = periodicity == "school_year"
+    if school.any():
+        sy = np.where(month[school] >= paid_ahead_from_month, year[school], year[school] - 1)
+        day_lo[school] = days(pd.Series(pd.to_datetime({"year": sy, "month": 9, "day": 1}, errors="coerce")))
+        day_hi[school] = days(pd.Series(pd.to_datetime({"year": sy + 1, "month": 8, "day": 31}, errors="coerce")))
+    single = np.isin(periodicity, ["one_off"])
+    day_hi[single] = day_lo[single]
+    status = periodicity == "status"
+    day_hi[status] = OPEN
+    day_lo[status & (day_lo < 0)] = -OPEN
+
+    month_lo = np.where(day_lo >= 0, month_of_day(np.maximum(day_lo, 0)), -OPEN)
+    month_hi = np.where(day_hi < OPEN, month_of_day(np.minimum(day_hi, 10**6)), OPEN)
+    return pd.DataFrame(
+        {
+            "periodicity": periodicity,
+            "day_lo": day_lo,
+            "day_hi": day_hi,
+            "month_lo": month_lo,
+            "month_hi": month_hi,
+            "event_day": event,
+        },
+        index=records.index,
+    )
+
+
+def school_year_of(day_lo: np.ndarray) -> np.ndarray:
+    """The school year (its starting year) a covered period begins in."""
+    d = _EPOCH + np.maximum(day_lo, 0).astype("timedelta64[D]")
+    y = d.astype("datetime64[Y]").astype(np.int64) + 1970
+    m = d.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    return np.where(m >= 9, y, y - 1)
+
+
+def age_on(birth: pd.Series, day: int) -> np.ndarray:
+    """Completed years of age on a day number; NaN where the birth date is unknown."""
+    b = pd.to_datetime(birth, errors="coerce")
+    on = pd.Timestamp(_EPOCH + np.timedelta64(day, "D"))
+    years = on.year - b.dt.year
+    before_birthday = (b.dt.month > on.month) | ((b.dt.month == on.month) & (b.dt.day > on.day))
+    return (years - before_birthday.astype(float)).to_numpy(dtype=float, na_value=np.nan)
+
+
+def format_month(month: np.ndarray) -> np.ndarray:
+    """'2015年3月' for month indices (vectorized)."""
+    y = (month // 12).astype(str)
+    m = (month % 12 + 1).astype(str)
+    return np.char.add(np.char.add(np.char.add(y, "年"), m), "月")
