@@ -32,6 +32,22 @@ RULES = ["DUP-SAME-PROGRAM", "DUP-SAME-PURPOSE", "EXCL-STATUS", "EXCL-TK-DISABIL
          "MISS-EDUCATION", "MISS-REFERRAL"]
 
 
+class _Used:
+    """Persons already taken by a planted case (a boolean mask; set-like ``add``/``update``/``in``)."""
+
+    def __init__(self, n: int):
+        self.mask = np.zeros(n, dtype=bool)
+
+    def add(self, pid) -> None:
+        self.mask[int(pid)] = True
+
+    def update(self, pids) -> None:
+        self.mask[np.asarray(list(pids) if not isinstance(pids, np.ndarray) else pids, dtype=np.int64)] = True
+
+    def __contains__(self, pid) -> bool:
+        return bool(self.mask[int(pid)])
+
+
 class Planter:
     def __init__(self, cfg: Config, pop: Population, seed: int):
         self.cfg, self.pop, self.seed = cfg, pop, seed
@@ -43,7 +59,7 @@ class Planter:
         self.k = max(int(an["min"]), int(round(an["per_10k"] * n / 10000 * scale)))
         self.kc = max(int(an["compliant_min"]), int(round(an["compliant_per_10k"] * n / 10000 * scale)))
         self.miss_rates = {k: float(v) * scale for k, v in an["miss_rates"].items()}
-        self.used: set[int] = set()
+        self.used = _Used(n)
         self.planted: list[dict] = []
         self.pending: list[dict] = []   # from tweak_persons, resolved in plant_rows
         self.year = cfg.year
@@ -51,12 +67,14 @@ class Planter:
 
     # ---- helpers ----------------------------------------------------------------------------
     def pick(self, cand: np.ndarray, k: int) -> np.ndarray:
-        cand = np.asarray([c for c in np.unique(cand) if int(c) not in self.used], dtype=np.int64)
+        """Up to ``k`` persons of ``cand`` not used by another planted case."""
+        cand = np.unique(np.asarray(cand, dtype=np.int64))
+        cand = cand[(cand >= 0) & ~self.used.mask[np.maximum(cand, 0)]]
         if len(cand) == 0 or k <= 0:
             return cand[:0]
         sel = self.rng.choice(cand, size=min(k, len(cand)), replace=False)
         sel = np.sort(sel)
-        self.used.update(int(x) for x in sel)
+        self.used.update(sel)
         return sel
 
     def record(self, rule, pid, rids, note, compliant=False, hid=None):
@@ -145,6 +163,7 @@ class RowPlanter:
         self.roster_seq = 9000
         self.pending: dict[str, list[pd.DataFrame]] = {}
         self.dropped: set[int] = set()
+        self._idx: dict = {}
 
     # ---- table helpers --------------------------------------------------------------------------
     # Additions are buffered and drops collected, so that planting at scale does not copy the big
@@ -182,12 +201,33 @@ class RowPlanter:
         self.t[key] = t
         return t
 
+    def positions(self, key: str, col: str, value: int) -> np.ndarray:
+        """Row positions of ``self.t[key]`` where ``col == value`` (an index cached per table object)."""
+        t = self.t[key]
+        c = self._idx.get((key, col))
+        if c is None or c[0] is not t:
+            v = t[col].to_numpy(dtype=np.int64)
+            order = np.argsort(v, kind="stable")
+            c = (t, v[order], order)
+            self._idx[(key, col)] = c
+        _, sv, order = c
+        lo, hi = np.searchsorted(sv, value, "left"), np.searchsorted(sv, value, "right")
+        return order[lo:hi]
+
     def rows_of(self, key: str, pid: int, program: str | None = None) -> pd.DataFrame:
         t = self.t[key]
-        m = t["pid"].to_numpy() == pid
+        r = t.iloc[self.positions(key, "pid", int(pid))]
         if program:
-            m &= t["program"].to_numpy() == program
-        return t.loc[m]
+            r = r[r["program"].to_numpy() == program]
+        return r
+
+    def household_mask(self, key: str, hh: int, roster_no) -> np.ndarray:
+        t = self.t[key]
+        pos = self.positions(key, "hid", int(hh))
+        pos = pos[t["roster_no"].to_numpy()[pos] == roster_no]
+        m = np.zeros(len(t), dtype=bool)
+        m[pos] = True
+        return m
 
     @staticmethod
     def person_rids(pid: int, keys=None, program=None) -> list:
@@ -295,7 +335,7 @@ class RowPlanter:
         for pid in self.pl.pick(heads, per):
             hh = int(self.P.at[pid, "hh"])
             rows = self.t["mzj_roster"]
-            rows = rows.loc[(rows["hid"] == hh) & (rows["roster_no"] == self.H.at[hh, "roster_no"])].copy()
+            rows = rows.loc[self.household_mask("mzj_roster", hh, self.H.at[hh, "roster_no"])].copy()
             orig = rows["rid"].tolist()
             self.pl.used.update(int(x) for x in rows["pid"])
             sub = self.other_sub(int(rows["sub"].iat[0]))
@@ -327,7 +367,7 @@ class RowPlanter:
         for pid in self.pl.pick(heads, kc):
             hh = int(self.P.at[pid, "hh"])
             t = self.t["mzj_roster"]
-            m = ((t["hid"] == hh) & (t["roster_no"] == self.H.at[hh, "roster_no"])).to_numpy()
+            m = self.household_mask("mzj_roster", hh, self.H.at[hh, "roster_no"])
             endm = self.y0 + int(rng.integers(2, 8))
             t.loc[m, "end_m"] = endm
             t.loc[m, "end"] = month_end([endm])[0]
@@ -402,7 +442,7 @@ class RowPlanter:
         cand = np.flatnonzero((P["status"].to_numpy() == DB) & (P["role"].to_numpy() != 0) & (P["age"].to_numpy() >= 18)
                               & (P["status_end"].to_numpy() < 0))
         for pid in self.pl.pick(cand, per):
-            r = ros.loc[ros["pid"] == pid].iloc[[0]].copy()
+            r = self.rows_of("mzj_roster", pid).iloc[[0]].copy()
             orig = int(r["rid"].iat[0])
             sub = int(r["sub"].iat[0])
             ci = int(H.at[int(r["hid"].iat[0]), "comm_index"])
@@ -425,7 +465,7 @@ class RowPlanter:
             compliant = i >= per
             hh = int(P.at[pid, "hh"])
             t = self.t["mzj_roster"]
-            m = ((t["hid"] == hh) & (t["roster_no"] == H.at[hh, "roster_no"])).to_numpy()
+            m = self.household_mask("mzj_roster", hh, H.at[hh, "roster_no"])
             self.pl.used.update(int(x) for x in t.loc[m, "pid"])
             s = self.y0 + int(rng.integers(2, 9))
             if compliant:
@@ -521,13 +561,13 @@ class RowPlanter:
                            "aided by the civil-affairs bureau, the union, the employment bureau and the subdistrict "
                            f"in {self.year}")
         # compliant: exactly two agencies
-        anyrow = set()
+        anyrow = np.zeros(len(P), dtype=bool)
         for t in self.t.values():
-            anyrow.update(t["pid"].tolist())
-            anyrow.update(t["guardian"].tolist())
-            anyrow.update(t["head"].tolist())
-        cand = np.flatnonzero((P["status"].to_numpy() == NONE) & (P["age"].to_numpy() >= 25) & (P["age"].to_numpy() <= 59))
-        cand = cand[~np.isin(cand, np.fromiter(anyrow, dtype=np.int64))]
+            for c in ("pid", "guardian", "head"):
+                v = t[c].to_numpy(dtype=np.int64)
+                anyrow[v[v >= 0]] = True
+        cand = np.flatnonzero((P["status"].to_numpy() == NONE) & (P["age"].to_numpy() >= 25) & (P["age"].to_numpy() <= 59)
+                              & ~anyrow)
         for pid in self.pl.pick(cand, kc):
             s = self.y0 + int(rng.integers(0, 6))
             e = s + 12
@@ -692,7 +732,7 @@ class RowPlanter:
         for p in self.pl.pending:
             pid = p["pid"]
             if p["kind"] == "turns6":
-                self.drop("jyj", (self.t["jyj"]["pid"] == pid).to_numpy())
+                self.drop("jyj", (self.t["jyj"]["pid"] == pid).to_numpy())  # a handful of cases
                 rids = self.person_rids(pid, ["mzj_roster"])
             elif p["kind"] == "tk_after_care":
                 rids = self.person_rids(pid, ["mzj_roster", "cl_registry", "cl_subsidy"])
