@@ -27,7 +27,7 @@ def _progress(report) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def _print_summary(summary: dict, out_dir: Path) -> None:
+def _print_summary(summary: dict, out_dir: Path) -> None:  # noqa: C901 - a flat list of prints
     print(f"\nrelieflink {__version__}: output in {out_dir}")
     print(f"  files {summary['files']}  {summary['files_by_status']}")
     for copy, original in summary["duplicate_deliveries"].items():
@@ -37,6 +37,13 @@ def _print_summary(summary: dict, out_dir: Path) -> None:
     print("  ID status of mentions: " + ", ".join(f"{k} {v}" for k, v in summary["id_status"].items()))
     if summary["quarantine_by_problem"]:
         print("  quarantine by problem: " + ", ".join(f"{k} {v}" for k, v in summary["quarantine_by_problem"].items()))
+    if "persons" in summary:
+        print(f"  persons {summary['persons']}  households {summary['households']}")
+    if "flags" in summary:
+        print(f"  flags {summary['flags']}  amount at stake (findings) ¥{summary['amount_at_stake_findings']:,.2f}")
+        for rule, n in summary["flags_by_rule"].items():
+            print(f"    {rule:<40} {n:>7}")
+    print("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -53,21 +60,36 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run(batch: Path, out: Path) -> int:
+def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage", "audit")) -> int:
     from relieflink.pipeline import run_batch
 
     if not batch.is_dir():
         print(f"error: {batch} is not a folder; pass the folder that holds the agencies' exports", file=sys.stderr)
         return EXIT_INPUT
     print(f"relieflink: reading {batch}", file=sys.stderr)
-    run = run_batch(batch, out, progress=_progress)
-    assert run.ingest is not None
-    _print_summary(run.ingest.summary(), out)
+    run = run_batch(batch, out, progress=_progress, stages=stages)
+    _print_summary(run.summary(), out)
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     return _run(Path(args.batch), Path(args.out))
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    return _run(Path(args.batch), Path(args.out), stages=("ingest",))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from relieflink.evaluate import evaluate_run, print_evaluation
+
+    out, truth = Path(args.out), Path(args.truth)
+    for folder in (out, truth):
+        if not folder.is_dir():
+            print(f"error: {folder} is not a folder", file=sys.stderr)
+            return EXIT_INPUT
+    print_evaluation(evaluate_run(out, truth))
+    return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -101,12 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how damaged the exports are (default: %(default)s)")
     p.set_defaults(func=cmd_synth)
 
-    for name, help_text in (("ingest", "read a batch folder into mentions, records and quarantine"),
-                            ("run", "run the pipeline (the stages that exist) on a batch folder")):
+    for name, help_text, func in (
+        ("ingest", "read a batch folder into mentions, records and quarantine", cmd_ingest),
+        ("run", "run the pipeline (ingest, linkage, audit) on a batch folder", cmd_run),
+    ):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("batch", help="folder holding the agencies' export files")
         p.add_argument("--out", required=True, help="output folder (replaced atomically)")
-        p.set_defaults(func=cmd_run)
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("evaluate", help="compare a run folder with a generated batch's truth")
+    p.add_argument("out", help="the run's output folder")
+    p.add_argument("--truth", required=True, help="the truth folder written by `relieflink synth` (OUT/truth)")
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -1,38 +1,125 @@
-"""The batch job: the stages that exist, run in order into one run folder.
+"""The batch job: ingest → linkage → audit, into one run folder.
 
-Stages: ingest → (identity normalization happens inside ingest) → linkage →
-audit → report. Each stage's tables are kept in a :class:`Run` so that the
-library can run the pipeline step by step or at once.
+Each stage's tables are kept in a :class:`Run`, so the library can run the
+pipeline step by step (``run.ingest_stage()``, ``run.linkage_stage()``,
+``run.audit_stage()``) or at once (:func:`run_batch`). The run folder is
+written aside and moved into place at the end (never half-written).
 """
 
 from __future__ import annotations
 
 import hashlib
 import platform
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import pandas as pd
+
 from relieflink import __version__
 from relieflink.config import schemas_dir
-from relieflink.ingest.pipeline import (
-    FileReport,
-    IngestConfig,
-    IngestResult,
-    file_reports_as_dicts,
-    ingest_batch,
-    write_ingest_outputs,
-)
+from relieflink.ingest.pipeline import FileReport, IngestConfig, IngestResult, file_reports_as_dicts, ingest_batch
+from relieflink.ingest.schema import conform, write_parquet
 from relieflink.outputs import staged_output, write_json
 
 
 @dataclass
 class Run:
-    """The state of one pipeline run."""
+    """The state of one pipeline run: each stage's outputs once it has run."""
 
     batch_dir: Path
+    config: IngestConfig
     ingest: IngestResult | None = None
-    stages: list[str] = field(default_factory=list)
+    mentions: pd.DataFrame | None = None
+    records: pd.DataFrame | None = None
+    persons: pd.DataFrame | None = None
+    households: pd.DataFrame | None = None
+    pairs: pd.DataFrame | None = None
+    flags: pd.DataFrame | None = None
+    linkage_model: object | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def ingest_stage(self, progress: Callable[[FileReport], None] | None = None) -> IngestResult:
+        started = time.perf_counter()
+        self.ingest = ingest_batch(self.batch_dir, self.config, progress=progress)
+        self.mentions, self.records = self.ingest.mentions, self.ingest.records
+        self.seconds["ingest"] = time.perf_counter() - started
+        return self.ingest
+
+    def linkage_stage(self) -> None:
+        from relieflink.audit.confidence import mention_confidence, records_confidence
+        from relieflink.linkage import link_mentions
+
+        assert self.mentions is not None and self.records is not None, "run the ingest stage first"
+        started = time.perf_counter()
+        linked = link_mentions(self.mentions, self.records)
+        confidence = mention_confidence(linked.mentions, linked.persons, linked.pairs, linked.result.nodes.record_node)
+        records = linked.records
+        records[["link_confidence", "identity_resolved"]] = records_confidence(records, linked.mentions, confidence)
+        self.mentions, self.records = linked.mentions, records
+        self.persons, self.households, self.pairs = linked.persons, linked.households, linked.pairs
+        self.linkage_model = linked.model
+        self.seconds["linkage"] = time.perf_counter() - started
+
+    def audit_stage(self) -> pd.DataFrame:
+        from relieflink.audit import load_rules, run_audit
+
+        assert self.persons is not None and self.records is not None, "run the linkage stage first"
+        started = time.perf_counter()
+        rules = load_rules(catalog=self.config.catalog)
+        self.flags = run_audit(self.records, self.persons, self.mentions, rules, self.config.catalog)
+        self.seconds["audit"] = time.perf_counter() - started
+        return self.flags
+
+    def summary(self) -> dict[str, object]:
+        assert self.ingest is not None
+        out: dict[str, object] = dict(self.ingest.summary())
+        if self.persons is not None and self.households is not None:
+            out["persons"] = len(self.persons)
+            out["households"] = int(self.households["household_id"].nunique())
+        if self.flags is not None:
+            f = self.flags
+            out["flags"] = len(f)
+            out["flags_by_rule"] = {
+                f"{rule} ({status})": int(n) for (rule, status), n in f.groupby(["rule_id", "status"]).size().items()
+            }
+            out["amount_at_stake_findings"] = round(float(f.loc[f["status"] == "finding", "amount_at_stake"].fillna(0).sum()), 2)
+        out["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
+        return out
+
+    def write(self, out_dir: Path) -> None:
+        """Write every table that exists, the model and the manifest, atomically."""
+        from relieflink.audit.output import write_flags
+
+        assert self.ingest is not None
+        with staged_output(Path(out_dir)) as staging:
+            write_parquet(conform(self.mentions, "mentions"), "mentions", staging / "mentions.parquet")
+            write_parquet(conform(self.records, "records"), "records", staging / "records.parquet")
+            write_parquet(self.ingest.quarantine, "quarantine", staging / "quarantine.parquet")
+            for name in ("pairs", "persons", "households"):
+                table = getattr(self, name)
+                if table is not None:
+                    table.to_parquet(staging / f"{name}.parquet", index=False)
+            if self.linkage_model is not None:
+                self.linkage_model.save(staging / "linkage_model.json")  # type: ignore[attr-defined]
+            if self.flags is not None:
+                write_flags(self.flags, staging / "flags.parquet")
+            write_json(staging / "run.json", self._manifest(staging))
+
+    def _manifest(self, staging: Path) -> dict[str, object]:
+        assert self.ingest is not None
+        summary = self.summary()
+        summary.pop("seconds", None)
+        return {
+            "relieflink_version": __version__,
+            "python": platform.python_version(),
+            # per-file seconds stay out: the manifest is byte-identical for the same inputs
+            "inputs": [{k: v for k, v in d.items() if k != "seconds"} for d in file_reports_as_dicts(self.ingest.files)],
+            "config_sha256": config_digest(),
+            "outputs": sorted(p.name for p in staging.iterdir()),
+            "counts": summary,
+        }
 
 
 def config_digest(schemas: Path | None = None) -> dict[str, str]:
@@ -50,25 +137,14 @@ def run_batch(
     *,
     config: IngestConfig | None = None,
     progress: Callable[[FileReport], None] | None = None,
+    stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
 ) -> Run:
-    """Run every stage that exists on ``batch_dir`` and write ``out_dir`` atomically."""
-    run = Run(batch_dir=Path(batch_dir))
-    run.ingest = ingest_batch(run.batch_dir, config, progress=progress)
-    run.stages.append("ingest")
-    with staged_output(Path(out_dir)) as staging:
-        outputs = write_ingest_outputs(run.ingest, staging)
-        write_json(staging / "run.json", _manifest(run, outputs))
+    """Run the pipeline on ``batch_dir`` and write ``out_dir`` atomically."""
+    run = Run(batch_dir=Path(batch_dir), config=config or IngestConfig.load())
+    run.ingest_stage(progress)
+    if "linkage" in stages:
+        run.linkage_stage()
+    if "audit" in stages:
+        run.audit_stage()
+    run.write(Path(out_dir))
     return run
-
-
-def _manifest(run: Run, outputs: dict[str, Path]) -> dict[str, object]:
-    assert run.ingest is not None
-    return {
-        "relieflink_version": __version__,
-        "python": platform.python_version(),
-        "stages": run.stages,
-        "inputs": file_reports_as_dicts(run.ingest.files),
-        "config_sha256": config_digest(),
-        "outputs": sorted(p.name for p in outputs.values()),
-        "counts": run.ingest.summary(),
-    }

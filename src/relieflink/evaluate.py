@@ -1,0 +1,75 @@
+"""``relieflink evaluate``: a run folder against the generator's truth.
+
+Three measures, each against what the generator knows: resident-ID
+recovery of ingest, linkage (pairwise precision/recall/F1 and persons
+recovered exactly), and the flags per rule (precision and recall). A
+predicted flag matches a true flag of the same rule when they share an
+involved record (file, row): robust to person ids, which differ between a
+run and the truth.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def _flag_records(flags: pd.DataFrame) -> pd.DataFrame:
+    """One row per (flag, involved record)."""
+    ex = flags[["flag_id", "rule_id", "records"]].explode("records").dropna(subset=["records"])
+    ex["file"] = ex["records"].map(lambda r: r["file"])
+    ex["row"] = ex["records"].map(lambda r: int(r["row"]))
+    return ex.drop(columns=["records"])
+
+
+def flag_metrics(predicted: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Per rule: true/predicted counts, matched on each side, precision and recall."""
+    p, t = _flag_records(predicted), _flag_records(truth)
+    j = p.merge(t, on=["rule_id", "file", "row"], suffixes=("_p", "_t"))
+    rules = sorted(set(predicted["rule_id"]) | set(truth["rule_id"]))
+    rows = []
+    for rule in rules:
+        n_pred = int((predicted["rule_id"] == rule).sum())
+        n_true = int((truth["rule_id"] == rule).sum())
+        jr = j[j["rule_id"] == rule]
+        tp_pred, tp_true = jr["flag_id_p"].nunique(), jr["flag_id_t"].nunique()
+        rows.append(
+            {
+                "rule_id": rule, "true": n_true, "predicted": n_pred,
+                "precision": tp_pred / n_pred if n_pred else 1.0,
+                "recall": tp_true / n_true if n_true else 1.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def evaluate_run(out_dir: Path, truth_dir: Path) -> dict[str, object]:
+    from relieflink.ingest.accuracy import id_accuracy
+    from relieflink.linkage.evaluate import evaluate_run as linkage_metrics
+
+    out_dir, truth_dir = Path(out_dir), Path(truth_dir)
+    mentions = pd.read_parquet(out_dir / "mentions.parquet")
+    result: dict[str, object] = {"ids": id_accuracy(mentions, truth_dir)}
+    if mentions["person_id"].notna().any():
+        result["linkage"] = linkage_metrics(out_dir, truth_dir)
+    if (out_dir / "flags.parquet").exists() and (truth_dir / "flags.parquet").exists():
+        result["flags"] = flag_metrics(pd.read_parquet(out_dir / "flags.parquet"), pd.read_parquet(truth_dir / "flags.parquet"))
+    return result
+
+
+def print_evaluation(result: dict[str, object]) -> None:
+    ids = result["ids"]
+    assert isinstance(ids, dict)
+    print(f"IDs: {ids['recovered']}/{ids['recoverable']} recoverable IDs recovered "
+          f"({ids['recovered_share']:.4%}); wrong valid IDs {ids['wrong_valid_ids']}")
+    print(f"  unrecoverable, by status: {ids['unrecoverable_status']}")
+    if "linkage" in result:
+        lk = result["linkage"]
+        assert isinstance(lk, dict)
+        print("linkage: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in lk.items()))
+    if "flags" in result:
+        table = result["flags"]
+        assert isinstance(table, pd.DataFrame)
+        print("flags per rule:")
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
