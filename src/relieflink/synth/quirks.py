@@ -218,6 +218,8 @@ def damage_ids(rng, ids: np.ndarray, birth_year: np.ndarray, rates: dict, *, exc
         r = float(rates.get(name, 0.0))
         if name == "id_excel_damaged" and (excel is None or suffix is not None):
             r = 0.0
+        if name == "id_missing" and suffix is not None:
+            r = 0.0  # a certificate number is never left out of the certificate registry
         m = app & (u >= acc) & (u < acc + r) & (q == None)  # noqa: E711
         acc += r
         if name == "id_legacy15":
