@@ -294,3 +294,23 @@ def test_empty_series():
     for parser in (V.parse_dates, V.parse_months, V.parse_amounts, V.parse_sex, V.parse_text, V.parse_school_years):
         values, bad = parser(pd.Series([], dtype=object))
         assert len(values) == 0 and len(bad) == 0
+
+
+ALL_PARSERS = (V.parse_dates, V.parse_months, V.parse_years, V.parse_school_years, V.parse_amounts, V.parse_sex,
+               V.parse_ages, V.parse_disability_category, V.parse_disability_level, V.parse_text)
+ANY_CELL = st.one_of(st.text(max_size=20), st.floats(), st.integers(-10**19, 10**19), st.none(), st.booleans(),
+                     st.dates(), st.datetimes())
+
+
+@SETTINGS
+@given(st.lists(ANY_CELL, max_size=12))
+def test_parsers_never_fail_and_blank_is_never_bad(cells):
+    raw = pd.Series(cells, dtype=object, index=range(100, 100 + len(cells)))
+    blank = raw.isna() | raw.map(lambda v: isinstance(v, str) and not v.strip())
+    for parser in ALL_PARSERS:
+        values, bad = parser(raw)
+        assert values.index.equals(raw.index) and bad.index.equals(raw.index)
+        assert not (bad & blank).any(), parser.__name__
+        # a value is present exactly where the cell was neither blank nor bad (text keeps every non-blank cell)
+        if parser is not V.parse_text:
+            assert (values.notna() == (~blank & ~bad)).all(), parser.__name__

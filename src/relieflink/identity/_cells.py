@@ -31,6 +31,8 @@ STRING = pd.StringDtype("pyarrow")
 #: Invisible characters that NFKC keeps but that must never matter in an
 #: identifier or a name (zero-width spaces and joiners, BOM, word joiner,
 #: soft hyphen).
+#: Every character Python's str.isspace() accepts (RE2's \s is ASCII only).
+SPACE_RE = r"[\s\x{0B}\x{1C}-\x{1F}\x{85}\p{Z}]"
 INVISIBLE_RE = r"[\x{00AD}\x{180E}\x{200B}-\x{200F}\x{2060}-\x{2064}\x{FEFF}]"
 
 
@@ -216,7 +218,8 @@ def normalize_non_ascii(text: pa.StringArray, junk_re: str | None = None) -> pa.
     codes, uniq = dict_encode(sub)
     uniq = pc.utf8_normalize(uniq, "NFKC")
     if junk_re:
-        uniq = pc.replace_substring_regex(uniq, pattern=junk_re, replacement="")
+        # removing a space can leave a combining mark next to a letter: normalize again
+        uniq = pc.utf8_normalize(pc.replace_substring_regex(uniq, pattern=junk_re, replacement=""), "NFKC")
     return replace_rows(text, rows, take_with_null(uniq, codes))
 
 

@@ -54,7 +54,7 @@ _DOT_VARIANTS = (
     "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u002d\uff0d\u30fc\u00b8\u02d1\u16eb\u2981\ua78f\u2e33"
 )
 _DOT_RE = "[" + "".join(f"\\x{{{ord(c):04X}}}" for c in _DOT_VARIANTS) + "]+"
-_JUNK_RE = r"\s+|" + C.INVISIBLE_RE
+_JUNK_RE = C.SPACE_RE + "+|" + C.INVISIBLE_RE
 
 #: Compound surnames recognized at the start of a name of three or more
 #: characters. Left out on purpose: pairs that are far more often a one-character
@@ -154,7 +154,7 @@ def _clean_unique(uniq: pa.StringArray) -> pa.StringArray:
     a = pc.replace_substring(a, pattern="\ufffd", replacement="?")
     a = pc.replace_substring_regex(a, pattern=_DOT_RE, replacement=DOT)
     a = pc.replace_substring_regex(a, pattern="^·+|·+$", replacement="")
-    return a
+    return pc.utf8_normalize(a, "NFKC")
 
 
 def _t2s_all(values: list[str]) -> list[str]:
@@ -186,7 +186,9 @@ def _other_cell(v: object) -> str | None:
         return str(int(v))
     if isinstance(v, numbers.Real):
         x = float(v)
-        return str(int(x)) if x == int(x) else repr(x)
+        if not np.isfinite(x):
+            return None
+        return str(int(x)) if x.is_integer() else repr(x)
     return str(v)
 
 

@@ -42,10 +42,10 @@ _MAX_DIGITS = 18
 _POW10 = 10 ** np.arange(19, dtype=np.int64)  # 10**0 … 10**18
 _SEPARATORS_RE = re.compile(r"[/,;|#、，；]|转|分机|或|ext|EXT|Ext|x(?=\d)|X(?=\d)")
 _PLAIN = np.zeros(256, dtype=bool)  # bytes the vectorized path understands
-for _c in "0123456789+-(). \t\r\n":
+for _c in "0123456789+-(). \t\r\n\v\f\x1c\x1d\x1e\x1f":
     _PLAIN[ord(_c)] = True
-_DELETE = C.byte_table(delete="-(). \t\r\n")
-_JUNK_RE = r"\s|" + C.INVISIBLE_RE
+_DELETE = C.byte_table(delete="-(). \t\r\n\v\f\x1c\x1d\x1e\x1f")
+_JUNK_RE = C.SPACE_RE + "|" + C.INVISIBLE_RE
 
 
 def _pow10(e: np.ndarray) -> np.ndarray:
@@ -91,7 +91,7 @@ def normalize_phones(raw: pd.Series, default_area_code: str = "0571") -> pd.Data
     if len(split.other_pos):
         other = C.map_unique(split.other_vals, _other_cell)
         text = C.replace_rows(text, split.other_pos, pa.array(other, type=pa.string()))
-    text = C.normalize_non_ascii(text)
+    text = C.normalize_non_ascii(text, _JUNK_RE)
 
     # cells the byte path cannot read (letters, separators, non-ASCII): Python, per unique value
     offsets, data = C.offsets_data(text)

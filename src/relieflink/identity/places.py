@@ -146,7 +146,8 @@ class Gazetteer:
             text = C.replace_rows(text, split.other_pos, pa.array(other, type=pa.string()))
         codes, uniq = C.dict_encode(text)
         uniq = pc.utf8_normalize(uniq, "NFKC")
-        uniq = pc.replace_substring_regex(uniq, pattern=r"\s+|" + C.INVISIBLE_RE, replacement="")
+        uniq = pc.replace_substring_regex(uniq, pattern=C.SPACE_RE + "+|" + C.INVISIBLE_RE, replacement="")
+        uniq = pc.utf8_normalize(uniq, "NFKC")
         uniq = pc.replace_substring_regex(uniq, pattern=self._address_prefix_re, replacement="")
         return codes, uniq
 
@@ -251,7 +252,8 @@ def _normalize_addresses(raw: pd.Series, prefix_re: str) -> pd.Series:
         text = C.replace_rows(text, split.other_pos, pa.array(other, type=pa.string()))
     codes, uniq = C.dict_encode(text)
     uniq = pc.utf8_normalize(uniq, "NFKC")
-    uniq = pc.replace_substring_regex(uniq, pattern=r"\s+|" + C.INVISIBLE_RE, replacement="")
+    uniq = pc.replace_substring_regex(uniq, pattern=C.SPACE_RE + "+|" + C.INVISIBLE_RE, replacement="")
+    uniq = pc.utf8_normalize(uniq, "NFKC")
     uniq = pc.replace_substring_regex(uniq, pattern=_DASHES_RE, replacement="-")
     uniq = pc.replace_substring_regex(uniq, pattern=prefix_re, replacement="")
     uniq = pc.if_else(pc.greater(pc.utf8_length(uniq), 0), uniq, pa.scalar(None, type=pa.string()))

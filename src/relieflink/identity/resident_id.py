@@ -69,12 +69,12 @@ _ZERO, _NINE, _X = ord("0"), ord("9"), ord("X")
 # Byte table for cleaning text cells: drop ASCII whitespace, dashes,
 # underscores, quotes and the "=" of Excel's ="..." trick; upper-case letters.
 _CLEAN_TABLE = C.byte_table(
-    delete=" \t\n\r\v\f-_'\"=`",
+    delete=" \t\n\r\v\f\x1c\x1d\x1e\x1f-_'\"=`",
     mapping={chr(c): chr(c - 32) for c in range(ord("a"), ord("z") + 1)},
 )
 # Non-ASCII cells (after NFKC): also drop Unicode whitespace, dashes and
 # invisible characters, then they go through the byte table like the rest.
-_UNICODE_JUNK_RE = r"[\s\x{2010}-\x{2015}\x{2212}\x{2E3A}\x{2E3B}\x{30FC}\x{FF70}\x{FE58}\x{FE63}]|" + C.INVISIBLE_RE
+_UNICODE_JUNK_RE = C.SPACE_RE + r"|[\x{2010}-\x{2015}\x{2212}\x{2E3A}\x{2E3B}\x{30FC}\x{FF70}\x{FE58}\x{FE63}]|" + C.INVISIBLE_RE
 _ID_CHARS = np.zeros(256, dtype=bool)
 _ID_CHARS[_ZERO : _NINE + 1] = True
 _ID_CHARS[_X] = True

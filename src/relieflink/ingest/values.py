@@ -420,7 +420,7 @@ def parse_amounts(raw: pd.Series) -> Parsed:
     cells = _Cells(raw)
     uniq = cells.uniq
     if len(uniq):
-        squeezed = pc.replace_substring_regex(uniq, pattern=r"\s+", replacement="")
+        squeezed = pc.replace_substring_regex(uniq, pattern=C.SPACE_RE + "+", replacement="")
         squeezed = pc.utf8_upper(squeezed)
         st = pc.extract_regex(squeezed, pattern=_AMOUNT)
         matched = st.is_valid().to_numpy(zero_copy_only=False).astype(bool)
@@ -446,7 +446,7 @@ def _vocab_parse(
 ) -> tuple[_Cells, np.ndarray, np.ndarray]:
     cells = _Cells(raw)
     if len(cells.uniq):
-        key = pc.utf8_lower(pc.replace_substring_regex(cells.uniq, pattern=r"\s+", replacement=""))
+        key = pc.utf8_lower(pc.replace_substring_regex(cells.uniq, pattern=C.SPACE_RE + "+", replacement=""))
         keys = pa.array(list(vocab.keys()), type=pa.string())
         codes = pa.array(list(vocab.values()), type=pa.int64())
         idx = pc.index_in(key, value_set=keys)
