@@ -27,6 +27,10 @@ class NamePools:
         self.minority = {s: np.array(nm["minority"][s]) for s in ("M", "F")}
         self.rare = np.array(nm["rare_chars"])
         self.single_rate = float(cfg.synth["population"]["single_char_given_rate"])
+        comp = nm.get("composed") or {}
+        self.composed_rate = float(comp.get("rate", 0.0))
+        self.composed_first = np.array(comp.get("first", []))
+        self.composed_second = {s: np.array(comp.get("second", {}).get(s, [])) for s in ("M", "F")}
 
     def surname(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.choice(self.surnames, size=n, p=self.surname_p)
@@ -43,6 +47,16 @@ class NamePools:
                 k = int(m.sum())
                 if k:
                     out[m] = rng.choice(pool, size=k, p=_zipf(len(pool)))
+        # a share composed from common characters: many more distinct names
+        if self.composed_rate > 0 and len(self.composed_first):
+            comp = rng.random(n) < self.composed_rate
+            for sex, sexmask in (("M", male), ("F", ~male)):
+                m = comp & sexmask
+                k = int(m.sum())
+                if k and len(self.composed_second[sex]):
+                    a = rng.choice(self.composed_first, size=k)
+                    b = rng.choice(self.composed_second[sex], size=k)
+                    out[m] = np.char.add(a.astype(str), b.astype(str)).astype(object)
         # a share of adults carry a common single-character name (张伟, 王芳)
         single = (rng.random(n) < self.single_rate) & (birth_year < 2000)
         for sex, sexmask in (("M", male), ("F", ~male)):
