@@ -249,27 +249,26 @@ def normalize_ids(raw: pd.Series, *, kind: str = "resident") -> pd.DataFrame:
 
     # --- the ID part of certificate / student numbers
     cert_cat = cert_lvl = None
-    lengths = pc.binary_length(text).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
     if kind == "student_no":
         starts_g = pc.fill_null(pc.starts_with(text, "G"), False)
         text = pc.if_else(starts_g, pc.utf8_slice_codeunits(text, 1), text)
-        lengths = pc.binary_length(text).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
     elif kind == "disability_cert":
-        is20 = (lengths == 20) & (forced < 0)
+        lengths = pc.binary_length(text).fill_null(0).to_numpy(zero_copy_only=False)
+        rows20 = np.flatnonzero((lengths == 20) & (forced < 0))
         offsets, data = C.offsets_data(text)
-        rows20 = np.flatnonzero(is20)
         suffix = C.fixed_matrix(offsets, data, rows20, 2, start=18).astype(np.int64) - _ZERO
-        cat = np.full(n, -1, dtype=np.int64)
-        lvl = np.full(n, -1, dtype=np.int64)
-        cat[rows20] = suffix[:, 0] if len(rows20) else cat[rows20]
-        lvl[rows20] = suffix[:, 1] if len(rows20) else lvl[rows20]
-        cert_cat = pd.array(np.where((cat >= 1) & (cat <= 7), cat, 0), dtype="Int64")
-        cert_cat[~((cat >= 1) & (cat <= 7))] = pd.NA
-        cert_lvl = pd.array(np.where((lvl >= 1) & (lvl <= 4), lvl, 0), dtype="Int64")
-        cert_lvl[~((lvl >= 1) & (lvl <= 4))] = pd.NA
+        cat = np.zeros(n, dtype=np.int64)
+        lvl = np.zeros(n, dtype=np.int64)
+        cat[rows20] = suffix[:, 0]
+        lvl[rows20] = suffix[:, 1]
+        cat_ok = (cat >= 1) & (cat <= 7)
+        lvl_ok = (lvl >= 1) & (lvl <= 4)
+        cert_cat = pd.arrays.IntegerArray(np.where(cat_ok, cat, 0), ~cat_ok)
+        cert_lvl = pd.arrays.IntegerArray(np.where(lvl_ok, lvl, 0), ~lvl_ok)
         if len(rows20):
+            is20 = np.zeros(n, dtype=bool)
+            is20[rows20] = True
             text = pc.if_else(pa.array(is20), pc.utf8_slice_codeunits(text, 0, 18), text)
-        lengths = np.where(is20, 18, lengths)
 
     # --- odd cells: anything but digits and X (scientific notation, "….0", junk)
     offsets, data = C.offsets_data(text)
