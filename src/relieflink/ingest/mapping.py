@@ -126,16 +126,77 @@ class _Cells:
     def ids(self, column: str) -> pd.DataFrame:
         key = f"ids:{column}"
         if key not in self._cache:
-            kind = {"resident_id": "resident", "disability_cert": "disability_cert", "student_no": "student_no"}[
-                self.table.columns[column].parse
-            ]
-            out = normalize_ids(self.frame[column], kind=kind).reset_index(drop=True)
-            for text_column in ("id_number", "id_clean", "id_status", "id_sex", "id_region"):
-                if text_column in out:
-                    out[text_column] = _none_for_na(out[text_column])
+            kind = _ID_KINDS[self.table.columns[column].parse]
+            out = _finish_ids(normalize_ids(self.frame[column], kind=kind).reset_index(drop=True))
             out["id_origin"] = self.table.columns[column].parse
             self._cache[key] = out
         return self._cache[key]  # type: ignore[return-value]
+
+
+_ID_KINDS = {"resident_id": "resident", "disability_cert": "disability_cert", "student_no": "student_no"}
+
+
+def _finish_ids(out: pd.DataFrame) -> pd.DataFrame:
+    for text_column in ("id_number", "id_clean", "id_status", "id_sex", "id_region"):
+        if text_column in out:
+            out[text_column] = _none_for_na(out[text_column])
+    return out
+
+
+def table_frame(raw: RawTable, table: TableSpec) -> pd.DataFrame:
+    """The raw frame with a default index and every mapped column (absent ones all None)."""
+    frame = raw.frame.reset_index(drop=True)
+    for column in table.columns:
+        if column not in frame.columns:
+            frame[column] = None
+    return frame
+
+
+def normalize_identities(jobs: list[tuple[pd.DataFrame, TableSpec]]) -> list[dict[str, pd.DataFrame]]:
+    """Names and IDs of all files at once: one normalization over the stacked cells.
+
+    ``jobs`` are (frame as :func:`table_frame` gives it, table) per file. The
+    normalizers work cell by cell (on unique values), so stacking the columns
+    of every file gives each cell exactly the result it gets alone, while a
+    name that occurs in many files is converted to pinyin once. Returns, per
+    job, the entries of the ``_Cells`` cache (``names:<column>``,
+    ``ids:<column>``) that :func:`map_table` would otherwise compute.
+    """
+    out: list[dict[str, pd.DataFrame]] = [{} for _ in jobs]
+    name_parts: list[tuple[int, str, pd.Series]] = []
+    id_parts: dict[str, list[tuple[int, str, pd.Series]]] = {}
+    for i, (frame, table) in enumerate(jobs):
+        if len(frame) == 0:
+            continue
+        name_columns = [spec.name for spec in table.mentions.values()]
+        name_columns += [c for c, spec in table.columns.items() if spec.parse == "name"]
+        for column in dict.fromkeys(name_columns):
+            if column in frame.columns:
+                name_parts.append((i, column, frame[column]))
+        for column, spec in table.columns.items():
+            if spec.parse in _ID_KINDS and column in frame.columns:
+                id_parts.setdefault(_ID_KINDS[spec.parse], []).append((i, column, frame[column]))
+    if name_parts:
+        names = normalize_names(_stack([p[2] for p in name_parts]))
+        for (i, column, _), part in zip(name_parts, _unstack(names, [len(p[2]) for p in name_parts])):
+            out[i][f"names:{column}"] = part
+    for kind, parts in id_parts.items():
+        ids = _finish_ids(normalize_ids(_stack([p[2] for p in parts]), kind=kind))
+        for (i, column, _), part in zip(parts, _unstack(ids, [len(p[2]) for p in parts])):
+            part["id_origin"] = jobs[i][1].columns[column].parse
+            out[i][f"ids:{column}"] = part
+    return out
+
+
+def _stack(columns: list[pd.Series]) -> pd.Series:
+    if len(columns) == 1:
+        return columns[0].reset_index(drop=True)
+    return pd.concat(columns, ignore_index=True)
+
+
+def _unstack(frame: pd.DataFrame, lengths: list[int]) -> list[pd.DataFrame]:
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    return [frame.iloc[a:b].reset_index(drop=True) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _none_for_na(series: pd.Series) -> pd.Series:
@@ -334,19 +395,29 @@ def _period_bounds(cells: _Cells, column: str | None, end: bool, n: int) -> tupl
 
 def map_table(
     raw: RawTable, table: TableSpec, source: SourceSpec, file: str, catalog: Catalog, gazetteer: Gazetteer,
-    quarantine: Quarantine,
+    quarantine: Quarantine, identities: dict[str, pd.DataFrame] | None = None,
 ) -> MappedTable:
-    """Turn the data rows of one file into mentions and records; problems go to quarantine."""
-    frame = raw.frame.reset_index(drop=True)
-    for column in table.columns:
-        if column not in frame.columns:
-            frame[column] = None
+    """Turn the data rows of one file into mentions and records; problems go to quarantine.
+
+    ``identities`` are this file's part of :func:`normalize_identities` (names
+    and IDs normalized with the other files); without it they are computed here.
+    """
+    frame = table_frame(raw, table)
     n = len(frame)
     if n == 0:  # a header-only file: nothing to map
         return MappedTable(mentions=pd.DataFrame(), records=pd.DataFrame())
     rows = raw.row_numbers
-    raw_line = raw.raw_lines if raw.raw_lines is not None else frame.astype(str).agg("\t".join, axis=1)
+    raw_lines = raw.raw_lines
+
+    def raw_line(mask: np.ndarray) -> pd.Series:
+        """The row as text for the quarantine: the CSV/JSONL line, or the cells joined by tabs (Excel)."""
+        if raw_lines is not None:
+            return raw_lines[mask]
+        return frame[mask].astype(str).agg("\t".join, axis=1)
+
     cells = _Cells(frame, table, gazetteer)
+    if identities:
+        cells._cache.update(identities)
     expected = list(table.columns)
     rejected = np.zeros(n, dtype=bool)
 
@@ -354,7 +425,7 @@ def map_table(
         nonlocal rejected
         mask = mask & ~rejected
         if mask.any():
-            raws = raw_line[mask] if column is None else cells.raw(column)[mask]
+            raws = raw_line(mask) if column is None else cells.raw(column)[mask]
             quarantine.add(file, rows[mask], column, problem, message, ROW_REJECTED, raws)
             rejected |= mask
 

@@ -16,11 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from relieflink.config import Catalog, SourceSpec, load_catalog, load_sources
 from relieflink.identity import Gazetteer
 from relieflink.ingest.batch import BatchFile, delivery_order, discover
-from relieflink.ingest.mapping import map_table
+from relieflink.ingest.mapping import map_table, normalize_identities, table_frame
 from relieflink.ingest.quarantine import DUPLICATE_DELIVERY, FILE_REJECTED, ROW_REJECTED, Quarantine
 from relieflink.ingest.readers import RawTable, UnreadableFile, read_file
 
@@ -85,38 +87,100 @@ class IngestConfig:
 
 
 def _fingerprint(table: RawTable) -> str:
-    """Content hash of the data rows, so a re-saved copy is recognized too."""
-    hashed = pd.util.hash_pandas_object(table.frame.astype(str), index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes() + table.row_numbers.tobytes()).hexdigest()
+    """Content hash of the data rows, so a re-saved copy is recognized too.
+
+    Two tables get the same fingerprint exactly when their cells read the same
+    as text (``str`` of each cell, as ``DataFrame.astype(str)`` gives them) and
+    the rows have the same numbers. Text columns are hashed from their Arrow
+    buffers (lengths, then bytes), without building Python strings.
+    """
+    digest = hashlib.sha256()
+    for column in table.frame.columns:
+        arr = _arrow_text(table.frame[column])
+        if arr is None:  # cells other than text (Excel numbers, dates): their str() as astype(str) gives it
+            arr = pa.array(table.frame[column].astype(str).to_numpy(dtype=object), type=pa.string())
+        else:
+            arr = pc.fill_null(arr, "<NA>")  # what astype(str) writes for a null Arrow string
+        digest.update(pc.binary_length(arr).to_numpy(zero_copy_only=False).astype(np.int64).tobytes())
+        digest.update(b"\x00")
+        for chunk in _data_chunks(arr):
+            digest.update(chunk)
+        digest.update(b"\x01")
+    digest.update(np.ascontiguousarray(table.row_numbers).tobytes())
+    return digest.hexdigest()
+
+
+def _arrow_text(series: pd.Series) -> pa.Array | None:
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        arr = series.array._pa_array  # type: ignore[attr-defined]
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return None
+
+
+def _data_chunks(arr: pa.Array) -> list[bytes]:
+    """The UTF-8 bytes of the valid strings of ``arr``, in order (offsets honoured)."""
+    if len(arr) == 0:
+        return []
+    arr = arr.cast(pa.large_string()) if not pa.types.is_large_string(arr.type) else arr
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    if data is None:
+        return []
+    return [memoryview(data)[int(offsets[0]) : int(offsets[-1])].tobytes()]
 
 
 def ingest_batch(batch_dir: Path, config: IngestConfig | None = None, progress=None) -> IngestResult:
-    """Read and map every file of ``batch_dir``; never raises on bad input files."""
+    """Read and map every file of ``batch_dir``; never raises on bad input files.
+
+    Two phases: every file is read, checked and fingerprinted first; then the
+    names and IDs of all files to map are normalized at once (a name that
+    occurs in several files is converted once), and each file is mapped.
+    ``FileReport.seconds`` is the file's own reading and mapping time plus its
+    share (by rows) of the batch-wide identity normalization.
+    """
     config = config or IngestConfig.load()
     files = discover(Path(batch_dir), config.sources)
     quarantine = Quarantine()
     reports: dict[str, FileReport] = {}
     first_delivery: dict[tuple[str, str], str] = {}
     mentions, records = [], []
+    to_map: list[tuple[BatchFile, RawTable, FileReport]] = []
     for bf in delivery_order(files):
         started = time.perf_counter()
-        report = _ingest_file(bf, config, quarantine, first_delivery, mentions, records)
-        report.seconds = round(time.perf_counter() - started, 3)
+        report, raw = _read_file(bf, config, quarantine, first_delivery)
+        report.seconds = time.perf_counter() - started
         reports[bf.name] = report
+        if raw is not None:
+            to_map.append((bf, raw, report))
+        elif progress is not None:
+            progress(report)
+    started = time.perf_counter()
+    identities = normalize_identities([(raw.frame, bf.table) for bf, raw, _ in to_map])
+    shared = time.perf_counter() - started
+    total_rows = sum(len(raw.frame) for _, raw, _ in to_map) or 1
+    for i in range(len(to_map)):
+        (bf, raw, report), ident = to_map[i], identities[i]
+        to_map[i], identities[i] = None, None  # type: ignore[call-overload]  # free the raw cells once mapped
+        started = time.perf_counter()
+        _map_file(bf, raw, report, config, quarantine, mentions, records, ident)
+        report.seconds += time.perf_counter() - started + shared * len(raw.frame) / total_rows
+        del raw, ident
         if progress is not None:
             progress(report)
+    for report in reports.values():
+        report.seconds = round(report.seconds, 3)
     ordered = [reports[bf.name] for bf in files]
     return _assemble(mentions, records, quarantine.frame(), ordered)
 
 
-def _ingest_file(
+def _read_file(
     bf: BatchFile,
     config: IngestConfig,
     quarantine: Quarantine,
     first_delivery: dict[tuple[str, str], str],
-    mentions: list[pd.DataFrame],
-    records: list[pd.DataFrame],
-) -> FileReport:
+) -> tuple[FileReport, RawTable | None]:
+    """Read one file and account for what cannot be mapped; the raw table if its rows are to be mapped."""
     report = FileReport(
         file=bf.name, sha256=bf.sha256, size=bf.size,
         source=bf.source.source if bf.source else None, table=bf.table.table if bf.table else None,
@@ -126,14 +190,14 @@ def _ingest_file(
         report.status = "unknown"
         report.message = "the file name matches no source mapping; rename it as the contract says or add a mapping"
         quarantine.add(bf.name, None, None, "unknown_file", report.message, FILE_REJECTED)
-        return report
+        return report, None
     table = bf.table
     try:
         raw = read_file(bf.path, bf.path.read_bytes(), list(table.columns), table.sheet)
     except UnreadableFile as exc:
         report.status, report.message = "rejected", str(exc)
         quarantine.add(bf.name, None, None, exc.problem, str(exc), FILE_REJECTED)
-        return report
+        return report, None
     report.encoding, report.sheet = raw.encoding, raw.sheet
     report.data_rows = len(raw.frame) + len(raw.broken)
     for row, problem, message, text in raw.broken:
@@ -151,7 +215,7 @@ def _ingest_file(
         quarantine.add(bf.name, raw.row_numbers, ", ".join(missing), "file_rejected",
                        "the file was rejected (missing required column); the row was not read", ROW_REJECTED)
         report.rows_quarantined += len(raw.frame)
-        return report
+        return report, None
     absent = [c for c in table.columns if c not in raw.frame.columns]
     if absent:
         quarantine.add(bf.name, None, ", ".join(absent), "missing_optional_column",
@@ -165,17 +229,31 @@ def _ingest_file(
         messages = f"a copy of {original} row " + pd.Series(raw.row_numbers).astype(str)
         quarantine.add(bf.name, raw.row_numbers, None, "duplicate_file", messages.to_numpy(), DUPLICATE_DELIVERY)
         report.rows_quarantined += len(raw.frame)
-        return report
+        return report, None
     first_delivery[key] = bf.name
+    raw.frame = table_frame(raw, table)
+    return report, raw
 
-    before = sum(len(p) for p in quarantine.parts if (p["file"].iat[0] == bf.name and p["action"].iat[0] == ROW_REJECTED))
-    mapped = map_table(raw, table, bf.source, bf.name, config.catalog, config.gazetteer, quarantine)
-    after = sum(len(p) for p in quarantine.parts if (p["file"].iat[0] == bf.name and p["action"].iat[0] == ROW_REJECTED))
-    report.rows_quarantined += after - before
+
+def _map_file(
+    bf: BatchFile,
+    raw: RawTable,
+    report: FileReport,
+    config: IngestConfig,
+    quarantine: Quarantine,
+    mentions: list[pd.DataFrame],
+    records: list[pd.DataFrame],
+    identities: dict[str, pd.DataFrame],
+) -> None:
+    assert bf.source is not None and bf.table is not None
+    rejected_before = len(quarantine.parts)
+    mapped = map_table(raw, bf.table, bf.source, bf.name, config.catalog, config.gazetteer, quarantine, identities)
+    report.rows_quarantined += sum(
+        len(p) for p in quarantine.parts[rejected_before:] if p["action"].iat[0] == ROW_REJECTED
+    )
     report.records = len(mapped.records)
     mentions.append(mapped.mentions)
     records.append(mapped.records)
-    return report
 
 
 _ROLE_ORDER = {"beneficiary": 0, "guardian": 1, "head": 2}
@@ -184,7 +262,81 @@ _ROLE_ORDER = {"beneficiary": 0, "guardian": 1, "head": 2}
 def _assemble(
     mentions: list[pd.DataFrame], records: list[pd.DataFrame], quarantine: pd.DataFrame, files: list[FileReport]
 ) -> IngestResult:
-    """Concatenate per-file outputs in (file, row) order and give dense ids."""
+    """Concatenate per-file outputs in (file, row) order and give dense ids.
+
+    Per-file frames are concatenated in file-name order; within a file records
+    are already in row order, so the (file, row) sort is a no-op checked in
+    O(n). Mentions are ordered with one ``np.lexsort`` over integer codes, and
+    ``record_id`` / ``beneficiary_mention_id`` are found by position
+    (``searchsorted`` on a (file, row) key) instead of merges.
+    """
+    from relieflink.ingest.schema import conform
+
+    if not records or not mentions:
+        return _assemble_merge(mentions, records, quarantine, files)
+    rec_parts = sorted((r for r in records if len(r)), key=lambda r: r["file"].iat[0])
+    men_parts = sorted((m for m in mentions if len(m)), key=lambda m: m["file"].iat[0])
+    if not rec_parts or not men_parts:
+        return _assemble_merge(mentions, records, quarantine, files)
+    file_names = [r["file"].iat[0] for r in rec_parts]
+    code_of = {name: i for i, name in enumerate(file_names)}
+    if len(code_of) != len(rec_parts) or any(m["file"].iat[0] not in code_of for m in men_parts):
+        return _assemble_merge(mentions, records, quarantine, files)
+    rec = pd.concat(rec_parts, ignore_index=True)
+    rec_file = np.repeat(np.arange(len(rec_parts), dtype=np.int64), [len(r) for r in rec_parts])
+    rec_key = (rec_file << 32) | rec["row"].to_numpy(dtype=np.int64)
+    if len(rec_key) > 1 and not (np.diff(rec_key) >= 0).all():
+        order = np.argsort(rec_key, kind="stable")
+        rec = rec.take(order).reset_index(drop=True)
+        rec_key = rec_key[order]
+    rec["record_id"] = np.arange(len(rec), dtype=np.int64)
+
+    men = pd.concat(men_parts, ignore_index=True)
+    men_file = np.repeat(np.array([code_of[m["file"].iat[0]] for m in men_parts], dtype=np.int64),
+                         [len(m) for m in men_parts])
+    men_key = (men_file << 32) | men["row"].to_numpy(dtype=np.int64)
+    men["_role_order"] = men["role"].map(_ROLE_ORDER)
+    role_order = men["_role_order"].to_numpy(dtype=np.float64)
+    role_code = np.where(np.isnan(role_order), len(_ROLE_ORDER), np.nan_to_num(role_order)).astype(np.int64)
+    key_codes, _ = pd.factorize(men["mention_key"], sort=True)
+    order = np.lexsort((key_codes, role_code, men_key))  # last key is the primary one; stable
+    if not (order == np.arange(len(order))).all():
+        men = men.take(order).reset_index(drop=True)
+        men_key = men_key[order]
+    men["mention_id"] = np.arange(len(men), dtype=np.int64)
+
+    pos = np.searchsorted(rec_key, men_key)
+    found = pos < len(rec_key)
+    found[found] = rec_key[pos[found]] == men_key[found]
+    if not found.all():
+        return _assemble_merge(mentions, records, quarantine, files)
+    men["record_id"] = pos.astype(np.int64)
+
+    is_ben = men["role"].eq("beneficiary").to_numpy()
+    ben_key = men_key[is_ben]
+    ben_id = men["mention_id"].to_numpy()[is_ben]
+    if len(ben_key) > 1 and not (np.diff(ben_key) > 0).all():  # not one beneficiary per row: let merge validate
+        return _assemble_merge(mentions, records, quarantine, files)
+    bpos = np.searchsorted(ben_key, rec_key)
+    bfound = bpos < len(ben_key)
+    bfound[bfound] = ben_key[bpos[bfound]] == rec_key[bfound]
+    if bfound.all():
+        rec["beneficiary_mention_id"] = ben_id[bpos].astype(np.int64)
+    else:  # as a left merge gives it: float with NaN where a record has no beneficiary mention
+        values = np.full(len(rec), np.nan)
+        values[bfound] = ben_id[bpos[bfound]]
+        rec["beneficiary_mention_id"] = values
+    q = quarantine.sort_values(["file", "row", "column", "problem"], kind="stable", na_position="first")
+    return IngestResult(
+        mentions=conform(men, "mentions"), records=conform(rec, "records"),
+        quarantine=conform(q.reset_index(drop=True), "quarantine"), files=files,
+    )
+
+
+def _assemble_merge(
+    mentions: list[pd.DataFrame], records: list[pd.DataFrame], quarantine: pd.DataFrame, files: list[FileReport]
+) -> IngestResult:
+    """The general form of :func:`_assemble` (sorts and merges), for the cases its fast path does not cover."""
     from relieflink.ingest.schema import conform
 
     rec = pd.concat(records, ignore_index=True) if records else pd.DataFrame(columns=["file", "row"])
