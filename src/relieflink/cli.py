@@ -60,20 +60,21 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage", "audit")) -> int:
+def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
+         decisions: Path | None = None) -> int:
     from relieflink.pipeline import run_batch
 
     if not batch.is_dir():
         print(f"error: {batch} is not a folder; pass the folder that holds the agencies' exports", file=sys.stderr)
         return EXIT_INPUT
     print(f"relieflink: reading {batch}", file=sys.stderr)
-    run = run_batch(batch, out, progress=_progress, stages=stages)
+    run = run_batch(batch, out, progress=_progress, stages=stages, decisions=decisions or default_decisions(out))
     _print_summary(run.summary(), out)
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(Path(args.batch), Path(args.out))
+    return _run(Path(args.batch), Path(args.out), decisions=Path(args.decisions) if args.decisions else None)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -104,6 +105,61 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run(root / "generated" / "batch", root / "out")
 
 
+def default_decisions(out: Path) -> Path:
+    """Decisions live beside the run folder, not in it: every run into ``out`` applies them."""
+    return out.resolve().parent / "relieflink-decisions.jsonl"
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from relieflink.review import load_decisions, open_items
+
+    out = Path(args.out)
+    if not out.is_dir():
+        print(f"error: {out} is not a run folder", file=sys.stderr)
+        return EXIT_INPUT
+    decisions_path = Path(args.decisions) if args.decisions else default_decisions(out)
+    items = open_items(out, load_decisions(decisions_path))
+    print(f"{len(items)} open items in {out} (decisions: {decisions_path})")
+    shown = items.head(args.limit)
+    for item in shown.itertuples(index=False):
+        if item.kind == "flag":
+            print(f"  {item.item_id}  {item.rule_id:<24} {item.summary}")
+        else:
+            print(f"  {item.item_id}  identity  p={item.probability:.3f}  {item.left}  ~  {item.right}")
+    if len(items) > len(shown):
+        print(f"  … {len(items) - len(shown)} more (--limit)")
+    return EXIT_OK
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    from relieflink.review import Decision, append_decision, load_decisions, open_items
+    from relieflink.review.decisions import MentionKey
+
+    out = Path(args.out)
+    decisions_path = Path(args.decisions) if args.decisions else default_decisions(out)
+    items = open_items(out, load_decisions(decisions_path)).set_index("item_id")
+    if args.item not in items.index:
+        print(f"error: {args.item} is not an open item of {out}; list them with `relieflink review {out}`", file=sys.stderr)
+        return EXIT_USAGE
+    item = items.loc[args.item]
+    kind = {"confirm": "flag_confirmed", "dismiss": "flag_dismissed", "same": "same_person", "different": "different_persons"}[args.decision]
+    if (item["kind"] == "flag") != kind.startswith("flag_"):
+        print(f"error: {args.item} is a {item['kind']} item; use "
+              f"{'confirm/dismiss' if item['kind'] == 'flag' else 'same/different'}", file=sys.stderr)
+        return EXIT_USAGE
+    if item["kind"] == "flag":
+        decision = Decision(kind, args.reviewer, args.reason, flag_id=args.item)
+    else:
+        def key(text: str) -> MentionKey:
+            file, row, role = text.rsplit("|", 2)
+            return MentionKey(file, int(row), role)
+
+        decision = Decision(kind, args.reviewer, args.reason, mentions=(key(item["left"]), key(item["right"])))
+    append_decision(decisions_path, decision)
+    print(f"recorded {kind} on {args.item} in {decisions_path}; the next run applies it")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relieflink", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"relieflink {__version__}")
@@ -130,7 +186,23 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("batch", help="folder holding the agencies' export files")
         p.add_argument("--out", required=True, help="output folder (replaced atomically)")
+        p.add_argument("--decisions", help="reviewer decisions to apply (default: relieflink-decisions.jsonl beside OUT)")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("review", help="list the open review items of a run")
+    p.add_argument("out", help="the run's output folder")
+    p.add_argument("--decisions", help="decisions file (default: relieflink-decisions.jsonl beside OUT)")
+    p.add_argument("--limit", type=int, default=50, help="items to show (default: %(default)s)")
+    p.set_defaults(func=cmd_review)
+
+    p = sub.add_parser("decide", help="record a reviewer decision on an open item")
+    p.add_argument("out", help="the run's output folder")
+    p.add_argument("item", help="item id from `relieflink review`")
+    p.add_argument("--decision", required=True, choices=["confirm", "dismiss", "same", "different"])
+    p.add_argument("--reviewer", required=True, help="who decides")
+    p.add_argument("--reason", required=True, help="why (kept with the decision)")
+    p.add_argument("--decisions", help="decisions file (default: relieflink-decisions.jsonl beside OUT)")
+    p.set_defaults(func=cmd_decide)
 
     p = sub.add_parser("evaluate", help="compare a run folder with a generated batch's truth")
     p.add_argument("out", help="the run's output folder")

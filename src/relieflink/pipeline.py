@@ -38,6 +38,8 @@ class Run:
     pairs: pd.DataFrame | None = None
     flags: pd.DataFrame | None = None
     linkage_model: object | None = None
+    decisions: list = field(default_factory=list)
+    refused_decisions: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def ingest_stage(self, progress: Callable[[FileReport], None] | None = None) -> IngestResult:
@@ -56,6 +58,16 @@ class Run:
         linked = link_mentions(self.mentions, self.records)
         confidence = mention_confidence(linked.mentions, linked.persons, linked.pairs, linked.result.nodes.record_node)
         records = linked.records
+        if self.decisions:
+            from relieflink.review.apply import apply_identity_decisions
+
+            person_id, self.refused_decisions = apply_identity_decisions(
+                linked.mentions, linked.result.nodes.record_node, self.decisions
+            )
+            linked.mentions["person_id"] = person_id.astype(linked.mentions["person_id"].dtype).to_numpy()
+            by_mention = pd.Series(person_id.to_numpy(), index=linked.mentions["mention_id"].to_numpy())
+            records["person_id"] = records["beneficiary_mention_id"].map(by_mention).astype(records["person_id"].dtype)
+            linked.persons = _persons_after_decisions(linked.persons, linked.mentions)
         records[["link_confidence", "identity_resolved"]] = records_confidence(records, linked.mentions, confidence)
         self.mentions, self.records = linked.mentions, records
         self.persons, self.households, self.pairs = linked.persons, linked.households, linked.pairs
@@ -69,6 +81,10 @@ class Run:
         started = time.perf_counter()
         rules = load_rules(catalog=self.config.catalog)
         self.flags = run_audit(self.records, self.persons, self.mentions, rules, self.config.catalog)
+        if self.decisions:
+            from relieflink.review.apply import apply_flag_decisions
+
+            self.flags = apply_flag_decisions(self.flags, self.decisions)
         self.seconds["audit"] = time.perf_counter() - started
         return self.flags
 
@@ -85,6 +101,9 @@ class Run:
                 f"{rule} ({status})": int(n) for (rule, status), n in f.groupby(["rule_id", "status"]).size().items()
             }
             out["amount_at_stake_findings"] = round(float(f.loc[f["status"] == "finding", "amount_at_stake"].fillna(0).sum()), 2)
+        if self.decisions:
+            out["decisions_applied"] = len(self.decisions) - len(self.refused_decisions)
+            out["decisions_refused"] = self.refused_decisions
         out["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
         return out
 
@@ -122,6 +141,32 @@ class Run:
         }
 
 
+def _smallest(values: pd.Series) -> object:
+    present = values.dropna()
+    return present.min() if len(present) else None
+
+
+def _persons_after_decisions(persons: pd.DataFrame, mentions: pd.DataFrame) -> pd.DataFrame:
+    """The persons table for person ids that identity decisions created or merged."""
+    current = set(mentions["person_id"].dropna().astype(str))
+    kept = persons[persons["person_id"].astype(str).isin(current)]
+    new_ids = sorted(current - set(kept["person_id"].astype(str)))
+    if not new_ids:
+        return kept.reset_index(drop=True)
+    m = mentions[mentions["person_id"].astype(str).isin(new_ids)]
+    grouped = m.groupby(m["person_id"].astype(str), sort=True)
+    fresh = pd.DataFrame({
+        "person_id": grouped.size().index,
+        "name": grouped["name"].agg(lambda s: s.mode().min() if s.notna().any() else None).to_numpy(),
+        "id_number": grouped["id_number"].agg(_smallest).to_numpy(),
+        "birth_date": grouped["birth_date"].agg(_smallest).to_numpy(),
+        "sex": grouped["sex"].first().to_numpy(),
+        "n_mentions": grouped.size().to_numpy(),
+        "household_id": grouped["household_id"].first().to_numpy(),
+    })
+    return pd.concat([kept, fresh], ignore_index=True).sort_values("person_id").reset_index(drop=True)
+
+
 def config_digest(schemas: Path | None = None) -> dict[str, str]:
     """SHA-256 of every configuration file, for the manifest."""
     root = schemas or schemas_dir()
@@ -138,9 +183,16 @@ def run_batch(
     config: IngestConfig | None = None,
     progress: Callable[[FileReport], None] | None = None,
     stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
+    decisions: Path | None = None,
 ) -> Run:
-    """Run the pipeline on ``batch_dir`` and write ``out_dir`` atomically."""
-    run = Run(batch_dir=Path(batch_dir), config=config or IngestConfig.load())
+    """Run the pipeline on ``batch_dir`` and write ``out_dir`` atomically.
+
+    ``decisions``: the reviewers' decisions file (kept outside the run folder);
+    identity decisions are applied after linkage, flag decisions after the audit.
+    """
+    from relieflink.review import load_decisions
+
+    run = Run(batch_dir=Path(batch_dir), config=config or IngestConfig.load(), decisions=load_decisions(decisions))
     run.ingest_stage(progress)
     if "linkage" in stages:
         run.linkage_stage()

@@ -24,6 +24,9 @@ FLAGS_SCHEMA = pa.schema(
         pa.field("link_confidence", pa.float64()),
         pa.field("explanation_zh", pa.string()),
         pa.field("explanation_en", pa.string()),
+        pa.field("decision", pa.string()),
+        pa.field("decided_by", pa.string()),
+        pa.field("decision_reason", pa.string()),
     ]
 )
 

@@ -1,0 +1,63 @@
+"""The open items of a run: review flags without a decision, and clerical-review pairs.
+
+Item ids are stable across runs: a flag item is its ``flag_id``; a pair item
+is ``L`` + a hash of the two mentions' (file, row, role).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from relieflink.review.decisions import Decision, flag_decisions, identity_constraints
+
+ITEM_COLUMNS = ["item_id", "kind", "rule_id", "summary", "left", "right", "probability"]
+
+
+def _pair_item_id(left: pd.Series, right: pd.Series) -> pd.Series:
+    keys = [("~".join(sorted((a, b)))) for a, b in zip(left, right)]
+    return pd.Series(["L" + hashlib.sha1(k.encode("utf-8")).hexdigest()[:12] for k in keys], index=left.index)
+
+
+def _mention_keys(mentions: pd.DataFrame) -> pd.Series:
+    return (mentions["file"].astype(str) + "|" + mentions["row"].astype(int).astype(str) + "|" + mentions["role"].astype(str))
+
+
+def open_items(out_dir: Path, decisions: list[Decision]) -> pd.DataFrame:
+    """Every item waiting for a reviewer, flags first, deterministic order."""
+    out_dir = Path(out_dir)
+    parts = []
+    flags_path = out_dir / "flags.parquet"
+    if flags_path.exists():
+        flags = pd.read_parquet(flags_path)
+        decided = set(flag_decisions(decisions)["flag_id"])
+        todo = flags[(flags["status"] == "review") & ~flags["flag_id"].isin(decided)]
+        parts.append(pd.DataFrame({
+            "item_id": todo["flag_id"], "kind": "flag", "rule_id": todo["rule_id"], "summary": todo["explanation_zh"],
+            "left": None, "right": None, "probability": todo["link_confidence"],
+        }))
+    pairs_path = out_dir / "pairs.parquet"
+    if pairs_path.exists():
+        pairs = pd.read_parquet(pairs_path, columns=["left_mention_id", "right_mention_id", "probability", "review"])
+        pairs = pairs[pairs["review"]]
+        mentions = pd.read_parquet(out_dir / "mentions.parquet", columns=["mention_id", "file", "row", "role", "name", "source"])
+        key = pd.Series(_mention_keys(mentions).to_numpy(), index=mentions["mention_id"].to_numpy())
+        left, right = pairs["left_mention_id"].map(key), pairs["right_mention_id"].map(key)
+        constraints = identity_constraints(decisions)
+        decided = set()
+        for c in constraints.itertuples(index=False):
+            a, b = f"{c.left_file}|{c.left_row}|{c.left_role}", f"{c.right_file}|{c.right_row}|{c.right_role}"
+            decided.add("~".join(sorted((a, b))))
+        pair_key = pd.Series(["~".join(sorted((a, b))) for a, b in zip(left, right)], index=pairs.index)
+        keep = ~pair_key.isin(decided)
+        parts.append(pd.DataFrame({
+            "item_id": _pair_item_id(left[keep], right[keep]), "kind": "identity", "rule_id": None,
+            "summary": "是否同一人？/ Same person?", "left": left[keep], "right": right[keep],
+            "probability": pairs.loc[keep, "probability"],
+        }))
+    if not parts:
+        return pd.DataFrame(columns=ITEM_COLUMNS)
+    items = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(not p.empty for p in parts) else pd.DataFrame(columns=ITEM_COLUMNS)
+    return items[ITEM_COLUMNS].sort_values(["kind", "rule_id", "item_id"], na_position="last", kind="stable").reset_index(drop=True)
