@@ -30,7 +30,8 @@ def mention_confidence(
     person_id_number = persons.drop_duplicates("person_id").set_index("person_id")["id_number"]
     own = mentions["id_number"].astype(object)
     theirs = mentions["person_id"].map(person_id_number).astype(object)
-    certain = own.notna().to_numpy() & (own.to_numpy() == theirs.to_numpy())
+    same = own.fillna("").astype(str).to_numpy() == theirs.fillna("").astype(str).to_numpy()
+    certain = own.notna().to_numpy() & same
     confidence = np.where(certain, 1.0, best[record_node])
     return pd.DataFrame(
         {"link_confidence": confidence, "identity_resolved": theirs.notna().to_numpy()}, index=mentions.index
