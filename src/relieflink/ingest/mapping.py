@@ -310,7 +310,7 @@ def _build_mentions(
             "surname": names["surname"].to_numpy(),
             "given_name": names["given_name"].to_numpy(),
             "name_has_unknown": names["name_has_unknown"].astype(bool).to_numpy(),
-            "id_raw": raw_id.map(_cell_text).to_numpy(),
+            "id_raw": _cell_texts(raw_id),
             "id_number": id_number.to_numpy(),
             "id_clean": ids["id_clean"].to_numpy(),
             "id_status": status.to_numpy(),
@@ -330,6 +330,28 @@ def _build_mentions(
             "_cert_level": ids["cert_level"].to_numpy() if "cert_level" in ids else pd.NA,
         }
     )
+
+
+# The characters str.strip() removes (str.isspace), as an RE2 class.
+_PY_SPACE_CLASS = "[" + "".join(f"\\x{{{c:x}}}" for c in range(0x3001) if chr(c).isspace()) + "]"
+
+
+def _cell_texts(raw: pd.Series) -> np.ndarray:
+    """``raw.map(_cell_text).to_numpy()``, without a Python call per cell for Arrow text columns.
+
+    Only the cells that are empty or start/end with whitespace (few) go through
+    ``_cell_text``; a null Arrow cell reads ``<NA>`` exactly as ``map`` passes it.
+    """
+    arr = C._arrow_string_array(raw)
+    if arr is None:
+        return raw.map(_cell_text).to_numpy()
+    out = np.asarray(arr.fill_null("<NA>").to_numpy(zero_copy_only=False), dtype=object)
+    edge = pc.match_substring_regex(arr, f"^{_PY_SPACE_CLASS}|{_PY_SPACE_CLASS}$")
+    edge = pc.or_(edge, pc.equal(pc.binary_length(arr), 0)).fill_null(False)
+    idx = np.flatnonzero(edge.to_numpy(zero_copy_only=False))
+    if len(idx):
+        out[idx] = [_cell_text(v) for v in out[idx]]
+    return out
 
 
 def _cell_text(value: object) -> str | None:
@@ -528,7 +550,7 @@ def _build_records(
         subdistrict = _column_or_none(cells, spec.subdistrict, n)
     detail = pd.Series([None] * n, dtype=object)
     if spec.detail:
-        texts = pd.DataFrame({c: cells.raw(c).map(_cell_text).to_numpy() for c in spec.detail})
+        texts = pd.DataFrame({c: _cell_texts(cells.raw(c)) for c in spec.detail})
         detail = pd.Series(texts.to_json(orient="records", lines=True, force_ascii=False).splitlines(), dtype=object)
     return pd.DataFrame(
         {
