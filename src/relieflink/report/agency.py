@@ -1,0 +1,152 @@
+"""``reports/<agency code>.html``: what one agency or subdistrict may see.
+
+Visibility rule (the contract of these reports)
+-----------------------------------------------
+An agency (or subdistrict) A sees a flag F **if and only if at least one of
+F's involved records was delivered by A** (``records.agency == A``); flags
+that a reviewer dismissed are left out. Within a visible flag, A sees:
+
+* the flag's own facts: id, rule and its policy basis, category, status
+  (finding / review), period, link confidence, and the person concerned
+  (masked name and ID unless ``mask=False``) — A already holds this person in
+  its own records;
+* **its own involved records in full**: file, row, program, category, amount,
+  period, subdistrict and community, the beneficiary's name, ID and phone as
+  on that record (masked by default), ID status;
+* for every **other** agency involved, only **which agency and which program**
+  — never another agency's amounts, dates, file names, row numbers or
+  identity fields;
+* the flag's amount at stake and its generated explanation **only when every
+  involved record is A's own** (both can carry other agencies' amounts and
+  names); otherwise the rule's policy basis is shown instead.
+
+Flags that involve none of A's records (for instance a missed entitlement that
+A grants but no record of A's is involved in) are not in A's report.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+import pandas as pd
+
+from relieflink.report.data import CATEGORY_ZH, DECISION_ZH, STATUS_ZH, ReportData, record_view
+from relieflink.report.html import date_str, e, money, page, period_str, table, tag
+from relieflink.report.masking import Masker
+
+
+def agency_flags(data: ReportData, code: str) -> pd.DataFrame:
+    """Active flags that involve at least one record of agency ``code``."""
+    act = data.active
+    if act.empty:
+        return act
+    keep = act["agencies"].apply(lambda ags: code in ags)
+    return act[keep].sort_values(["rule_id", "status", "flag_id"], kind="mergesort")
+
+
+def scoped_flags(data: ReportData, code: str, records: pd.DataFrame | None = None) -> list[dict]:
+    """The flags of ``code``'s report, each reduced to what the agency may see (unmasked values)."""
+    rv = records if records is not None else record_view(data)
+    out = []
+    for f in agency_flags(data, code).itertuples(index=False):
+        own_keys = [k for k in f.record_keys if k in rv.index and rv.at[k, "agency"] == code]
+        others = sorted(
+            {(str(rv.at[k, "agency"]), str(rv.at[k, "program"])) for k in f.record_keys
+             if k in rv.index and rv.at[k, "agency"] != code},
+            key=lambda ap: (data.agency_order.index(ap[0]) if ap[0] in data.agency_order else 999, ap),
+        )
+        unknown = [k for k in f.record_keys if k not in rv.index]
+        only_own = not others and not unknown
+        out.append({
+            "flag": f,
+            "own": [rv.loc[k] for k in own_keys],
+            "others": others,
+            "only_own": only_own,
+        })
+    return out
+
+
+def render_agency(data: ReportData, code: str, mask: Masker, records: pd.DataFrame | None = None) -> str:
+    name = data.agency_name(code)
+    items = scoped_flags(data, code, records)
+    n_fin = sum(1 for it in items if it["flag"].status == "finding")
+    n_rev = sum(1 for it in items if it["flag"].status == "review")
+    own_records = {}
+    for it in items:
+        for r in it["own"]:
+            own_records.setdefault((str(r["file"]), int(r["row"])), (r, []))[1].append(it["flag"].flag_id)
+
+    parts = ['<header class="top">', f"<h1>{e(name)} · 救助数据比对预警（本部门视图）</h1>",
+             f'<div class="meta">审计年度：{e(data.audit_year)}年　·　部门代码：{e(code)}</div>']
+    parts.append(
+        '<div class="notice">本报告只包含涉及本部门至少一条记录的预警；本部门记录完整列出，'
+        "其他部门仅列出部门名称和救助项目，不含其金额与明细。"
+        + ("身份证号、电话和姓名已脱敏。" if mask.enabled else "<b>本报告未脱敏，仅限授权人员查阅。</b>")
+        + "</div></header>"
+    )
+    cards = [("涉及本部门的预警", len(items)), ("发现", n_fin), ("待复核", n_rev), ("本部门涉及记录", len(own_records))]
+    parts.append('<section id="summary"><h2>一、概况</h2><div class="cards">' + "".join(
+        f'<div class="card" data-key="{escape(k)}"><div class="v">{v:,}</div><div class="k">{escape(k)}</div></div>'
+        for k, v in cards) + "</div>")
+    by_rule = []
+    attrs = []
+    for rid in data.rule_ids():
+        fin = sum(1 for it in items if it["flag"].rule_id == rid and it["flag"].status == "finding")
+        rev = sum(1 for it in items if it["flag"].rule_id == rid and it["flag"].status == "review")
+        if fin or rev:
+            by_rule.append([e(rid), e(data.rule_title(rid)), f"{fin:,}", f"{rev:,}"])
+            attrs.append(f'data-rule="{escape(rid)}" data-finding="{fin}" data-review="{rev}"')
+    if by_rule:
+        parts.append(table(["规则", "名称", "发现", "待复核"], by_rule, numeric={2, 3}, row_attrs=attrs))
+    else:
+        parts.append("<p>本期没有涉及本部门记录的预警。</p>")
+    parts.append("</section>")
+
+    if items:
+        rows = []
+        for it in items:
+            f = it["flag"]
+            own = "<br>".join(
+                f"{e(r['file'])} 第{int(r['row'])}行：{e(data.program_name(r['program']))}"
+                + (f" {money(r['amount'])}元" if pd.notna(r["amount"]) else "")
+                for r in it["own"]
+            )
+            others = "<br>".join(f"{e(data.agency_name(a))}：{e(data.program_name(p))}" for a, p in it["others"]) or "—"
+            status = tag(f.status, STATUS_ZH.get(f.status, f.status))
+            if isinstance(f.decision, str) and f.decision:
+                status += "<br>" + e(DECISION_ZH.get(f.decision, f.decision))
+            if it["only_own"]:
+                note = e(mask.text(f.explanation_zh))
+                amount = money(f.amount_at_stake)
+            else:
+                info = data.rules.get(f.rule_id)
+                note = "依据：" + e(info.basis if info else "")
+                amount = "（涉及其他部门，不予显示）"
+            rows.append([
+                e(f.flag_id),
+                e(f.rule_id) + "<br>" + e(data.rule_title(f.rule_id)) + "<br>" + tag(f.category, CATEGORY_ZH.get(f.category, f.category)),
+                status,
+                e(mask.name(f.name)) + "<br>" + e(mask.id(f.id_number)),
+                e(period_str(f.period_start, f.period_end)),
+                own, others, amount, note,
+            ])
+        parts.append('<section id="flags"><h2>二、预警清单</h2>' + table(
+            ["编号", "规则", "状态", "对象", "期间", "本部门记录", "其他部门（部门：项目）", "涉及金额（元）", "说明"],
+            rows) + "</section>")
+
+        rec_rows = []
+        for (file, row), (r, flag_ids) in sorted(own_records.items()):
+            rec_rows.append([
+                e(file), f"{row}", e(data.program_name(r["program"])), e(r.get("category") or ""),
+                money(r["amount"]), e(date_str(r["period_start"])), e(date_str(r["period_end"])),
+                e(data.agency_name(r["subdistrict"]) if isinstance(r["subdistrict"], str) else ""),
+                e(r.get("community") or ""),
+                e(mask.name(r.get("b_name_raw") or r.get("b_name"))), e(mask.id(r.get("b_id_raw"))),
+                e(mask.phone(r.get("b_phone"))), e(r.get("b_id_status") or ""), e("、".join(sorted(flag_ids))),
+            ])
+        parts.append('<section id="records"><h2>三、本部门涉及记录明细</h2>' + table(
+            ["文件", "行号", "项目", "项目细类", "金额（元）", "开始", "结束", "街道", "社区", "姓名", "证件号（原文）",
+             "电话", "证件状态", "所涉预警"], rec_rows, numeric={1, 4}) + "</section>")
+    parts.append("<footer>可见范围：预警涉及本部门至少一条记录即列入本报告；已排除的预警不列入。"
+                 "其他部门只显示部门与项目名称。</footer>")
+    return page(f"{name} 救助数据比对预警", "\n".join(parts))
