@@ -10,12 +10,11 @@ explanations in Chinese and English.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 
 from relieflink.audit.explain import explain, mask_id, mask_name
+from relieflink.audit.grouping import lists_by_group
 from relieflink.audit.kinds import find_hits
 from relieflink.audit.periods import _EPOCH, coverage
 from relieflink.audit.rules import RuleSet
@@ -37,12 +36,37 @@ def prepare_records(records: pd.DataFrame, catalog: Catalog, ruleset: RuleSet) -
     if r["agency"].isna().all() and "source" in r:
         r["agency"] = r["source"]
     cov = coverage(r, catalog, ruleset.school_year_paid_ahead_from_month)
-    return pd.concat([r, cov], axis=1)
+    # only what the rule kinds read: every filter of a wide frame copies every column
+    keep = ["record_id", "file", "row", "program", "kind", "category", "person_id", "household_id", "household_no",
+            "agency", "amount", "amount_basis", "disability_level", "link_confidence", "identity_resolved"]
+    slim = r[[c for c in keep if c in r]].copy()
+    slim["category"] = slim["category"] if "category" in slim else None
+    for column in ("person_id", "household_id", "household_no", "program", "agency", "kind"):
+        slim[column] = slim[column].astype(object).where(slim[column].notna(), None)
+    return pd.concat([slim, cov], axis=1)
 
 
-def _flag_ids(rule_ids: pd.Series, clause: pd.Series, keys: pd.Series) -> pd.Series:
-    text = rule_ids + "|" + clause.astype(str) + "|" + keys
-    return text.map(lambda t: "F" + hashlib.sha1(t.encode("utf-8")).hexdigest()[:12])
+def _records_lists(flag_of: np.ndarray, ex: pd.DataFrame) -> pd.Series:
+    """Each flag's involved records as ``{file, row}`` dicts, ordered by file and row."""
+    order = np.lexsort((ex["row"].astype(np.int64).to_numpy(), ex["file"].astype(str).to_numpy(), flag_of))
+    keys = flag_of[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    parts = np.split(ex["fr"].to_numpy()[order], starts[1:])
+    return pd.Series([p.tolist() for p in parts], index=keys[starts], dtype=object)
+
+
+def _flag_ids(flags: pd.DataFrame, ex: pd.DataFrame, flag_of: np.ndarray) -> pd.Series:
+    """Stable ids from the rule clause, the person and the set of involved (file, row).
+
+    The set is hashed order-free (a wrapping sum of 64-bit record hashes), so the
+    id does not depend on record order and is the same in the next run.
+    """
+    record_hash = pd.util.hash_pandas_object(ex[["file", "row"]].astype(str), index=False).to_numpy()
+    combined = np.zeros(len(flags), dtype=np.uint64)
+    np.add.at(combined, flag_of, record_hash)
+    head = pd.util.hash_array((flags["rule_id"] + "|" + flags["_clause"].astype(str) + "|" + flags["person_id"].astype(str)).to_numpy(dtype=object))
+    value = (combined ^ head).astype(np.uint64)
+    return pd.Series(np.char.add("F", np.char.zfill(np.char.mod("%x", value), 16)), index=flags.index)
 
 
 def run_audit(
@@ -66,19 +90,19 @@ def run_audit(
         return pd.DataFrame({c: pd.Series(dtype=object) for c in FLAG_COLUMNS})
     flags = pd.concat(parts, ignore_index=True)
 
-    # involved records → {file, row}, link confidence, agencies
+    # involved records → {file, row}, link confidence, agencies (vectorized over flag × record)
     exploded = flags[["record_ids"]].explode("record_ids").rename(columns={"record_ids": "record_id"})
     exploded["record_id"] = exploded["record_id"].astype(np.int64)
     info = r.drop_duplicates("record_id").set_index("record_id")[["file", "row", "agency", "link_confidence", "identity_resolved"]]
     ex = exploded.join(info, on="record_id")
+    flag_of = ex.index.to_numpy()
+    ex = ex.reset_index(drop=True)
     ex["fr"] = [{"file": f, "row": int(w)} for f, w in zip(ex["file"], ex["row"])]
-    grouped = ex.groupby(level=0)
-    flags["records"] = grouped["fr"].agg(list)
-    flags["link_confidence"] = grouped["link_confidence"].min().astype(float)
-    flags["_unresolved"] = ~grouped["identity_resolved"].agg(lambda s: bool(s.fillna(True).all()))
-    flags["_agencies"] = grouped["agency"].agg(lambda s: sorted(set(s.dropna())))
-    record_key = grouped.apply(lambda g: ";".join(sorted(f"{f}:{w}" for f, w in zip(g["file"], g["row"]))))
-    flags["flag_id"] = _flag_ids(flags["rule_id"], flags["_clause"], record_key + "|" + flags["person_id"].astype(str))
+    flags["records"] = _records_lists(flag_of, ex)
+    flags["link_confidence"] = ex.groupby(flag_of)["link_confidence"].min().astype(float)
+    flags["_unresolved"] = ~ex["identity_resolved"].fillna(True).astype(bool).groupby(flag_of).all()
+    flags["_agencies"] = lists_by_group(flag_of, ex["agency"], unique=True).reindex(flags.index)
+    flags["flag_id"] = _flag_ids(flags, ex, flag_of)
 
     weak = (flags["link_confidence"] < ruleset.link_confidence_threshold) | flags["_unresolved"]
     flags["status"] = np.where(flags["_rule_status"].eq("review") | weak, "review", "finding")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from relieflink.audit.grouping import lists_by_group
 from relieflink.audit.periods import OPEN, age_on, month_of_day, school_year_bounds, school_year_of, year_bounds
 from relieflink.audit.rules import (
     EntitlementRule,
@@ -86,14 +87,14 @@ def _gather(pairs: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, money: np.ndarr
         [p[["person_id", "_progs", "record_id_a"]].rename(columns={"record_id_a": "rid"}),
          p[["person_id", "_progs", "record_id_b"]].rename(columns={"record_id_b": "rid"})]
     ).drop_duplicates().sort_values(["person_id", "_progs", "rid"])
-    rec_lists = recs.groupby(["person_id", "_progs"], sort=True)["rid"].agg(list)
+    rec_lists = lists_by_group(recs["person_id"] + "#" + recs["_progs"], recs["rid"])
     agg = p.groupby(["person_id", "_progs"], sort=True).agg(
         household_id=("household_id_a", "first"), day_lo=("_lo", "min"), day_hi=("_hi", "max"), amount_at_stake=("_money", "sum"),
         n_pairs=("_lo", "size"),
     )
-    agg["record_ids"] = rec_lists
     agg = agg.reset_index()
-    agg["programs"] = agg["_progs"].str.split("|").map(lambda x: sorted(set(x)))
+    agg["record_ids"] = (agg["person_id"] + "#" + agg["_progs"]).map(rec_lists).to_numpy()
+    agg["programs"] = agg["_progs"].str.split("|").map(lambda x: sorted(set(x)))  # one or two codes per flag
     agg["facts"] = [{"pairs": int(n)} for n in agg["n_pairs"]] if facts is None else facts
     return agg[HIT_COLUMNS]
 
@@ -202,12 +203,12 @@ def multi_source(rule: MultiSourceRule, r: pd.DataFrame, ruleset: RuleSet) -> pd
     months = np.clip(np.minimum(g["month_hi"], month_of_day(np.array([hi]))[0]) - np.maximum(g["month_lo"], month_of_day(np.array([lo]))[0]) + 1, 1, 12)
     money = pd.Series(np.where(g["amount_basis"].eq("month"), amount * months, amount), index=g.index)
     agg = g.assign(_money=money).groupby(unit, sort=True).agg(
-        record_ids=("record_id", list), programs=("program", lambda s: sorted(set(s))),
-        agencies=("agency", lambda s: sorted(set(s))), amount_at_stake=("_money", "sum"),
-        person_id=("person_id", "first"), household_id=("household_id", "first"),
-    ).reset_index(drop=unit == "person_id")
-    if unit == "household_id":
-        agg = agg.drop(columns=[c for c in agg.columns if c == "index"])
+        amount_at_stake=("_money", "sum"), first_person=("person_id", "first"), first_household=("household_id", "first"),
+    )
+    agg["record_ids"] = lists_by_group(g[unit], g["record_id"])
+    agg["programs"] = lists_by_group(g[unit], g["program"], unique=True)
+    agg["agencies"] = lists_by_group(g[unit], g["agency"], unique=True)
+    agg = agg.reset_index(drop=True).rename(columns={"first_person": "person_id", "first_household": "household_id"})
     agg["day_lo"], agg["day_hi"] = lo, hi
     agg["facts"] = [{"agencies": a} for a in agg["agencies"]]
     return agg[HIT_COLUMNS]
@@ -232,10 +233,12 @@ def frequency(rule: FrequencyRule, r: pd.DataFrame) -> pd.DataFrame:
         return _empty_hits()
     amount = pd.to_numeric(g["amount"], errors="coerce").fillna(0.0)
     agg = g.assign(_money=amount).groupby("person_id", sort=True).agg(
-        household_id=("household_id", "first"), record_ids=("record_id", list), programs=("program", lambda s: sorted(set(s))),
-        day_lo=("event_day", "min"), day_hi=("event_day", "max"), amount_at_stake=("_money", "sum"), n=("record_id", "size"),
-        most=("_max", "max"),
-    ).reset_index()
+        household_id=("household_id", "first"), day_lo=("event_day", "min"), day_hi=("event_day", "max"),
+        amount_at_stake=("_money", "sum"), n=("record_id", "size"), most=("_max", "max"),
+    )
+    agg["record_ids"] = lists_by_group(g["person_id"], g["record_id"])
+    agg["programs"] = lists_by_group(g["person_id"], g["program"], unique=True)
+    agg = agg.reset_index()
     agg["facts"] = [{"grants": int(n), "most_in_window": int(m), "window_days": rule.params.window_days} for n, m in zip(agg["n"], agg["most"])]
     return agg[HIT_COLUMNS]
 
@@ -308,9 +311,9 @@ def entitlement_missing(
         evidence = pd.concat([evidence, via_household]).drop_duplicates()
     programs_of = live.drop_duplicates("record_id").set_index("record_id")["program"]
     evidence = evidence.assign(program=evidence["record_id"].map(programs_of)).sort_values(["person_id", "record_id"])
-    agg = evidence.groupby("person_id", sort=True).agg(
-        record_ids=("record_id", list), programs=("program", lambda s: sorted(set(s.dropna())))
-    ).reset_index()
+    record_ids = lists_by_group(evidence["person_id"], evidence["record_id"])
+    agg = pd.DataFrame({"person_id": record_ids.index, "record_ids": record_ids.to_numpy()})
+    agg["programs"] = agg["person_id"].map(lists_by_group(evidence["person_id"], evidence["program"], unique=True)).to_numpy()
     agg["household_id"] = agg["person_id"].map(hh_of)
     agg["day_lo"], agg["day_hi"] = lo, hi
     agg["amount_at_stake"] = np.nan
