@@ -31,7 +31,7 @@ from html import escape
 import pandas as pd
 
 from relieflink.report.data import CATEGORY_ZH, DECISION_ZH, STATUS_ZH, ReportData, record_view
-from relieflink.report.html import date_str, e, money, page, period_str, table, tag
+from relieflink.report.html import date_str, e, money, page, table, tag
 from relieflink.report.masking import Masker
 
 
@@ -107,11 +107,13 @@ def render_agency(data: ReportData, code: str, mask: Masker, records: pd.DataFra
         for it in items:
             f = it["flag"]
             own = "<br>".join(
-                f"{e(r['file'])} 第{int(r['row'])}行：{e(data.program_name(r['program']))}"
-                + (f" {money(r['amount'])}元" if pd.notna(r["amount"]) else "")
+                f'<span class="nw">{e(r["file"])} 第{int(r["row"])}行</span>'
+                f'<br><span class="nw">{e(data.program_name(r["program"]))}'
+                + (f" {money(r['amount'])}元" if pd.notna(r["amount"]) else "") + "</span>"
                 for r in it["own"]
             )
-            others = "<br>".join(f"{e(data.agency_name(a))}：{e(data.program_name(p))}" for a, p in it["others"]) or "—"
+            others = "<br>".join(f'<span class="nw">{e(data.agency_name(a))}：{e(data.program_name(p))}</span>'
+                                 for a, p in it["others"]) or "—"
             status = tag(f.status, STATUS_ZH.get(f.status, f.status))
             if isinstance(f.decision, str) and f.decision:
                 status += "<br>" + e(DECISION_ZH.get(f.decision, f.decision))
@@ -121,18 +123,18 @@ def render_agency(data: ReportData, code: str, mask: Masker, records: pd.DataFra
             else:
                 info = data.rules.get(f.rule_id)
                 note = "依据：" + e(info.basis if info else "")
-                amount = "（涉及其他部门，不予显示）"
+                amount = '<span class="small">不显示</span>'
             rows.append([
                 e(f.flag_id),
-                e(f.rule_id) + "<br>" + e(data.rule_title(f.rule_id)) + "<br>" + tag(f.category, CATEGORY_ZH.get(f.category, f.category)),
+                e(f.rule_id) + "<br>" + tag(f.category, CATEGORY_ZH.get(f.category, f.category)),
                 status,
                 e(mask.name(f.name)) + "<br>" + e(mask.id(f.id_number)),
-                e(period_str(f.period_start, f.period_end)),
+                e(date_str(f.period_start)) + "<br>" + e(date_str(f.period_end)),
                 own, others, amount, note,
             ])
         parts.append('<section id="flags"><h2>二、预警清单</h2>' + table(
             ["编号", "规则", "状态", "对象", "期间", "本部门记录", "其他部门（部门：项目）", "涉及金额（元）", "说明"],
-            rows) + "</section>")
+            rows, nowrap={0, 1, 2, 3, 4}) + "</section>")
 
         rec_rows = []
         for (file, row), (r, flag_ids) in sorted(own_records.items()):

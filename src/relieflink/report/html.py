@@ -47,6 +47,7 @@ table {{ border-collapse: collapse; width: 100%; margin: 6px 0 12px; font-size: 
 th, td {{ border: 1px solid #dde3ea; padding: 4px 7px; vertical-align: top; text-align: left; }}
 th {{ background: #eef2f6; font-weight: 600; }}
 td.n, th.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
+td.nw, th.nw, span.nw {{ white-space: nowrap; }}
 tr.total td {{ font-weight: bold; background: #f7f7f7; }}
 table.matrix {{ width: auto; }}
 table.matrix td {{ text-align: right; min-width: 44px; font-variant-numeric: tabular-nums; }}
@@ -107,19 +108,25 @@ def page(title: str, body: str) -> str:
 
 
 def table(headers: list[str], rows: list[list[str]], *, numeric: set[int] = frozenset(), cls: str = "",
-          row_attrs: list[str] | None = None, total: list[str] | None = None) -> str:
+          row_attrs: list[str] | None = None, total: list[str] | None = None,
+          nowrap: set[int] = frozenset()) -> str:
     """An HTML table; cells are already-escaped HTML."""
+
+    def cell(tagname: str, i: int, c: str) -> str:
+        classes = " ".join(k for k, on in (("n", i in numeric), ("nw", i in nowrap)) if on)
+        return f'<{tagname} class="{classes}">{c}</{tagname}>' if classes else f"<{tagname}>{c}</{tagname}>"
+
     out = [f'<table class="{cls}">' if cls else "<table>", "<thead><tr>"]
-    out += [f'<th class="n">{h}</th>' if i in numeric else f"<th>{h}</th>" for i, h in enumerate(headers)]
+    out += [cell("th", i, h) for i, h in enumerate(headers)]
     out.append("</tr></thead><tbody>")
     for r, row in enumerate(rows):
         attrs = f" {row_attrs[r]}" if row_attrs else ""
         out.append(f"<tr{attrs}>")
-        out += [f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row)]
+        out += [cell("td", i, c) for i, c in enumerate(row)]
         out.append("</tr>")
     if total is not None:
         out.append('<tr class="total">')
-        out += [f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(total)]
+        out += [cell("td", i, c) for i, c in enumerate(total)]
         out.append("</tr>")
     out.append("</tbody></table>")
     return "".join(out)
@@ -285,7 +292,7 @@ def _section_rules(data: ReportData) -> str:
     total = ["合计", "", "", f"{int(cr['finding'].sum()):,}", f"{int(cr['review'].sum()):,}",
              f"{int(cr['dismissed'].sum()):,}", money(cr["amount_finding"].sum())] if len(cr) else None
     chart = hbar(
-        [(f"{r.rule_id}", [r.finding, r.review]) for r in cr.itertuples()],
+        [(f"{r.rule_id} {r.title.split('／')[0]}", [r.finding, r.review]) for r in cr.itertuples()],
         ["发现", "待复核"],
         title="按规则的预警数",
     )
@@ -355,27 +362,42 @@ def _section_matrix(data: ReportData) -> str:
     )
 
 
+def money_by_agency(data: ReportData) -> pd.DataFrame:
+    """Amount at stake of findings and of review items per agency (a flag counts for each agency involved)."""
+    act = data.active.explode("agencies")
+    rows = []
+    for code in data.agency_order:
+        g = act[act["agencies"] == code]
+        rows.append({
+            "key": code,
+            "amount_finding": float(g.loc[g["status"] == "finding", "amount_at_stake"].fillna(0).sum()),
+            "amount_review": float(g.loc[g["status"] == "review", "amount_at_stake"].fillna(0).sum()),
+        })
+    return pd.DataFrame(rows)
+
+
 def _section_money(data: ReportData) -> str:
     cr = counts_by_rule(data)
     cr = cr[(cr["amount_finding"] > 0) | (cr["amount_review"] > 0)]
-    rule_chart = hbar([(r.rule_id, [r.amount_finding, r.amount_review]) for r in cr.itertuples()],
-                      ["发现", "待复核"], money=True, title="按规则的涉及金额")
-    agencies = [a.code for a in data.catalog.agencies]
-    act = data.active.explode("agencies")
-    rows = []
-    for code in agencies:
-        g = act[act["agencies"] == code]
-        fin = float(g.loc[g["status"] == "finding", "amount_at_stake"].fillna(0).sum())
-        rev = float(g.loc[g["status"] == "review", "amount_at_stake"].fillna(0).sum())
-        if fin or rev:
-            rows.append((data.agency_name(code), [fin, rev]))
-    agency_chart = hbar(rows, ["发现", "待复核"], money=True, title="按部门的涉及金额")
+    fin_rules = cr[cr["amount_finding"] > 0]
+    rule_chart = hbar([(f"{r.rule_id} {r.title.split('／')[0]}", [r.amount_finding]) for r in fin_rules.itertuples()],
+                      ["发现"], money=True, title="按规则的涉及金额（发现）")
+    ma = money_by_agency(data)
+    ma = ma[(ma["amount_finding"] > 0) | (ma["amount_review"] > 0)]
+    fin_ag = ma[ma["amount_finding"] > 0]
+    agency_chart = hbar([(data.agency_name(r.key), [r.amount_finding]) for r in fin_ag.itertuples()],
+                        ["发现"], money=True, title="按部门的涉及金额（发现）")
+    rule_rows = [[e(r.rule_id), e(r.title), money(r.amount_finding), money(r.amount_review)] for r in cr.itertuples()]
+    ag_rows = [[e(data.agency_name(r.key)), money(r.amount_finding), money(r.amount_review)] for r in ma.itertuples()]
     return (
         '<section id="money"><h2>六、涉及金额</h2>'
-        '<p class="small">预警所涉记录的可能多发或重复发放金额（元）。遗漏救助类预警不计金额。</p>'
-        f'<h3>按规则</h3><div class="chart">{rule_chart if len(cr) else "<p>无</p>"}</div>'
-        f'<h3>按部门（涉及多部门的预警在每个部门各计一次）</h3><div class="chart">{agency_chart if rows else "<p>无</p>"}</div>'
-        "</section>"
+        '<p class="small">预警所涉记录的可能多发或重复发放金额（元）；图中只计“发现”，“待复核”金额见表（多头救助的待复核金额是'
+        "该人全年所获救助总额，并非多发金额）。遗漏救助类预警不计金额。</p>"
+        f'<h3>按规则</h3><div class="chart">{rule_chart if len(fin_rules) else "<p>无</p>"}</div>'
+        + table(["规则", "名称", "发现（元）", "待复核（元）"], rule_rows, numeric={2, 3})
+        + f'<h3>按部门（涉及多部门的预警在每个部门各计一次）</h3><div class="chart">{agency_chart if len(fin_ag) else "<p>无</p>"}</div>'
+        + table(["部门/街道", "发现（元）", "待复核（元）"], ag_rows, numeric={1, 2})
+        + "</section>"
     )
 
 
@@ -394,13 +416,14 @@ def _section_top(data: ReportData, mask: Masker) -> str:
             e(f.flag_id), e(f.rule_id) + "<br>" + tag(f.category, CATEGORY_ZH.get(f.category, f.category)),
             e(mask.name(f.name)) + "<br>" + e(mask.id(f.id_number)),
             "、".join(e(data.agency_name(a)) for a in f.agencies),
-            e(period_str(f.period_start, f.period_end)),
+            e(date_str(f.period_start)) + "<br>" + e(date_str(f.period_end)),
             money(f.amount_at_stake), f"{float(f.link_confidence):.3f}" if pd.notna(f.link_confidence) else "",
             e(mask.text(f.explanation_zh)),
         ])
     return (
         f'<section id="top"><h2>七、重点预警（按涉及金额前{TOP_FLAGS}条发现）</h2>'
-        + table(["编号", "规则", "对象", "涉及部门", "期间", "金额（元）", "关联置信度", "说明"], rows, numeric={5, 6})
+        + table(["编号", "规则", "对象", "涉及部门", "期间", "金额（元）", "置信度", "说明"], rows, numeric={5, 6},
+                nowrap={0, 1, 2, 4})
         + '<p class="small">完整清单见 report.xlsx 的“发现”“待复核”工作表及 flags.json。</p></section>'
     )
 
