@@ -24,7 +24,14 @@ def _flag_records(flags: pd.DataFrame) -> pd.DataFrame:
 
 
 def flag_metrics(predicted: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """Per rule: true/predicted counts, matched on each side, precision and recall."""
+    """Per rule: true and predicted counts, precision and recall of all flags, and precision of findings.
+
+    Dismissed flags are not predictions. ``finding_precision`` counts only the
+    flags a run states as findings (not review items); a rule whose flags are
+    all review items by design has none.
+    """
+    if "decision" in predicted:
+        predicted = predicted[predicted["decision"].ne("dismissed") | predicted["decision"].isna()]
     p, t = _flag_records(predicted), _flag_records(truth)
     j = p.merge(t, on=["rule_id", "file", "row"], suffixes=("_p", "_t"))
     rules = sorted(set(predicted["rule_id"]) | set(truth["rule_id"]))
@@ -34,11 +41,15 @@ def flag_metrics(predicted: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
         n_true = int((truth["rule_id"] == rule).sum())
         jr = j[j["rule_id"] == rule]
         tp_pred, tp_true = jr["flag_id_p"].nunique(), jr["flag_id_t"].nunique()
+        findings = predicted[(predicted["rule_id"] == rule) & (predicted["status"] == "finding")]["flag_id"]
+        tp_findings = jr.loc[jr["flag_id_p"].isin(findings), "flag_id_p"].nunique()
         rows.append(
             {
                 "rule_id": rule, "true": n_true, "predicted": n_pred,
                 "precision": tp_pred / n_pred if n_pred else 1.0,
                 "recall": tp_true / n_true if n_true else 1.0,
+                "findings": len(findings),
+                "finding_precision": tp_findings / len(findings) if len(findings) else float("nan"),
             }
         )
     return pd.DataFrame(rows)

@@ -98,7 +98,8 @@ def _facts_zh(f: dict, names: dict[str, str]) -> str:
     if "grants" in f:
         return f"（{f['window_days']}天内最多{f['most_in_window']}次，共{f['grants']}次）"
     if "entitlement" in f:
-        return "，符合条件但未享受" + "、".join(names.get(p, p) for p in f["entitlement"])
+        maybe = "（另有同名但身份未确认的记录，需核实）" if f.get("possible_unlinked") else ""
+        return "，符合条件但未享受" + "、".join(names.get(p, p) for p in f["entitlement"]) + maybe
     if "lacks_status" in f:
         return "，但其家庭无" + "、".join(names.get(p, p) for p in f["lacks_status"]) + "身份，建议转介评估"
     return ""
@@ -114,7 +115,8 @@ def _facts_en(f: dict, names: dict[str, str]) -> str:
     if "grants" in f:
         return f" (up to {f['most_in_window']} within {f['window_days']} days, {f['grants']} in all)"
     if "entitlement" in f:
-        return ", entitled to but did not receive " + " or ".join(names.get(p, p) for p in f["entitlement"])
+        maybe = " (a same-name record with an unresolved identity exists: check)" if f.get("possible_unlinked") else ""
+        return ", entitled to but did not receive " + " or ".join(names.get(p, p) for p in f["entitlement"]) + maybe
     if "lacks_status" in f:
         return ", but the household holds none of " + ", ".join(names.get(p, p) for p in f["lacks_status"]) + ": refer for assessment"
     return ""

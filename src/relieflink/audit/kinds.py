@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from relieflink.audit.grouping import lists_by_group
-from relieflink.audit.periods import OPEN, age_on, month_of_day, school_year_bounds, school_year_of, year_bounds
+from relieflink.audit.periods import OPEN, age_on, day_of_month_index, month_of_day, school_year_bounds, school_year_of, year_bounds
 from relieflink.audit.rules import (
     EntitlementRule,
     EquivalentRule,
@@ -118,6 +118,10 @@ def same_program_overlap(rule: SameProgramRule, r: pd.DataFrame, ruleset: RuleSe
     p, mlo, mhi, dlo, dhi = p[hit], mlo[hit], mhi[hit], dlo[hit], dhi[hit]
     months = np.clip(mhi - mlo + 1, 0, None)
     money = _monthly_money(p["amount_b"], p["amount_basis_b"], months)
+    # monthly programs report the overlapping months within the audited year (open ends are not dates)
+    monthly = p["periodicity_a"].to_numpy() == "monthly"
+    dlo = np.where(monthly, day_of_month_index(np.clip(mlo, 0, None)), dlo)
+    dhi = np.where(monthly, day_of_month_index(np.clip(mhi, 0, None), last=True), dhi)
     return _gather(p, dlo, dhi, money)
 
 
@@ -161,8 +165,6 @@ def exclusive_programs(rule: ExclusiveRule, r: pd.DataFrame, ruleset: RuleSet) -
         mlo, mhi = _overlap_months(p, audit_months(ruleset))
         ok = mlo <= mhi
         p, mlo, mhi = p[ok], mlo[ok], mhi[ok]
-        from relieflink.audit.periods import day_of_month_index
-
         months = mhi - mlo + 1
         money = _monthly_money(p["amount_b"], p["amount_basis_b"], months)
         hits.append(_gather(p, day_of_month_index(mlo), day_of_month_index(mhi, last=True), money))
@@ -178,8 +180,6 @@ def multiple_households(rule: HouseholdsRule, r: pd.DataFrame, ruleset: RuleSet)
     mlo, mhi = _overlap_months(p, audit_months(ruleset))
     ok = mlo <= mhi
     p, mlo, mhi = p[ok], mlo[ok], mhi[ok]
-    from relieflink.audit.periods import day_of_month_index
-
     money = _monthly_money(p["amount_b"], p["amount_basis_b"], mhi - mlo + 1)
     h = _gather(p, day_of_month_index(mlo), day_of_month_index(mhi, last=True), money)
     h["facts"] = [{"households": 2} for _ in range(len(h))]
@@ -319,7 +319,19 @@ def entitlement_missing(
     agg["amount_at_stake"] = np.nan
     facts = {"entitlement": list(prm.entitlement)} if prm.entitlement else {"lacks_status": list(prm.household_holds_none)}
     agg["facts"] = [dict(facts) for _ in range(len(agg))]
-    return agg[HIT_COLUMNS]
+    if prm.entitlement:
+        # The entitlement may have been paid under an identity linkage could not resolve
+        # (a row with no usable ID): a same-name record of it makes the miss uncertain.
+        unresolved = live[live["program"].isin(prm.entitlement) & ~live["identity_resolved"].fillna(True).astype(bool)]
+        names = persons.drop_duplicates("person_id").set_index("person_id")["name"]
+        possible = agg["person_id"].map(names).isin(unresolved["person_id"].map(names).dropna())
+        agg["possible_unlinked"] = possible.to_numpy()
+        for facts_of_flag, maybe in zip(agg["facts"], possible):
+            if maybe:
+                facts_of_flag["possible_unlinked"] = True
+    else:
+        agg["possible_unlinked"] = False
+    return agg[[*HIT_COLUMNS, "possible_unlinked"]]
 
 
 def find_hits(rule, records: pd.DataFrame, persons: pd.DataFrame, mentions: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:  # type: ignore[no-untyped-def]
