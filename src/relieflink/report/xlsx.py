@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from pathlib import Path
 from typing import Callable, Iterable
@@ -226,6 +227,9 @@ def save_deterministic(wb: Workbook, path: Path) -> Path:
     with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps `modified` with the time of saving
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>" + FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + rb"\g<2>", data)
             zi = zipfile.ZipInfo(info.filename, date_time=ZIP_TIME)
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o600 << 16
