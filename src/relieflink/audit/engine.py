@@ -89,6 +89,8 @@ def run_audit(
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in FLAG_COLUMNS})
     flags = pd.concat(parts, ignore_index=True)
+    if "possible_unlinked" not in flags:
+        flags["possible_unlinked"] = False
 
     # involved records → {file, row}, link confidence, agencies (vectorized over flag × record)
     exploded = flags[["record_ids"]].explode("record_ids").rename(columns={"record_ids": "record_id"})
@@ -105,8 +107,7 @@ def run_audit(
     flags["flag_id"] = _flag_ids(flags, ex, flag_of)
 
     weak = (flags["link_confidence"] < ruleset.link_confidence_threshold) | flags["_unresolved"]
-    if "possible_unlinked" in flags:
-        weak |= flags["possible_unlinked"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    weak |= flags["possible_unlinked"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     flags["status"] = np.where(flags["_rule_status"].eq("review") | weak, "review", "finding")
     flags["period_start"] = (_EPOCH + flags["day_lo"].astype(np.int64).to_numpy().astype("timedelta64[D]")).astype("datetime64[ns]")
     flags["period_end"] = (_EPOCH + flags["day_hi"].astype(np.int64).to_numpy().astype("timedelta64[D]")).astype("datetime64[ns]")

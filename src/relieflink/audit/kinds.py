@@ -151,6 +151,7 @@ def equivalent_programs(rule: EquivalentRule, r: pd.DataFrame) -> pd.DataFrame:
         h["facts"] = [{"match": group.match, "days_apart": int(d)} for d in
                       pd.Series(gap).groupby([p["person_id"].to_numpy()]).min().reindex(h["person_id"]).to_numpy()]
         hits.append(h)
+    hits = [h for h in hits if not h.empty]
     return pd.concat(hits, ignore_index=True) if hits else _empty_hits()
 
 
@@ -168,6 +169,7 @@ def exclusive_programs(rule: ExclusiveRule, r: pd.DataFrame, ruleset: RuleSet) -
         months = mhi - mlo + 1
         money = _monthly_money(p["amount_b"], p["amount_basis_b"], months)
         hits.append(_gather(p, day_of_month_index(mlo), day_of_month_index(mhi, last=True), money))
+    hits = [h for h in hits if not h.empty]
     return pd.concat(hits, ignore_index=True) if hits else _empty_hits()
 
 
@@ -298,10 +300,11 @@ def entitlement_missing(
     if cand.empty:
         return _empty_hits()
     own = live[live["person_id"].isin(cand) & live["program"].isin(qualifying_programs)]
-    named = pd.DataFrame(columns=["person_id", "record_id"])
+    sources = [own[["person_id", "record_id"]]]
     if prm.named_in_sources:
-        named = mentions.loc[mentions["source"].isin(prm.named_in_sources) & mentions["person_id"].isin(cand), ["person_id", "record_id"]]
-    evidence = pd.concat([own[["person_id", "record_id"]], named]).drop_duplicates()
+        sources.append(mentions.loc[mentions["source"].isin(prm.named_in_sources) & mentions["person_id"].isin(cand),
+                                    ["person_id", "record_id"]])
+    evidence = pd.concat([s for s in sources if not s.empty] or sources[:1]).drop_duplicates()
     hh_of = persons.drop_duplicates("person_id").set_index("person_id")["household_id"]
     missing_own = cand[~cand.isin(evidence["person_id"])]
     if len(missing_own) and prm.household_holds_any:

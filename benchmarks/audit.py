@@ -1,0 +1,92 @@
+"""Rule evaluation cost against the number of records: 200k and 1M records.
+
+How the figures are produced: a batch is generated (``--persons``, default
+100,000, seed 3) and its clean truth records, persons and mentions are put in
+the audit engine's input shape (as for the true flags). Whole persons are
+then sampled (or the population tiled, each copy with its own person,
+household and row numbers, so copies never meet) to reach 200k and 1M
+records; ``run_audit`` with the shipped rules runs once on each. The
+benchmark prints records, flags, seconds, records/s and the ratio of the cost
+per record at 1M to that at 200k (1.0 = linear). Run on 2 cores:
+
+    python benchmarks/audit.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def _scaled(records: pd.DataFrame, persons: pd.DataFrame, mentions: pd.DataFrame, target: int, seed: int):
+    """Records of whole persons (sampled or tiled) adding up to about ``target``."""
+    per_person = records.groupby("person_id").size()
+    copies = int(np.ceil(target / len(records)))
+    rng = np.random.default_rng(seed)
+    parts_r, parts_p, parts_m = [], [], []
+    for copy in range(copies):
+        suffix = f"~{copy}"
+        r = records.copy()
+        p = persons.copy()
+        m = mentions.copy()
+        for frame in (r, p, m):
+            for column in ("person_id", "household_id"):
+                if column in frame:
+                    frame[column] = frame[column].astype(str) + suffix
+        r["row"] = r["row"] + copy * 10_000_000
+        m["row"] = m["row"] + copy * 10_000_000
+        r["record_id"] = r["record_id"] + copy * len(records)
+        m["record_id"] = m["record_id"] + copy * len(records)
+        parts_r.append(r)
+        parts_p.append(p)
+        parts_m.append(m)
+    r, p, m = (pd.concat(x, ignore_index=True) for x in (parts_r, parts_p, parts_m))
+    # sample whole persons down to the target
+    counts = r.groupby("person_id").size()
+    order = rng.permutation(counts.index.to_numpy())
+    keep = set(order[: int(np.searchsorted(np.cumsum(counts.loc[order].to_numpy()), target)) + 1])
+    del per_person
+    return r[r["person_id"].isin(keep)], p[p["person_id"].isin(keep)], m[m["person_id"].isin(keep)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--generated", type=Path, help="an existing `relieflink synth` output folder")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[200_000, 1_000_000])
+    args = parser.parse_args()
+
+    from relieflink.audit import load_rules, run_audit
+    from relieflink.audit.truth import truth_inputs
+    from relieflink.config import load_catalog
+
+    generated = args.generated
+    if generated is None:
+        from relieflink.synth import generate_batch
+
+        generated = Path(tempfile.mkdtemp(prefix="relieflink-audit-bench-"))
+        generate_batch(generated, persons=args.persons, seed=3, profile="default")
+    catalog = load_catalog()
+    rules = load_rules(catalog=catalog)
+    records, persons, mentions = truth_inputs(generated / "truth", catalog)
+    print(f"base: {len(records):,} records of {records['person_id'].nunique():,} persons from {generated}")
+    results = []
+    for size in args.sizes:
+        r, p, m = _scaled(records, persons, mentions, size, seed=size)
+        started = time.perf_counter()
+        flags = run_audit(r, p, m, rules, catalog)
+        seconds = time.perf_counter() - started
+        results.append((len(r), seconds))
+        print(f"{len(r):>10,} records  {len(flags):>8,} flags  {seconds:8.2f}s  {len(r) / seconds:>10,.0f} records/s")
+    if len(results) >= 2:
+        (n0, s0), (n1, s1) = results[0], results[-1]
+        print(f"cost per record at {n1:,} / at {n0:,} = {(s1 / n1) / (s0 / n0):.2f} (1.00 = linear)")
+
+
+if __name__ == "__main__":
+    main()
