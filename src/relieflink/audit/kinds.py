@@ -302,8 +302,9 @@ def entitlement_missing(
     own = live[live["person_id"].isin(cand) & live["program"].isin(qualifying_programs)]
     sources = [own[["person_id", "record_id"]]]
     if prm.named_in_sources:
-        sources.append(mentions.loc[mentions["source"].isin(prm.named_in_sources) & mentions["person_id"].isin(cand),
-                                    ["person_id", "record_id"]])
+        named = mentions["source"].isin(prm.named_in_sources) & mentions["person_id"].isin(cand)
+        named &= mentions["record_id"].isin(live["record_id"])  # records of the audited period only
+        sources.append(mentions.loc[named, ["person_id", "record_id"]])
     evidence = pd.concat([s for s in sources if not s.empty] or sources[:1]).drop_duplicates()
     hh_of = persons.drop_duplicates("person_id").set_index("person_id")["household_id"]
     missing_own = cand[~cand.isin(evidence["person_id"])]
