@@ -40,8 +40,7 @@ def write_reports(run_dir: Path, catalog: Catalog | None = None, *, mask: bool =
     ``catalog`` and ``rules`` default to the ones under ``schemas/``.
     Returns the paths written, sorted.
     """
-    from relieflink.report.agency import render_agency
-    from relieflink.report.data import record_view
+    from relieflink.report.agency import involved_records, render_agency
     from relieflink.report.html import render_report
     from relieflink.report.jsonout import write_flags_json
     from relieflink.report.masking import Masker
@@ -62,7 +61,7 @@ def write_reports(run_dir: Path, catalog: Catalog | None = None, *, mask: bool =
 
     agency_dir = run_dir / "reports"
     agency_dir.mkdir(exist_ok=True)
-    records = record_view(data)
+    records = involved_records(data)
     for agency in data.catalog.agencies:
         path = agency_dir / f"{agency.code}.html"
         path.write_text(render_agency(data, agency.code, masker, records), encoding="utf-8", newline="\n")

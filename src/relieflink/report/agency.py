@@ -35,6 +35,12 @@ from relieflink.report.html import date_str, e, money, page, table, tag
 from relieflink.report.masking import Masker
 
 
+def _v(r: dict, key: str) -> object:
+    """A record's value, None when missing or NaN."""
+    v = r.get(key)
+    return None if v is None or (isinstance(v, float) and v != v) else v
+
+
 def agency_flags(data: ReportData, code: str) -> pd.DataFrame:
     """Active flags that involve at least one record of agency ``code``."""
     act = data.active
@@ -44,29 +50,32 @@ def agency_flags(data: ReportData, code: str) -> pd.DataFrame:
     return act[keep].sort_values(["rule_id", "status", "flag_id"], kind="mergesort")
 
 
-def scoped_flags(data: ReportData, code: str, records: pd.DataFrame | None = None) -> list[dict]:
+def involved_records(data: ReportData) -> dict[str, dict]:
+    """The records involved in any active flag, as dicts keyed ``file\x1frow``."""
+    rv = record_view(data)
+    if rv.empty:
+        return {}
+    keys = sorted({k for ks in data.active["record_keys"] for k in ks} & set(rv.index))
+    sub = rv.loc[keys]
+    return dict(zip(keys, sub.to_dict("records")))
+
+
+def scoped_flags(data: ReportData, code: str, records: dict[str, dict] | None = None) -> list[dict]:
     """The flags of ``code``'s report, each reduced to what the agency may see (unmasked values)."""
-    rv = records if records is not None else record_view(data)
+    rv = records if records is not None else involved_records(data)
+    order = {c: i for i, c in enumerate(data.agency_order)}
     out = []
     for f in agency_flags(data, code).itertuples(index=False):
-        own_keys = [k for k in f.record_keys if k in rv.index and rv.at[k, "agency"] == code]
-        others = sorted(
-            {(str(rv.at[k, "agency"]), str(rv.at[k, "program"])) for k in f.record_keys
-             if k in rv.index and rv.at[k, "agency"] != code},
-            key=lambda ap: (data.agency_order.index(ap[0]) if ap[0] in data.agency_order else 999, ap),
-        )
-        unknown = [k for k in f.record_keys if k not in rv.index]
-        only_own = not others and not unknown
-        out.append({
-            "flag": f,
-            "own": [rv.loc[k] for k in own_keys],
-            "others": others,
-            "only_own": only_own,
-        })
+        recs = [rv.get(k) for k in f.record_keys]
+        own = [r for r in recs if r is not None and r["agency"] == code]
+        others = sorted({(str(r["agency"]), str(r["program"])) for r in recs if r is not None and r["agency"] != code},
+                        key=lambda ap: (order.get(ap[0], len(order)), ap))
+        only_own = not others and all(r is not None for r in recs)
+        out.append({"flag": f, "own": own, "others": others, "only_own": only_own})
     return out
 
 
-def render_agency(data: ReportData, code: str, mask: Masker, records: pd.DataFrame | None = None) -> str:
+def render_agency(data: ReportData, code: str, mask: Masker, records: dict[str, dict] | None = None) -> str:
     name = data.agency_name(code)
     items = scoped_flags(data, code, records)
     n_fin = sum(1 for it in items if it["flag"].status == "finding")
@@ -139,12 +148,12 @@ def render_agency(data: ReportData, code: str, mask: Masker, records: pd.DataFra
         rec_rows = []
         for (file, row), (r, flag_ids) in sorted(own_records.items()):
             rec_rows.append([
-                e(file), f"{row}", e(data.program_name(r["program"])), e(r.get("category") or ""),
+                e(file), f"{row}", e(data.program_name(r["program"])), e(_v(r, "category")),
                 money(r["amount"]), e(date_str(r["period_start"])), e(date_str(r["period_end"])),
                 e(data.agency_name(r["subdistrict"]) if isinstance(r["subdistrict"], str) else ""),
-                e(r.get("community") or ""),
-                e(mask.name(r.get("b_name_raw") or r.get("b_name"))), e(mask.id(r.get("b_id_raw"))),
-                e(mask.phone(r.get("b_phone"))), e(r.get("b_id_status") or ""), e("、".join(sorted(flag_ids))),
+                e(_v(r, "community")),
+                e(mask.name(_v(r, "b_name_raw") or _v(r, "b_name"))), e(mask.id(_v(r, "b_id_raw"))),
+                e(mask.phone(_v(r, "b_phone"))), e(_v(r, "b_id_status")), e("、".join(sorted(flag_ids))),
             ])
         parts.append('<section id="records"><h2>三、本部门涉及记录明细</h2>' + table(
             ["文件", "行号", "项目", "项目细类", "金额（元）", "开始", "结束", "街道", "社区", "姓名", "证件号（原文）",
