@@ -32,13 +32,13 @@ import pandas as pd
 
 from relieflink.report.data import CATEGORY_ZH, DECISION_ZH, STATUS_ZH, ReportData, record_view
 from relieflink.report.html import date_str, e, money, page, table, tag
-from relieflink.report.masking import Masker
+from relieflink.report.masking import Masker, is_blank
 
 
 def _v(r: dict, key: str) -> object:
     """A record's value, None when missing or NaN."""
     v = r.get(key)
-    return None if v is None or (isinstance(v, float) and v != v) else v
+    return None if is_blank(v) else v
 
 
 def agency_flags(data: ReportData, code: str) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from relieflink.report.data import (
     ReportData,
     overlap_matrix,
 )
-from relieflink.report.masking import Masker
+from relieflink.report.masking import Masker, as_text, is_blank
 from relieflink.report.svg import FONT, hbar, heat_color, text_on
 
 TOP_FLAGS = 30
@@ -67,7 +67,7 @@ footer {{ margin-top: 36px; border-top: 1px solid #ddd; padding-top: 10px; font-
 
 
 def e(v: object) -> str:
-    return escape("" if v is None or (isinstance(v, float) and v != v) else str(v))
+    return escape(as_text(v))
 
 
 def money(v: object) -> str:
@@ -81,7 +81,7 @@ def money(v: object) -> str:
 
 
 def date_str(v: object) -> str:
-    if v is None or (isinstance(v, float) and v != v):
+    if is_blank(v):
         return ""
     try:
         ts = pd.Timestamp(v)

@@ -15,11 +15,11 @@ import pandas as pd
 
 from relieflink.outputs import write_json
 from relieflink.report.data import ReportData
-from relieflink.report.masking import Masker
+from relieflink.report.masking import Masker, is_blank
 
 
 def _date(v: object) -> str | None:
-    if v is None or (isinstance(v, float) and v != v):
+    if is_blank(v):
         return None
     ts = pd.Timestamp(v)
     return None if pd.isna(ts) else ts.strftime("%Y-%m-%d")
@@ -34,7 +34,7 @@ def _num(v: object) -> float | None:
 
 
 def _str(v: object) -> str | None:
-    return None if v is None or (isinstance(v, float) and v != v) else str(v)
+    return None if is_blank(v) else str(v)
 
 
 def flags_as_dicts(data: ReportData, mask: Masker) -> list[dict]:

@@ -13,6 +13,20 @@ from __future__ import annotations
 
 import re
 
+
+def is_blank(v: object) -> bool:
+    """None, NaN, pd.NA or NaT (a scalar that stands for a missing value)."""
+    if v is None:
+        return True
+    try:
+        return v != v or type(v).__name__ in ("NAType", "NaTType")  # NaN != NaN
+    except TypeError:  # pd.NA: its truth value is ambiguous
+        return True
+
+
+def as_text(v: object) -> str:
+    return "" if is_blank(v) else str(v)
+
 _ID_RUN = re.compile(r"[0-9０-９][0-9０-９Xx\-\s]{13,}[0-9０-９Xx]")
 _MOBILE = re.compile(r"(?<![0-9])(?:\+?86[\s\-]?)?1[3-9][0-9][\s\-]?[0-9]{4}[\s\-]?[0-9]{4}(?![0-9])")
 _LANDLINE = re.compile(r"(?<![0-9])0[0-9]{2,3}[\s\-]?[0-9]{7,8}(?![0-9])")
@@ -26,7 +40,7 @@ ADDRESS_COLUMNS = ("住址", "地址", "address")
 
 def mask_name(name: object) -> str:
     """张*明 / 王* : keep the first and (for 3+ characters) the last character."""
-    s = "" if name is None or name != name else str(name)
+    s = as_text(name)
     if len(s) >= 3:
         return s[0] + "*" * (len(s) - 2) + s[-1] if len(s) > 3 else s[0] + "*" + s[-1]
     if len(s) == 2:
@@ -36,7 +50,7 @@ def mask_name(name: object) -> str:
 
 def mask_id(value: object) -> str:
     """330105********1234: first 6 and last 4 characters; shorter values entirely masked."""
-    s = "" if value is None or value != value else str(value).strip()
+    s = as_text(value).strip()
     if not s:
         return ""
     if len(s) >= 11:
@@ -45,20 +59,20 @@ def mask_id(value: object) -> str:
 
 
 def mask_phone(value: object) -> str:
-    s = "" if value is None or value != value else str(value).strip()
+    s = as_text(value).strip()
     if len(s) >= 7:
         return s[:3] + "*" * (len(s) - 7) + "****" + s[-4:] if len(s) > 11 else s[:3] + "****" + s[-4:]
     return "*" * len(s)
 
 
 def mask_address(value: object) -> str:
-    s = "" if value is None or value != value else str(value)
+    s = as_text(value)
     return s[:6] + "****" if len(s) > 6 else s
 
 
 def scrub_text(value: object) -> str:
     """Mask every ID-like digit run, phone number and long number inside a free text."""
-    s = "" if value is None or value != value else str(value)
+    s = as_text(value)
     s = _ID_RUN.sub(lambda m: mask_id(re.sub(r"[\s\-]", "", m.group(0))), s)
     s = _MOBILE.sub(lambda m: mask_phone(re.sub(r"[^0-9]", "", m.group(0))[-11:]), s)
     s = _LANDLINE.sub(lambda m: mask_phone(re.sub(r"[^0-9]", "", m.group(0))), s)
@@ -68,7 +82,7 @@ def scrub_text(value: object) -> str:
 
 def mask_cell(column: object, value: object) -> str:
     """Mask a raw cell value according to its column's name."""
-    col = "" if column is None or column != column else str(column)
+    col = as_text(column)
     if not col:
         return ""
     low = col.lower()
@@ -90,26 +104,26 @@ class Masker:
         self.enabled = enabled
 
     def name(self, v: object) -> str:
-        s = "" if v is None or v != v else str(v)
+        s = as_text(v)
         return mask_name(s) if self.enabled else s
 
     def id(self, v: object) -> str:
-        s = "" if v is None or v != v else str(v)
+        s = as_text(v)
         return mask_id(s) if self.enabled else s
 
     def phone(self, v: object) -> str:
-        s = "" if v is None or v != v else str(v)
+        s = as_text(v)
         return mask_phone(s) if self.enabled else s
 
     def text(self, v: object) -> str:
-        s = "" if v is None or v != v else str(v)
+        s = as_text(v)
         return scrub_text(s) if self.enabled else s
 
     def raw(self, column: object, v: object) -> str:
         """A quarantined raw value: the whole-row text is hidden when masking."""
-        s = "" if v is None or v != v else str(v)
+        s = as_text(v)
         if not self.enabled:
             return s
-        if column is None or column != column or str(column) == "":
+        if is_blank(column) or str(column) == "":
             return "（整行原文已隐藏）" if s.strip() else ""
         return mask_cell(column, s)

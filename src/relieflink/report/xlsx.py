@@ -35,7 +35,7 @@ from relieflink.report.data import (
     overlap_matrix,
 )
 from relieflink.report.html import counts_by, counts_by_rule, subdistrict_keys, summary_items
-from relieflink.report.masking import Masker
+from relieflink.report.masking import Masker, as_text, is_blank
 
 FIXED_TIME = dt.datetime(2000, 1, 1, 0, 0, 0)
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -50,7 +50,7 @@ Column = tuple[str, Callable[[object], object], str | None]  # header, getter(ro
 
 
 def _d(v: object) -> dt.date | None:
-    if v is None or (isinstance(v, float) and v != v):
+    if is_blank(v):
         return None
     ts = pd.Timestamp(v)
     return None if pd.isna(ts) else ts.date()
@@ -65,7 +65,7 @@ def _f(v: object) -> float | None:
 
 
 def _s(v: object) -> str:
-    return "" if v is None or (isinstance(v, float) and v != v) else str(v)
+    return as_text(v)
 
 
 def flag_columns(data: ReportData, mask: Masker) -> list[Column]:

@@ -1,0 +1,236 @@
+"""Reports: files exist and parse, identities masked, agency scope, determinism, counts."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from relieflink.audit.output import write_flags
+from relieflink.pipeline import run_batch
+from relieflink.report import write_reports
+from relieflink.report.masking import mask_id, mask_name, mask_phone, scrub_text
+from relieflink.synth import generate_batch
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+SVG_SELF_CLOSING_OK = {"rect", "path", "line", "circle"}
+
+
+class _Checker(HTMLParser):
+    """Well-formedness: every non-void element closed in order."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.tags: dict[str, int] = {}
+        self.rule_rows: dict[str, dict[str, int]] = {}
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags[tag] = self.tags.get(tag, 0) + 1
+        a = dict(attrs)
+        if tag == "tr" and "data-rule" in a:
+            self.rule_rows[a["data-rule"]] = {k: int(a[k]) for k in ("data-finding", "data-review") if k in a}
+            if "data-dismissed" in a:
+                self.rule_rows[a["data-rule"]]["data-dismissed"] = int(a["data-dismissed"])
+        if tag in ("script", "link", "img", "iframe"):
+            self.errors.append(f"external or scripted element <{tag}>")
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags[tag] = self.tags.get(tag, 0) + 1
+
+    def handle_endtag(self, tag):
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+            if tag in self.stack:
+                while self.stack and self.stack.pop() != tag:
+                    pass
+            return
+        self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse_html(path: Path) -> _Checker:
+    checker = _Checker()
+    checker.feed(path.read_text(encoding="utf-8"))
+    checker.close()
+    assert not checker.errors, checker.errors[:5]
+    assert not checker.stack, checker.stack
+    return checker
+
+
+@pytest.fixture(scope="module")
+def run_dirs(tmp_path_factory):
+    """A small generated run, with one flag dismissed, reported twice in two copies."""
+    base = tmp_path_factory.mktemp("report")
+    generate_batch(base / "gen", persons=900, seed=5, profile="default")
+    run = base / "run"
+    run_batch(base / "gen" / "batch", run)
+    flags = pd.read_parquet(run / "flags.parquet")
+    finding = flags[flags["status"] == "finding"].sort_values("flag_id").iloc[0]["flag_id"]
+    flags.loc[flags["flag_id"] == finding, ["decision", "decided_by", "decision_reason"]] = ["dismissed", "审核员", "测试"]
+    write_flags(flags, run / "flags.parquet")
+    a, b = base / "a", base / "b"
+    shutil.copytree(run, a)
+    shutil.copytree(run, b)
+    written = write_reports(a)
+    write_reports(b)
+    return a, b, written
+
+
+def _xlsx_text(path: Path) -> str:
+    with zipfile.ZipFile(path) as z:
+        return "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+
+
+def _all_output_text(run: Path) -> dict[str, str]:
+    out = {p.name: p.read_text(encoding="utf-8") for p in [run / "report.html", run / "flags.json"]}
+    out["report.xlsx"] = _xlsx_text(run / "report.xlsx")
+    for p in sorted((run / "reports").iterdir()):
+        out["reports/" + p.name] = p.read_text(encoding="utf-8") if p.suffix == ".html" else _xlsx_text(p)
+    return out
+
+
+def _active(flags: pd.DataFrame) -> pd.DataFrame:
+    return flags[flags["decision"].fillna("") != "dismissed"]
+
+
+def test_masking_helpers():
+    assert mask_id("330105197701013177") == "330105********3177"
+    assert mask_name("张明杰") == "张*杰" and mask_name("王五") == "王*" and mask_name("欧阳明月") == "欧**月"
+    assert mask_phone("13812345678") == "138****5678"
+    text = scrub_text("证号33010519770101317753，电话 138-1234-5678，座机0571-88886666")
+    assert "330105197701013177" not in text and "13812345678" not in text and "88886666" not in text
+    assert "1234-5678" not in text
+
+
+def test_files_exist_and_parse(run_dirs):
+    a, _, written = run_dirs
+    names = {p.relative_to(a).as_posix() for p in written}
+    assert {"report.html", "report.xlsx", "flags.json"} <= names
+    from relieflink.config import load_catalog
+
+    codes = [ag.code for ag in load_catalog().agencies]
+    assert {f"reports/{c}.html" for c in codes} <= names
+    checker = parse_html(a / "report.html")
+    assert checker.tags.get("svg", 0) >= 4  # charts: rules, agencies, subdistricts, money, quality
+    for c in codes:
+        parse_html(a / "reports" / f"{c}.html")
+    raw = (a / "report.html").read_text(encoding="utf-8")
+    assert "http://" not in raw.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in raw
+    json.loads((a / "flags.json").read_text(encoding="utf-8"))
+
+
+def test_workbook_sheets_frozen_and_filterable(run_dirs):
+    import openpyxl
+
+    a, _, _ = run_dirs
+    wb = openpyxl.load_workbook(a / "report.xlsx")
+    rule_ids = sorted(set(pd.read_parquet(a / "flags.parquet")["rule_id"]))
+    for sheet in ["汇总", "发现", "待复核", "数据质量", *rule_ids]:
+        assert sheet in wb.sheetnames, sheet
+    for sheet in ["发现", "待复核", "数据质量", *rule_ids]:
+        ws = wb[sheet]
+        assert ws.freeze_panes == "A2", sheet
+        assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), sheet
+        assert ws.column_dimensions["A"].width >= 6
+    assert wb.properties.created.year == 2000  # fixed metadata timestamp
+
+
+def test_no_full_id_or_phone_in_masked_outputs(run_dirs):
+    a, _, _ = run_dirs
+    mentions = pd.read_parquet(a / "mentions.parquet")
+    persons = pd.read_parquet(a / "persons.parquet")
+    ids = set(persons["id_number"].dropna().astype(str)) | set(mentions["id_clean"].dropna().astype(str))
+    ids |= {re.sub(r"\D", "", s)[:18] for s in mentions["id_raw"].dropna().astype(str)}
+    ids = {i for i in ids if len(i) == 18}
+    phones = {p for p in mentions["phone"].dropna().astype(str) if len(p) >= 11}
+    assert len(ids) > 100 and len(phones) > 50
+    pattern = re.compile("|".join(map(re.escape, sorted(ids | phones))))
+    for name, text in _all_output_text(a).items():
+        hit = pattern.search(text)
+        assert hit is None, f"{name} shows {hit.group(0)}"
+    flags = json.loads((a / "flags.json").read_text(encoding="utf-8"))["flags"]
+    assert all(f["name"] is None or "*" in f["name"] or len(f["name"]) == 1 for f in flags)
+
+
+def test_unmasked_only_when_asked(run_dirs, tmp_path):
+    a, _, _ = run_dirs
+    c = tmp_path / "c"
+    shutil.copytree(a, c)
+    write_reports(c, mask=False)
+    persons = pd.read_parquet(c / "persons.parquet")
+    flags = pd.read_parquet(c / "flags.parquet")
+    pid = flags.dropna(subset=["person_id"]).sort_values("flag_id")["person_id"].iloc[0]
+    full = persons.set_index("person_id").loc[pid, "id_number"]
+    assert isinstance(full, str) and full in (c / "flags.json").read_text(encoding="utf-8")
+
+
+def test_agency_report_shows_no_other_agency_rows(run_dirs):
+    a, _, _ = run_dirs
+    records = pd.read_parquet(a / "records.parquet")
+    flags = _active(pd.read_parquet(a / "flags.parquet"))
+    files_of = records.groupby("agency")["file"].apply(lambda s: sorted(set(s))).to_dict()
+    agency_of = {(f, int(r)): ag for f, r, ag in zip(records["file"], records["row"], records["agency"])}
+    for agency, own_files in files_of.items():
+        text = (a / "reports" / f"{agency}.html").read_text(encoding="utf-8")
+        for other, files in files_of.items():
+            if other == agency:
+                continue
+            for f in files:
+                if f not in own_files:
+                    assert f not in text, f"{agency}.html names {other}'s file {f}"
+        # exactly the flags that involve one of its records
+        expected = {
+            fid for fid, recs in zip(flags["flag_id"], flags["records"])
+            if any(agency_of.get((d["file"], int(d["row"]))) == agency for d in recs)
+        }
+        shown = set(re.findall(r"<td class=\"nw\">(F[0-9a-f]+)</td>", text))
+        assert shown == expected, agency
+
+
+def test_reports_byte_identical(run_dirs):
+    a, b, written = run_dirs
+    for p in written:
+        rel = p.relative_to(a)
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+def test_counts_match_flags(run_dirs):
+    import openpyxl
+
+    a, _, _ = run_dirs
+    flags = pd.read_parquet(a / "flags.parquet")
+    assert (flags["decision"] == "dismissed").sum() == 1
+    active = _active(flags)
+    checker = parse_html(a / "report.html")
+    for rule_id, g in flags.groupby("rule_id"):
+        act = _active(g)
+        row = checker.rule_rows[rule_id]
+        assert row["data-finding"] == int((act["status"] == "finding").sum()), rule_id
+        assert row["data-review"] == int((act["status"] == "review").sum()), rule_id
+        assert row["data-dismissed"] == int((g["decision"] == "dismissed").sum()), rule_id
+    wb = openpyxl.load_workbook(a / "report.xlsx", read_only=True)
+    assert wb["发现"].max_row - 1 == int((active["status"] == "finding").sum())
+    assert wb["待复核"].max_row - 1 == int((active["status"] == "review").sum())
+    assert wb["已排除"].max_row - 1 == 1
+    for rule_id, g in active.groupby("rule_id"):
+        assert wb[rule_id].max_row - 1 == len(g), rule_id
+    data = json.loads((a / "flags.json").read_text(encoding="utf-8"))
+    assert len(data["flags"]) == len(flags)
+    assert sum(data["counts"].values()) == len(active)
+    quarantine = pd.read_parquet(a / "quarantine.parquet")
+    assert openpyxl.load_workbook(a / "report.xlsx", read_only=True)["数据质量"].max_row - 1 == len(quarantine)
