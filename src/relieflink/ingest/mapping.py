@@ -340,12 +340,12 @@ def _cell_texts(raw: pd.Series) -> np.ndarray:
     """``raw.map(_cell_text).to_numpy()``, without a Python call per cell for Arrow text columns.
 
     Only the cells that are empty or start/end with whitespace (few) go through
-    ``_cell_text``; a null Arrow cell reads ``<NA>`` exactly as ``map`` passes it.
+    ``_cell_text``; a null cell is None.
     """
     arr = C._arrow_string_array(raw)
     if arr is None:
-        return raw.map(_cell_text).to_numpy()
-    out = np.asarray(arr.fill_null("<NA>").to_numpy(zero_copy_only=False), dtype=object)
+        return raw.map(_cell_text, na_action="ignore").to_numpy()
+    out = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
     edge = pc.match_substring_regex(arr, f"^{_PY_SPACE_CLASS}|{_PY_SPACE_CLASS}$")
     edge = pc.or_(edge, pc.equal(pc.binary_length(arr), 0)).fill_null(False)
     idx = np.flatnonzero(edge.to_numpy(zero_copy_only=False))
@@ -355,10 +355,14 @@ def _cell_texts(raw: pd.Series) -> np.ndarray:
 
 
 def _cell_text(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
     text = value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
     return text.strip() or None
+
+
+# Statuses of an ID that the row shows belongs to someone else: no ID evidence at all.
+VOIDED_ID_STATUSES = ("conflicts_stated", "head_id_on_member", "conflicting_ids")
 
 
 def _void_shared_ids(mentions: pd.DataFrame) -> None:
@@ -367,28 +371,32 @@ def _void_shared_ids(mentions: pd.DataFrame) -> None:
     In the civil-affairs roster the head's ID typed on a member's row is the
     classic case: the member keeps no ID (status ``head_id_on_member``); if
     neither mention is a head, both lose it (``conflicting_ids``). IDs are
-    compared as cleaned evidence, so a damaged or legacy head ID counts too.
+    compared as cleaned evidence; when one side was damaged by Excel, on the
+    15 digits that survive. A voided ID is no evidence for linkage either:
+    its ``id_clean`` is cleared (``id_raw`` keeps what the row says), and so
+    is that of an ID contradicting the row's stated sex, birth date or age.
     """
     has_id = mentions["id_clean"].notna()
-    if not has_id.any():
-        return
-    sub = mentions.loc[has_id, ["row_index", "id_clean", "name", "role", "relation"]]
-    key = [sub["row_index"], sub["id_clean"]]
-    shared = sub[(sub["name"].groupby(key).transform("nunique") > 1)]
-    if shared.empty:
-        return
-    key = [shared["row_index"], shared["id_clean"]]
-    is_head = shared["role"].eq("head") | shared["relation"].eq("户主")
-    has_head = is_head.groupby(key).transform("any")
-    member = shared.index[has_head & ~is_head]
-    both = shared.index[~has_head]
-    mentions.loc[member, "id_status"] = "head_id_on_member"
-    mentions.loc[both, "id_status"] = "conflicting_ids"
-    voided = member.union(both)
-    mentions.loc[voided, "id_number"] = None
-    # sex and birth date came from the voided ID: fall back to what the row states
-    mentions.loc[voided, "sex"] = mentions.loc[voided, "_stated_sex"]
-    mentions.loc[voided, "birth_date"] = mentions.loc[voided, "_stated_birth"]
+    if has_id.any():
+        sub = mentions.loc[has_id, ["row_index", "id_clean", "id_status", "name", "role", "relation"]]
+        damaged_on_row = sub["id_status"].eq("excel_damaged").groupby(sub["row_index"]).transform("any")
+        compared = sub["id_clean"].astype(str).where(~damaged_on_row, sub["id_clean"].astype(str).str[:15])
+        key = [sub["row_index"], compared]
+        shared = sub[(sub["name"].groupby(key).transform("nunique") > 1)]
+        if not shared.empty:
+            key = [shared["row_index"], compared[shared.index]]
+            is_head = shared["role"].eq("head") | shared["relation"].eq("户主")
+            has_head = is_head.groupby(key).transform("any")
+            member = shared.index[has_head & ~is_head]
+            both = shared.index[~has_head & ~shared["id_status"].eq("excel_damaged")]
+            mentions.loc[member, "id_status"] = "head_id_on_member"
+            mentions.loc[both, "id_status"] = "conflicting_ids"
+            voided = member.union(both)
+            mentions.loc[voided, "id_number"] = None
+            # sex and birth date came from the voided ID: fall back to what the row states
+            mentions.loc[voided, "sex"] = mentions.loc[voided, "_stated_sex"]
+            mentions.loc[voided, "birth_date"] = mentions.loc[voided, "_stated_birth"]
+    mentions.loc[mentions["id_status"].isin(VOIDED_ID_STATUSES), "id_clean"] = None
 
 
 def _ymd(years: pd.Series, add_years: int, month: int, day: int) -> pd.Series:
