@@ -27,7 +27,7 @@ def is_blank(v: object) -> bool:
 def as_text(v: object) -> str:
     return "" if is_blank(v) else str(v)
 
-_ID_RUN = re.compile(r"[0-9０-９][0-9０-９Xx\-\s]{13,}[0-9０-９Xx]")
+_ID_RUN = re.compile(r"[0-9０-９][0-9０-９\-\s]{13,}[0-9０-９Xx]")
 _MOBILE = re.compile(r"(?<![0-9])(?:\+?86[\s\-]?)?1[3-9][0-9][\s\-]?[0-9]{4}[\s\-]?[0-9]{4}(?![0-9])")
 _LANDLINE = re.compile(r"(?<![0-9])0[0-9]{2,3}[\s\-]?[0-9]{7,8}(?![0-9])")
 _LONG_DIGITS = re.compile(r"[0-9]{7,}")
@@ -59,9 +59,10 @@ def mask_id(value: object) -> str:
 
 
 def mask_phone(value: object) -> str:
+    """138****5678 / 057*****6666: first 3 and last 4 digits kept."""
     s = as_text(value).strip()
-    if len(s) >= 7:
-        return s[:3] + "*" * (len(s) - 7) + "****" + s[-4:] if len(s) > 11 else s[:3] + "****" + s[-4:]
+    if len(s) >= 8:
+        return s[:3] + "*" * (len(s) - 7) + s[-4:]
     return "*" * len(s)
 
 
@@ -73,8 +74,8 @@ def mask_address(value: object) -> str:
 def scrub_text(value: object) -> str:
     """Mask every ID-like digit run, phone number and long number inside a free text."""
     s = as_text(value)
-    s = _ID_RUN.sub(lambda m: mask_id(re.sub(r"[\s\-]", "", m.group(0))), s)
     s = _MOBILE.sub(lambda m: mask_phone(re.sub(r"[^0-9]", "", m.group(0))[-11:]), s)
+    s = _ID_RUN.sub(lambda m: mask_id(re.sub(r"[\s\-]", "", m.group(0))), s)
     s = _LANDLINE.sub(lambda m: mask_phone(re.sub(r"[^0-9]", "", m.group(0))), s)
     s = _LONG_DIGITS.sub(lambda m: mask_id(m.group(0)), s)
     return s
