@@ -125,6 +125,11 @@ class Run:
             if self.flags is not None:
                 write_flags(self.flags, staging / "flags.parquet")
             write_json(staging / "run.json", self._manifest(staging))
+            if self.flags is not None:
+                from relieflink.report import write_reports
+
+                write_reports(staging, self.config.catalog)
+                write_json(staging / "run.json", self._manifest(staging))  # lists the reports too
 
     def _manifest(self, staging: Path) -> dict[str, object]:
         assert self.ingest is not None
