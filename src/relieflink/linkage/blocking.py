@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relieflink.linkage.table import NULL, Table, char_matrix
+from relieflink.linkage.table import NULL, Table, sorted_unique
 
 
 @dataclass
@@ -112,7 +112,7 @@ def _pairs_for_keys(keys, nodes, flag, max_block):
     if flag is None:
         return pairs_within_groups(keys, nodes, max_block)
     # restrict to keys that occur on at least one flagged node, then filter pairs
-    fk = np.unique(keys[flag])
+    fk = sorted_unique(keys[flag])
     sel = np.isin(keys, fk)
     l, r, sb, sp = pairs_within_groups(keys[sel], nodes[sel], max_block)
     fl = np.zeros(int(nodes.max()) + 1 if len(nodes) else 0, dtype=bool)
@@ -132,8 +132,8 @@ def run_pass(tab: Table, p: BlockingPass, flags: dict[str, np.ndarray]):
         col = tab.col(p.columns[0])
         ok = col != NULL
         width = 18 if p.kind == "masked" else int(p.length)
-        strings = tab.vocab[col[ok]]
-        mat, lens = char_matrix(strings, width)
+        cmat, clens = tab.char_codes()
+        mat, lens = cmat[col[ok], :width], clens[col[ok]]
         nodes = nodes_all[ok]
         f = flag_all[ok] if flag_all is not None else None
         if p.kind == "prefix":
@@ -143,20 +143,30 @@ def run_pass(tab: Table, p: BlockingPass, flags: dict[str, np.ndarray]):
         keep = lens == width
         mat, nodes = mat[keep], nodes[keep]
         f = f[keep] if f is not None else None
+        # polynomial hash h = Σ c_j·P^j (mod 2^64): masking positions subtracts their terms, so
+        # every masked key costs one vector operation
+        powers = np.ones(width, np.uint64)
+        with np.errstate(over="ignore"):
+            for j in range(1, width):
+                powers[j] = powers[j - 1] * _P
+            terms = mat.astype(np.uint64) * powers[None, :]
+            full = terms.sum(axis=1, dtype=np.uint64)
         ls, rs = [], []
         sb = sp = 0
         masks = [(i,) for i in range(width)] + [(i, i + 1) for i in range(width - 1)]
         for m in masks:  # a loop over mask positions (≤ 35), not over rows
-            mm = mat.copy()
-            mm[:, list(m)] = 0
-            key = _row_hash(mm)
-            l, r, b1, b2 = _pairs_for_keys(key, nodes, f, p.max_block)
+            with np.errstate(over="ignore"):
+                key = full - terms[:, list(m)].sum(axis=1, dtype=np.uint64)
+            l, r, b1, b2 = _pairs_for_keys(key.view(np.int64), nodes, f, p.max_block)
             ls.append(l)
             rs.append(r)
             sb += b1
             sp += b2
         return np.concatenate(ls), np.concatenate(rs), sb, sp
     raise ValueError(f"unknown blocking pass kind {p.kind!r}")
+
+
+_P = np.uint64(0x100000001B3)
 
 
 def _row_hash(mat: np.ndarray) -> np.ndarray:
@@ -174,19 +184,21 @@ def block(tab: Table, passes: list[BlockingPass], flags: dict[str, np.ndarray] |
     """Union of the passes: (left, right, first_pass, stats)."""
     flags = flags or {}
     n = np.int64(tab.n)
-    seen = np.zeros(0, dtype=np.int64)
-    first = np.zeros(0, dtype=np.int16)
-    stats = []
+    keys, passes_of, gen = [], [], []
     for k, p in enumerate(passes):
         l, r, sb, sp = run_pass(tab, p, flags)
         keep = l != r
         if dataset is not None:
             keep &= dataset[l] != dataset[r]
-        key = np.unique(l[keep] * n + r[keep])
-        new = key[~np.isin(key, seen, assume_unique=True)] if len(seen) else key
-        stats.append(PassStats(p.name, int(len(key)), int(len(new)), sb, sp))
-        seen = np.concatenate([seen, new])
-        first = np.concatenate([first, np.full(len(new), k, np.int16)])
-    order = np.argsort(seen, kind="stable")
-    seen, first = seen[order], first[order]
+        key = sorted_unique(l[keep] * n + r[keep])
+        keys.append(key)
+        passes_of.append(np.full(len(key), k, np.int16))
+        gen.append((len(key), sb, sp))
+    allk = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    allp = np.concatenate(passes_of) if keys else np.zeros(0, np.int16)
+    # one stable sort: the first pass that produced a pair is the smallest pass index of its key
+    seen, first_pos = np.unique(allk, return_index=True)
+    first = allp[first_pos]
+    new = np.bincount(first, minlength=len(passes))
+    stats = [PassStats(p.name, int(g), int(new[k]), sb, sp) for k, (p, (g, sb, sp)) in enumerate(zip(passes, gen))]
     return seen // n, seen % n, first, stats

@@ -35,7 +35,9 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein, OSA
 
-from relieflink.linkage.table import NULL, Table, char_matrix, unique_code_pairs
+import pandas as pd
+
+from relieflink.linkage.table import NULL, Table, unique_code_pairs
 
 _LEVEL_KINDS: dict[str, type["Level"]] = {}
 
@@ -76,15 +78,21 @@ class Level:
         c = tab.col(column or self.column)
         return c[li], c[ri]
 
-    def _string_kernel(self, tab: Table, li, ri, fn) -> np.ndarray:
-        """Apply ``fn(left_strings, right_strings) -> bool`` on distinct code pairs."""
+    def _string_kernel(self, tab: Table, li, ri, fn, codes: bool = False) -> np.ndarray:
+        """Apply ``fn(left, right) -> bool`` on the distinct code pairs: on their strings, or with
+        ``codes=True`` on the vocabulary codes (kernels that use the table's cached arrays)."""
         cl, cr = self._codes(tab, li, ri)
-        ok = (cl != NULL) & (cr != NULL)
+        ok = (cl != NULL) & (cr != NULL) & (cl != cr)  # equal codes: the exact level decides
         out = np.zeros(len(li), dtype=bool)
+        same = (cl == cr) & (cl != NULL)
+        if same.any():
+            uc, inv = np.unique(cl[same], return_inverse=True)
+            res = fn(uc, uc) if codes else fn(tab.vocab[uc], tab.vocab[uc])
+            out[same] = np.asarray(res, dtype=bool)[inv.ravel()]
         if not ok.any():
             return out
         ucl, ucr, inv = unique_code_pairs(cl[ok], cr[ok])
-        res = fn(tab.vocab[ucl], tab.vocab[ucr])
+        res = fn(ucl, ucr) if codes else fn(tab.vocab[ucl], tab.vocab[ucr])
         out[ok] = np.asarray(res, dtype=bool)[inv]
         return out
 
@@ -162,11 +170,10 @@ class DamerauLevel(Level):
             tab, li, ri, lambda a, b: process.cpdist(a, b, scorer=OSA.distance, workers=-1) <= k)
 
 
-def _hamming_parts(a: np.ndarray, b: np.ndarray, width: int):
-    ma, la = char_matrix(a, width)
-    mb, lb = char_matrix(b, width)
-    diff = ma != mb
-    return diff, la, lb, ma, mb
+def _chars(tab: Table, ca: np.ndarray, cb: np.ndarray, width: int):
+    mat, lens = tab.char_codes()
+    w = min(width, mat.shape[1])
+    return mat[ca, :w], lens[ca], mat[cb, :w], lens[cb]
 
 
 @_register
@@ -178,9 +185,9 @@ class SubstitutionLevel(Level):
         w = int(self.params.get("width", 18))
 
         def fn(a, b):
-            diff, la, lb, _, _ = _hamming_parts(a, b, w)
-            return (la == lb) & (la <= w) & (diff.sum(axis=1) == 1)
-        return self._string_kernel(tab, li, ri, fn)
+            ma, la, mb, lb = _chars(tab, a, b, w)
+            return (la == lb) & (la <= w) & ((ma != mb).sum(axis=1) == 1)
+        return self._string_kernel(tab, li, ri, fn, codes=True)
 
 
 @_register
@@ -192,12 +199,13 @@ class TranspositionLevel(Level):
         w = int(self.params.get("width", 18))
 
         def fn(a, b):
-            diff, la, lb, ma, mb = _hamming_parts(a, b, w)
+            ma, la, mb, lb = _chars(tab, a, b, w)
+            diff = ma != mb
             two = (la == lb) & (la <= w) & (diff.sum(axis=1) == 2)
             adj = diff[:, :-1] & diff[:, 1:]
             swapped = adj & (ma[:, :-1] == mb[:, 1:]) & (ma[:, 1:] == mb[:, :-1])
             return two & swapped.any(axis=1)
-        return self._string_kernel(tab, li, ri, fn)
+        return self._string_kernel(tab, li, ri, fn, codes=True)
 
 
 @_register
@@ -210,13 +218,38 @@ class PrefixLevel(Level):
         w = int(self.params.get("width", 18))
 
         def fn(a, b):
-            ma, la = char_matrix(a, w)
-            mb, lb = char_matrix(b, w)
-            short = np.minimum(la, lb)
-            pos = np.arange(w)[None, :]
+            ma, la, mb, lb = _chars(tab, a, b, w)
+            short = np.minimum(np.minimum(la, lb), ma.shape[1])
+            pos = np.arange(ma.shape[1])[None, :]
             agree = ((ma == mb) | (pos >= short[:, None])).all(axis=1)
-            return agree & (short >= k) & (la != lb)
-        return self._string_kernel(tab, li, ri, fn)
+            return agree & (short >= k) & (la != lb) & (np.maximum(la, lb) <= w)
+        return self._string_kernel(tab, li, ri, fn, codes=True)
+
+
+def _syllable_ids(tab: Table, column: str, width: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Per vocabulary code of ``column``: (V, width) int32 syllable ids (-1 padding; a name with more
+    syllables than ``width`` gets a unique id in the last slot) and the syllable count. Cached."""
+    key = ("syllables", column, width)
+    if key not in tab.cache:
+        V = len(tab.vocab)
+        uc = np.unique(tab.col(column))
+        uc = uc[uc != NULL]
+        mat = np.full((V, width), -1, np.int32)
+        cnt = np.zeros(V, np.int64)
+        if len(uc):
+            parts = pd.Series(tab.vocab[uc], dtype=object).str.split(" ")
+            lens = parts.str.len().to_numpy(dtype=np.int64)
+            flat = np.concatenate(parts.to_numpy()) if lens.sum() else np.array([], dtype=object)
+            sid, _ = pd.factorize(flat)
+            rows = np.repeat(uc, lens)
+            cols = np.arange(len(flat)) - np.repeat(np.cumsum(lens) - lens, lens)
+            keep = cols < width
+            mat[rows[keep], cols[keep]] = sid[keep]
+            over = uc[lens > width]
+            mat[over, width - 1] = int(sid.max(initial=0)) + 1 + np.arange(len(over))
+            cnt[uc] = lens
+        tab.cache[key] = (mat, cnt)
+    return tab.cache[key]
 
 
 @_register
@@ -231,35 +264,16 @@ class SyllablesLevel(Level):
         if surname:
             sl, sr = tab.col(surname)[li], tab.col(surname)[ri]
             out &= (sl == sr) & (sl != NULL)
+        mat, cnt = _syllable_ids(tab, self.column)
 
         def fn(a, b):
-            # syllables as fixed-width words: split on spaces into a (n, 4) string matrix
-            sa = _syllable_matrix(a)
-            sb = _syllable_matrix(b)
-            na = (sa != "").sum(axis=1)
-            nb = (sb != "").sum(axis=1)
-            nd = (sa != sb).sum(axis=1)
-            return (na == nb) & (na > 0) & (nd <= max_diff)
+            nd = (mat[a] != mat[b]).sum(axis=1)
+            return (cnt[a] == cnt[b]) & (cnt[a] > 0) & (nd <= max_diff)
         idx = np.flatnonzero(out)
         res = np.zeros(len(li), dtype=bool)
         if len(idx):
-            res[idx] = self._string_kernel(tab, li[idx], ri[idx], fn)
+            res[idx] = self._string_kernel(tab, li[idx], ri[idx], fn, codes=True)
         return res
-
-
-def _syllable_matrix(strings: np.ndarray, width: int = 4) -> np.ndarray:
-    parts = np.char.split(np.asarray(strings, dtype=str), " ")
-    mat = np.full((len(strings), width), "", dtype="U8")
-    lens = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
-    # flatten the ragged lists once (C-level concatenation), then scatter
-    if len(parts):
-        flat = np.concatenate([np.asarray(p, dtype="U8") for p in parts]) if lens.sum() else np.array([], "U8")
-        rows = np.repeat(np.arange(len(parts)), lens)
-        cols = np.arange(len(flat)) - np.repeat(np.cumsum(lens) - lens, lens)
-        keep = cols < width
-        mat[rows[keep], cols[keep]] = flat[keep]
-        mat[lens > width, width - 1] = "\x00overflow"
-    return mat
 
 
 @_register
@@ -272,23 +286,16 @@ class WildcardLevel(Level):
         w = int(self.params.get("width", 12))
 
         def fn(a, b):
-            ma, la = char_matrix(a, w)
-            mb, lb = char_matrix(b, w)
+            ma, la, mb, lb = _chars(tab, a, b, w)
             has = (ma == wc).any(axis=1) | (mb == wc).any(axis=1)
             agree = ((ma == mb) | (ma == wc) | (mb == wc)).all(axis=1)
             return has & agree & (la == lb)
-        return self._string_kernel(tab, li, ri, fn)
+        return self._string_kernel(tab, li, ri, fn, codes=True)
 
 
-def _date_parts(tab: Table, column: str, idx: np.ndarray, width: int = 8):
-    c = tab.col(column)[idx]
-    ok = c != NULL
-    mat = np.zeros((len(idx), width), np.uint32)
-    if ok.any():
-        uc, inv = np.unique(c[ok], return_inverse=True)
-        m, _ = char_matrix(tab.vocab[uc], width)
-        mat[ok] = m[inv.ravel()]
-    return mat, ok
+def _date_ints(tab: Table, column: str, idx: np.ndarray) -> np.ndarray:
+    """YYYYMMDD (or any digit string) of ``column`` as int64 per node, NULL when missing."""
+    return tab.int_values(column)[idx]
 
 
 @_register
@@ -297,9 +304,8 @@ class DateYMLevel(Level):
     kind: ClassVar[str] = "date_ym"
 
     def mask(self, tab, li, ri):
-        ml, okl = _date_parts(tab, self.column, li)
-        mr, okr = _date_parts(tab, self.column, ri)
-        return okl & okr & (ml[:, :6] == mr[:, :6]).all(axis=1)
+        a, b = _date_ints(tab, self.column, li), _date_ints(tab, self.column, ri)
+        return (a >= 0) & (b >= 0) & (a // 100 == b // 100)
 
 
 @_register
@@ -309,9 +315,14 @@ class SubstringLevel(Level):
 
     def mask(self, tab, li, ri):
         a, b = int(self.params.get("start", 0)), int(self.params["stop"])
-        ml, okl = _date_parts(tab, self.column, li, width=max(b, 8))
-        mr, okr = _date_parts(tab, self.column, ri, width=max(b, 8))
-        return okl & okr & (ml[:, a:b] == mr[:, a:b]).all(axis=1)
+        w = max(b, 1)
+
+        def fn(x, y):
+            mx, lx, my, ly = _chars(tab, x, y, w)
+            return (lx >= b) & (ly >= b) & (mx[:, a:b] == my[:, a:b]).all(axis=1)
+        cl, cr = self._codes(tab, li, ri)
+        eq = (cl == cr) & (cl != NULL) & (tab.char_codes()[1][np.maximum(cl, 0)] >= b)
+        return eq | self._string_kernel(tab, li, ri, fn, codes=True)
 
 
 @_register
@@ -320,19 +331,17 @@ class DateSwapLevel(Level):
     kind: ClassVar[str] = "date_swap"
 
     def mask(self, tab, li, ri):
-        ml, okl = _date_parts(tab, self.column, li)
-        mr, okr = _date_parts(tab, self.column, ri)
-        y = (ml[:, :4] == mr[:, :4]).all(axis=1)
-        sw = (ml[:, 4:6] == mr[:, 6:8]).all(axis=1) & (ml[:, 6:8] == mr[:, 4:6]).all(axis=1)
-        return okl & okr & y & sw
+        a, b = _date_ints(tab, self.column, li), _date_ints(tab, self.column, ri)
+        ok = (a >= 0) & (b >= 0)
+        y = a // 10000 == b // 10000
+        ma, da = (a // 100) % 100, a % 100
+        mb, db = (b // 100) % 100, b % 100
+        return ok & y & (ma == db) & (da == mb)
 
 
 def _years(tab: Table, column: str, idx: np.ndarray) -> np.ndarray:
-    mat, ok = _date_parts(tab, column, idx)
-    digits = mat[:, :4].astype(np.int64) - 48
-    y = digits @ np.array([1000, 100, 10, 1])
-    y[~ok] = NULL
-    return y
+    v = _date_ints(tab, column, idx)
+    return np.where(v >= 0, v // 10000, NULL)
 
 
 @_register

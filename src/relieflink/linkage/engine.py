@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from relieflink.linkage import clustering as CL
-from relieflink.linkage.blocking import PassStats, block
+from relieflink.linkage.blocking import PassStats, _combined_key, block
 from relieflink.linkage.model import (
     TermFrequencies, compute_gammas, em, estimate_u, initial_m, m_from_labels, pattern_counts, score)
-from relieflink.linkage.prepare import PREPARERS, Nodes, collapse
+from relieflink.linkage.prepare import PREPARER_INPUTS, PREPARERS, Nodes, collapse, distinct_rows
 from relieflink.linkage.settings import Settings
 from relieflink.linkage.table import NULL, Table
 
@@ -81,13 +81,19 @@ class Linker:
 
     # ------------------------------------------------------------------
     def prepare(self, df: pd.DataFrame, dataset: np.ndarray | None = None) -> tuple[Nodes, Table]:
+        """Features of the distinct input rows only, collapsed into nodes (identical features)."""
         s = self.settings
-        feats = PREPARERS[s.prepare](df, s)
+        inputs = PREPARER_INPUTS.get(s.prepare) or tuple(s.string_columns + s.int_columns)
+        first, group = distinct_rows(df, [c for c in inputs if c in df], dataset)
+        sub = df.iloc[first].reset_index(drop=True)
+        feats = PREPARERS[s.prepare](sub, s)
         for f in s.flags:
             feats[f] = feats[f].astype(bool)
         cols = s.string_columns + s.int_columns + s.flags
-        nodes = collapse(feats, cols, dataset)
-        tab = Table.from_frame(nodes.frame, s.string_columns, s.int_columns)
+        nodes = collapse(feats, cols, None if dataset is None else np.asarray(dataset)[first])
+        record_node = nodes.record_node[group]
+        nodes = Nodes(nodes.frame, record_node, np.bincount(record_node, minlength=nodes.n), nodes.encoded)
+        tab = Table.from_frame(nodes.frame, s.string_columns, s.int_columns, nodes.encoded)
         return nodes, tab
 
     def split_contradicting_anchors(self, nodes: Nodes, tab: Table) -> np.ndarray:
@@ -127,6 +133,7 @@ class Linker:
         for c in a.get("clear_columns", [a["column"]]):
             tab.codes[c] = tab.codes[c].copy()
             tab.codes[c][mask] = NULL
+            tab.cache.pop(("int", c), None)
         return mask
 
     def block(self, nodes: Nodes, tab: Table):
@@ -135,7 +142,27 @@ class Linker:
         ds = nodes.frame["dataset"].to_numpy() if s.link_type == "link" else None
         return block(tab, s.blocking, flags, ds)
 
-    def train(self, nodes: Nodes, tab: Table, gammas: np.ndarray, labels: tuple | None = None) -> int:
+    def _session_pairs(self, tab: Table, bp, flags, ds, pairs, gammas):
+        """Gammas of the pairs one blocking pass generates: taken from the candidate pairs (the
+        union holds every pair of every pass) when the pass is a key pass, else blocked anew."""
+        s = self.settings
+        if pairs is not None and bp.kind == "key":
+            li, ri = pairs
+            key, ok = _combined_key(tab, bp.columns)
+            key = np.where(ok, key, -1)
+            sel = (key[li] == key[ri]) & ok[li]
+            if bp.max_block is not None:
+                size = np.bincount(key[ok], minlength=int(key.max()) + 1 if len(key) else 0)
+                sel &= size[np.maximum(key[li], 0)] <= bp.max_block
+            if bp.only_if:
+                f = flags[bp.only_if]
+                sel &= f[li] | f[ri]
+            return gammas[sel].copy()
+        li, ri, _, _ = block(tab, [bp], flags, ds)
+        return compute_gammas(tab, s.comparisons, li, ri)
+
+    def train(self, nodes: Nodes, tab: Table, gammas: np.ndarray, labels: tuple | None = None,
+              pairs: tuple[np.ndarray, np.ndarray] | None = None) -> int:
         """Estimate u (random pairs), then m and λ by EM on pattern counts. Updates the settings."""
         s = self.settings
         tr = s.training
@@ -163,11 +190,10 @@ class Linker:
             acc: dict[str, list[np.ndarray]] = {c.name: [] for c in comps}
             for sess in sessions:
                 bp = next(b for b in s.blocking if b.name == sess["pass"])
-                li, ri, _, _ = block(tab, [bp], flags, ds)
-                if len(li) == 0:
+                g = self._session_pairs(tab, bp, flags, ds, pairs, gammas)
+                if len(g) == 0:
                     continue
                 excl = set(sess.get("exclude", []))
-                g = compute_gammas(tab, comps, li, ri)
                 for j, c in enumerate(comps):
                     if c.name in excl:
                         g[:, j] = next(k for k, lv in enumerate(c.levels) if lv.is_null)
@@ -253,7 +279,7 @@ class Linker:
                 ln = nodes.record_node[labels["left"].to_numpy()]
                 rn = nodes.record_node[labels["right"].to_numpy()]
                 lab_arg = (compute_gammas(tab, s.comparisons, ln, rn), labels["is_match"].to_numpy(bool))
-            it = self.train(nodes, tab, gam, lab_arg)
+            it = self.train(nodes, tab, gam, lab_arg, (li, ri))
         t = self._tick("training", t)
         fw, mw, prob = score(tab, s.comparisons, gam, li, ri, s.m, s.u, s.prior, self.tf(tab),
                              float(s.training.get("tf_min_u", 1e-6)))

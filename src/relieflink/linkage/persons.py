@@ -24,6 +24,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from relieflink.linkage.engine import Linker, LinkResult
+from relieflink.linkage.prepare import per_value
 from relieflink.linkage.settings import Settings
 from relieflink.linkage.table import NULL
 
@@ -68,14 +69,55 @@ class ReliefLinkage:
 
 
 def _mode_per_group(labels: np.ndarray, values: pd.Series) -> pd.Series:
-    """Most frequent non-null value per label (ties: smallest value)."""
-    df = pd.DataFrame({"g": labels, "v": values.to_numpy(dtype=object)}).dropna()
-    if df.empty:
+    """Most frequent non-null value per label (ties: smallest value); integer group-bys only."""
+    codes, uni = _sorted_codes(values)
+    return _mode_codes(labels, codes, uni)
+
+
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes whose order is the order of the values as strings (nulls: -1)."""
+    v = pd.Series(values.to_numpy(dtype=object))
+    v = v.where(v.notna(), None)
+    codes, uni = pd.factorize(v, use_na_sentinel=True)
+    su = pd.Series(uni, dtype=object).astype(str)
+    order = np.argsort(su.to_numpy(dtype=object), kind="stable")
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    out = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1) if len(rank) else np.full(len(codes), -1, np.int64)
+    return out, su.to_numpy(dtype=object)[order]
+
+
+def _mode_codes(labels: np.ndarray, codes: np.ndarray, uni: np.ndarray) -> pd.Series:
+    ok = codes >= 0
+    if not ok.any():
         return pd.Series(dtype=object)
-    df["v"] = df["v"].astype(str)
+    df = pd.DataFrame({"g": np.asarray(labels)[ok], "v": codes[ok]})
     c = df.groupby(["g", "v"], sort=False).size().reset_index(name="n")
-    c = c.sort_values(["g", "n", "v"], ascending=[True, False, True], kind="stable")
-    return c.drop_duplicates("g").set_index("g")["v"]
+    c = c.sort_values(["g", "n", "v"], ascending=[True, False, True], kind="stable").drop_duplicates("g")
+    return pd.Series(uni[c["v"].to_numpy()], index=c["g"].to_numpy(), dtype=object)
+
+
+def _min_string_per_group(labels: np.ndarray, codes: np.ndarray, uni: np.ndarray) -> pd.Series:
+    """Smallest value per label, from codes ordered like the values (-1 = null)."""
+    ok = codes >= 0
+    mn = pd.Series(codes[ok]).groupby(np.asarray(labels)[ok]).min()
+    return pd.Series(uni[mn.to_numpy()], index=mn.index, dtype=object)
+
+
+def _mention_keys(m: pd.DataFrame) -> tuple[np.ndarray, callable]:
+    """An int64 per mention ordered like the string ``file|row(7 digits)|role``, and a function
+    that builds those strings for a few positions."""
+    fcodes, funi = _sorted_codes(m["file"].astype(str))
+    rcodes, runi = _sorted_codes(m["role"].astype(str))
+    row = m["row"].to_numpy(dtype=np.int64)
+    key = (fcodes * (int(row.max(initial=0)) + 1) + row) * (len(runi) + 1) + rcodes
+
+    def strings(pos: np.ndarray) -> pd.Series:
+        f = pd.Series(m["file"].to_numpy(dtype=object)[pos]).astype(str)
+        r = pd.Series(m["row"].to_numpy()[pos]).astype(str).str.zfill(7)
+        o = pd.Series(m["role"].to_numpy(dtype=object)[pos]).astype(str)
+        return f + "|" + r + "|" + o
+    return key, strings
 
 
 def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
@@ -97,15 +139,21 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
     tab, nodes = res.table, res.nodes
     lab = res.record_label
 
-    # person ids from content
-    valid_codes = tab.col("id_valid")[nodes.record_node]
-    valid = pd.Series(np.where(valid_codes != NULL, tab.vocab[np.maximum(valid_codes, 0)], None), dtype=object)
-    frr = (m["file"].astype(str) + "|" + m["row"].astype(str).str.zfill(7) + "|" + m["role"].astype(str))
-    g = pd.DataFrame({"lab": lab, "vid": valid, "frr": frr})
-    min_vid = g.dropna(subset=["vid"]).groupby("lab")["vid"].min()
-    min_frr = g.groupby("lab")["frr"].min()
-    key = min_frr.copy()
-    has = min_vid.reindex(key.index)
+    # person ids from content: integer keys, strings built once per person
+    nl = res.node_label
+    vcodes = tab.col("id_valid")
+    vo = vcodes != NULL
+    uvc = np.unique(vcodes[vo])
+    vstr = tab.vocab[uvc]
+    order = np.argsort(vstr.astype(str), kind="stable")
+    rank = np.full(len(tab.vocab), -1, np.int64)
+    rank[uvc[order]] = np.arange(len(uvc))
+    min_vid = _min_string_per_group(nl, rank[np.maximum(vcodes, 0)] * vo - (~vo), vstr[order])
+    mkey, mstr = _mention_keys(m)
+    g = pd.DataFrame({"lab": lab, "k": mkey})
+    kmin = g.groupby("lab")["k"].idxmin()  # position of the smallest file|row|role of each person
+    min_frr = pd.Series(mstr(kmin.to_numpy()).to_numpy(), index=kmin.index, dtype=object)
+    has = min_vid.reindex(min_frr.index)
     key = ("id:" + has).where(has.notna(), "m:" + min_frr)
     pid_of_label = stable_ids("P", key)
     person_id = pid_of_label.reindex(lab).to_numpy()
@@ -115,12 +163,18 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
     persons = pd.DataFrame({"person_id": pid_of_label.to_numpy()}, index=pid_of_label.index)
     persons["name"] = _mode_per_group(lab, m["name"]).reindex(persons.index)
     persons["id_number"] = min_vid.reindex(persons.index)
-    bd = pd.to_datetime(m["birth_date"], errors="coerce").dt.strftime("%Y-%m-%d")
+    bd = per_value(m["birth_date"], lambda u: pd.to_datetime(u, errors="coerce").dt.strftime("%Y-%m-%d"))
     persons["birth_date"] = pd.to_datetime(_mode_per_group(lab, bd).reindex(persons.index), errors="coerce").dt.date
     persons["sex"] = _mode_per_group(lab, m["sex"]).reindex(persons.index)
     persons["n_mentions"] = pd.Series(lab).value_counts().reindex(persons.index).to_numpy()
-    src = pd.DataFrame({"g": lab, "s": m["source"].astype(str)}).drop_duplicates().sort_values(["g", "s"])
-    persons["sources"] = src.groupby("g")["s"].agg(",".join).reindex(persons.index)
+    # sources: a bit per source, OR-ed per person; the distinct masks spelled once
+    scodes, suni = _sorted_codes(m["source"].astype(str))
+    bits = np.left_shift(np.int64(1), scodes.astype(np.int64))
+    mask = pd.DataFrame({"g": lab, "b": bits}).drop_duplicates().groupby("g")["b"].sum()  # distinct bits: sum = OR
+    umask, minv = np.unique(mask.to_numpy(), return_inverse=True)
+    spelled = np.array([",".join(suni[[j for j in range(len(suni)) if (int(um) >> j) & 1]]) for um in umask],
+                       dtype=object)
+    persons["sources"] = pd.Series(spelled[minv.ravel()], index=mask.index).reindex(persons.index)
     persons["ambiguous"] = False
     if res.ambiguous is not None:
         amb_lab = np.unique(res.node_label[res.ambiguous])
@@ -128,12 +182,14 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
     t2 = time.perf_counter()
 
     hh_person, households = build_households(out, s.households)
-    out["household_id"] = pd.array(hh_person.reindex(out["person_id"]).to_numpy(), dtype=STRING)
+    pcodes, _ = pd.factorize(out["person_id"].astype(object), sort=True)  # hh_person's order (sorted ids)
+    hh = hh_person.to_numpy(dtype=object)[pcodes]
     # a roster mention belongs to the household of its own 户编号 (a person in two roster households)
     if "household_no" in out:
         hn = out["household_no"].astype(object)
-        roster_hid = stable_ids("H", "hn:" + hn.fillna("").astype(str))
-        out["household_id"] = out["household_id"].where(hn.isna(), pd.array(roster_hid.to_numpy(), dtype=STRING))
+        roster_hid = per_value(hn, lambda u: stable_ids("H", "hn:" + u.astype(str)))
+        hh = np.where(hn.notna().to_numpy(), roster_hid.to_numpy(dtype=object), hh)
+    out["household_id"] = pd.array(hh, dtype=STRING)
     persons["household_id"] = hh_person.reindex(persons["person_id"]).to_numpy()
     persons = persons.sort_values("person_id").reset_index(drop=True)
     for c in ("person_id", "name", "id_number", "sex", "sources", "household_id"):
@@ -145,7 +201,9 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
     node_min = pd.Series(mid).groupby(nodes.record_node).min().to_numpy()
     pairs.insert(0, "left_mention_id", node_min[pairs["left_node"].to_numpy()])
     pairs.insert(1, "right_mention_id", node_min[pairs["right_node"].to_numpy()])
-    node_pid = pd.Series(person_id).groupby(nodes.record_node).first().to_numpy()
+    first_rec = np.empty(nodes.n, np.int64)
+    first_rec[nodes.record_node[::-1]] = np.arange(len(m))[::-1]
+    node_pid = person_id[first_rec]
     pairs["left_person_id"] = pd.array(node_pid[pairs["left_node"].to_numpy()], dtype=STRING)
     pairs["right_person_id"] = pd.array(node_pid[pairs["right_node"].to_numpy()], dtype=STRING)
     pairs["left_n_mentions"] = nodes.weight[pairs["left_node"].to_numpy()]
@@ -176,39 +234,44 @@ def build_households(mentions: pd.DataFrame, cfg: dict) -> tuple[pd.Series, pd.D
     Returns (household_id per person_id, households table).
     """
     cap = int(cfg.get("address_phone_max_persons", 8))
-    pid = mentions["person_id"].astype(str)
-    persons = pd.Index(np.unique(pid.to_numpy()))
+    pidx, persons = pd.factorize(mentions["person_id"].astype(str).to_numpy(dtype=object), sort=True)
+    persons = pd.Index(persons)
     P = len(persons)
-    pidx = persons.get_indexer(pid)
-    hn = mentions["household_no"].astype(object) if "household_no" in mentions else pd.Series([None] * len(pid))
+    hn = mentions["household_no"].astype(object) if "household_no" in mentions else pd.Series([None] * len(pidx))
+    hcodes, huni = _sorted_codes(hn)  # roster 户编号, codes ordered like the strings
     # roster household of each person: the smallest 户编号 among its mentions
-    rh = pd.DataFrame({"p": pidx, "h": hn}).dropna().groupby("p")["h"].min()
+    has_h = hcodes >= 0
+    rh = pd.Series(hcodes[has_h]).groupby(pidx[has_h]).min()
+    person_hh_code = np.full(P, -1, np.int64)
+    person_hh_code[rh.index.to_numpy()] = rh.to_numpy()
+    used, person_hh_dense = np.unique(person_hh_code[person_hh_code >= 0], return_inverse=True)
     person_hh = np.full(P, -1, np.int64)
-    hh_codes, hh_uni = pd.factorize(rh.to_numpy(), sort=True)
-    person_hh[rh.index.to_numpy()] = hh_codes
+    person_hh[person_hh_code >= 0] = person_hh_dense.ravel()
+    hh_uni = huni[used]
     H = len(hh_uni)
     # edges between persons: same row (different roles), same address+phone
     edges = []
-    ev = []
-    rows = pd.DataFrame({"k": mentions["file"].astype(str) + "|" + mentions["row"].astype(str), "p": pidx})
-    rows = rows.drop_duplicates()
-    first = rows.groupby("k")["p"].transform("min")
-    e = rows[rows["p"] != first.to_numpy()]
-    edges.append((first[e.index].to_numpy(), e["p"].to_numpy()))
-    ev.append("same_row")
+    fcodes, _ = pd.factorize(mentions["file"].astype(object))
+    rowk = fcodes.astype(np.int64) * (int(mentions["row"].max()) + 1 if len(mentions) else 1) \
+        + mentions["row"].to_numpy(dtype=np.int64)
+    rows = pd.DataFrame({"k": rowk, "p": pidx}).drop_duplicates()
+    first = rows.groupby("k")["p"].transform("min").to_numpy()
+    e = rows["p"].to_numpy() != first
+    edges.append((first[e], rows["p"].to_numpy()[e]))
     if "address" in mentions and "phone" in mentions:
-        ap = pd.DataFrame({"a": mentions["address"].astype(object), "t": mentions["phone"].astype(object), "p": pidx})
-        ap = ap.dropna().drop_duplicates()
-        size = ap.groupby(["a", "t"])["p"].transform("size")
+        ac = pd.factorize(mentions["address"].astype(object), use_na_sentinel=True)[0].astype(np.int64)
+        tc = pd.factorize(mentions["phone"].astype(object), use_na_sentinel=True)[0].astype(np.int64)
+        ok = (ac >= 0) & (tc >= 0)
+        ap = pd.DataFrame({"k": ac[ok] * (int(tc.max()) + 1) + tc[ok], "p": pidx[ok]}).drop_duplicates()
+        size = ap.groupby("k")["p"].transform("size").to_numpy()
         ap = ap[(size > 1) & (size <= cap)]
-        f2 = ap.groupby(["a", "t"])["p"].transform("min")
-        e2 = ap[ap["p"] != f2.to_numpy()]
-        edges.append((f2[e2.index].to_numpy(), e2["p"].to_numpy()))
-        ev.append("address_phone")
+        f2 = ap.groupby("k")["p"].transform("min").to_numpy()
+        e2 = ap["p"].to_numpy() != f2
+        edges.append((f2[e2], ap["p"].to_numpy()[e2]))
     # graph over [roster households (H)] + [persons without roster household]
     node = np.where(person_hh >= 0, person_hh, H + np.arange(P))
-    a = np.concatenate([x for x, _ in edges]) if edges else np.zeros(0, np.int64)
-    b = np.concatenate([y for _, y in edges]) if edges else np.zeros(0, np.int64)
+    a = np.concatenate([x for x, _ in edges]).astype(np.int64) if edges else np.zeros(0, np.int64)
+    b = np.concatenate([y for _, y in edges]).astype(np.int64) if edges else np.zeros(0, np.int64)
     na, nb = node[a], node[b]
     # never merge two roster households: drop edges between two roster-household nodes
     keep = ~((na < H) & (nb < H)) & (na != nb)
@@ -231,20 +294,23 @@ def build_households(mentions: pd.DataFrame, cfg: dict) -> tuple[pd.Series, pd.D
     # components with two roster households (through non-roster persons) are split back:
     # each roster household keeps its own id; non-roster persons go with the smallest
     pc = comp[node]
-    comp_key = pd.Series(np.where(person_hh >= 0, "hn:" + pd.Series(hh_uni).reindex(np.maximum(person_hh, 0)).astype(str).to_numpy(), None), dtype=object)
-    df = pd.DataFrame({"c": pc, "roster": comp_key, "pid": persons.to_numpy()})
-    roster_min = df.dropna(subset=["roster"]).groupby("c")["roster"].min()
-    pid_min = df.groupby("c")["pid"].min()
-    ck = ("p:" + pid_min).where(roster_min.reindex(pid_min.index).isna(), roster_min.reindex(pid_min.index))
-    default_key = ck.reindex(pc).to_numpy()
-    key = np.where(df["roster"].notna(), df["roster"].to_numpy(dtype=object), default_key)
+    df = pd.DataFrame({"c": pc, "h": person_hh, "p": np.arange(P)})
+    roster_min = df[df["h"] >= 0].groupby("c")["h"].min()
+    pid_min = df.groupby("c")["p"].min()
+    rmin = roster_min.reindex(pid_min.index)
+    ck = pd.Series(np.where(rmin.notna(), "hn:" + pd.Series(hh_uni[np.maximum(rmin.fillna(0).to_numpy(np.int64), 0)]
+                                                           if H else [""] * len(rmin), dtype=object).to_numpy(),
+                            "p:" + pd.Series(persons.to_numpy()[pid_min.to_numpy()], dtype=object)), index=pid_min.index)
+    default_key = ck.reindex(pc).to_numpy(dtype=object)
+    own = np.where(person_hh >= 0, "hn:" + pd.Series(hh_uni[np.maximum(person_hh, 0)] if H else [""] * P,
+                                                     dtype=object).astype(str), None)
+    key = np.where(person_hh >= 0, own, default_key)
     hid = stable_ids("H", pd.Series(key, dtype=object))
     hh_person = pd.Series(hid.to_numpy(), index=persons)
     # households table: one row per (household, person), relation and evidence
-    rel = mentions.assign(_p=pid)
-    relation = _mode_per_group(pidx, rel["relation"] if "relation" in rel else pd.Series([None] * len(rel)))
+    relation = _mode_per_group(pidx, mentions["relation"] if "relation" in mentions else pd.Series([None] * len(pidx)))
     evid = np.where(person_hh >= 0, "household_no", None).astype(object)
-    in_multi = pd.Series(pc).map(pd.Series(pc).value_counts()).to_numpy() > 1
+    in_multi = np.bincount(pc)[pc] > 1
     evid = np.where((evid == None) & in_multi, "same_row_or_address_phone", evid)  # noqa: E711
     evid = np.where(evid == None, "single", evid)  # noqa: E711
     households = pd.DataFrame({
@@ -252,10 +318,11 @@ def build_households(mentions: pd.DataFrame, cfg: dict) -> tuple[pd.Series, pd.D
         "relation": relation.reindex(np.arange(P)).to_numpy(), "evidence": evid,
     })
     # secondary roster memberships (a person on two rosters) are listed too
-    allh = pd.DataFrame({"p": pidx, "h": hn}).dropna().drop_duplicates()
-    allh = allh[allh["h"].to_numpy() != rh.reindex(allh["p"]).to_numpy()]
+    allh = pd.DataFrame({"p": pidx[has_h], "h": hcodes[has_h]}).drop_duplicates()
+    allh = allh[allh["h"].to_numpy() != person_hh_code[allh["p"].to_numpy()]]
     if len(allh):
-        extra = pd.DataFrame({"household_id": stable_ids("H", "hn:" + allh["h"].astype(str)).to_numpy(),
+        extra = pd.DataFrame({"household_id": stable_ids("H", pd.Series("hn:" + huni[allh["h"].to_numpy()].astype(str),
+                                                                        dtype=object)).to_numpy(),
                               "person_id": persons.to_numpy()[allh["p"].to_numpy()], "relation": None,
                               "evidence": "household_no_secondary"})
         households = pd.concat([households, extra], ignore_index=True)

@@ -22,22 +22,27 @@ STRING = pd.StringDtype("pyarrow")
 SUSPECT_ID_STATUSES = ("head_id_on_member", "conflicting_ids", "malformed", "missing")
 
 
-def _str(s: pd.Series) -> pd.Series:
+def _na_none(s: pd.Series) -> pd.Series:
     s = s.astype(object)
-    s = s.where(s.notna(), None)
-    out = s.map(lambda v: v if v is None else str(v)) if s.dtype != object else s
-    out = out.where(out.astype(bool), None) if len(out) else out
-    return out
+    return s.where(s.notna(), None)
+
+
+def per_value(s: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """Apply ``fn`` to the distinct non-null values of ``s`` only, then spread back (nulls stay None)."""
+    codes, uni = pd.factorize(s.astype(object), use_na_sentinel=True)
+    if len(uni) == 0:
+        return pd.Series([None] * len(s), index=s.index, dtype=object)
+    vals = pd.Series(fn(pd.Series(uni, dtype=object)), dtype=object).reset_index(drop=True)
+    vals = vals.where(vals.notna(), None).to_numpy(dtype=object)
+    out = np.where(codes >= 0, vals[np.maximum(codes, 0)], None)
+    return pd.Series(out, index=s.index, dtype=object)
 
 
 def prepare_plain(df: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Columns as they are, as strings (FEBRL-like record tables)."""
     out = pd.DataFrame(index=df.index)
     for c in settings.string_columns:
-        s = df[c].astype(object)
-        s = s.where(s.notna(), None)
-        s = s.map(lambda v: None if v is None else (str(v).strip() or None))
-        out[c] = s
+        out[c] = per_value(df[c], lambda u: u.astype(str).str.strip().replace("", None))
     for c in settings.int_columns:
         out[c] = pd.to_numeric(df[c], errors="coerce")
     return out
@@ -46,7 +51,11 @@ def prepare_plain(df: pd.DataFrame, settings: Settings) -> pd.DataFrame:
 def _given_pinyin(name_pinyin: pd.Series, surname: pd.Series, name: pd.Series) -> pd.Series:
     """Pinyin of the given name: the name's syllables after the surname's (one per Han character)."""
     key = pd.DataFrame({"p": name_pinyin, "s": surname, "n": name})
-    uniq = key.drop_duplicates()
+    codes = [pd.factorize(key[c], use_na_sentinel=True)[0].astype(np.int64) + 1 for c in "psn"]
+    k = (codes[0] * (codes[1].max() + 1) + codes[1]) * (codes[2].max() + 1) + codes[2]
+    inv, _ = pd.factorize(k)
+    first_idx = pd.Series(np.arange(len(k))).groupby(inv, sort=True).first().to_numpy()
+    uniq = key.iloc[first_idx]
 
     def one(p, s, n):  # runs once per distinct name
         if p is None or p is pd.NA:
@@ -58,17 +67,30 @@ def _given_pinyin(name_pinyin: pd.Series, surname: pd.Series, name: pd.Series) -
         rest = syl[k:] if k else syl
         return " ".join(rest) if rest else None
 
-    uniq = uniq.assign(g=[one(p, s, n) for p, s, n in zip(uniq["p"], uniq["s"], uniq["n"])])
-    return key.merge(uniq, on=["p", "s", "n"], how="left")["g"].set_axis(name_pinyin.index)
+    g = np.array([one(p, s, n) for p, s, n in zip(uniq["p"], uniq["s"], uniq["n"])] + [None], dtype=object)
+    return pd.Series(g[inv], index=name_pinyin.index, dtype=object)
 
 
-def _na_none(s: pd.Series) -> pd.Series:
-    s = s.astype(object)
-    return s.where(s.notna(), None)
+def _fmt_date(u: pd.Series) -> pd.Series:
+    return pd.to_datetime(u, errors="coerce").dt.strftime("%Y%m%d")
+
+
+def _birth_digits(u: pd.Series) -> pd.Series:
+    """Birth digits (positions 7-14) of an ID-like string of ≥ 14 characters, when a plausible date."""
+    s = u.astype(str)
+    d = s.str.slice(6, 14).where(s.str.len() >= 14)
+    fid = pd.to_datetime(d, format="%Y%m%d", errors="coerce")
+    return d.where(fid.notna() & (fid.dt.year >= 1900) & (fid.dt.year <= 2030))
+
+
+#: input columns the relief preparer reads (the linker collapses identical input rows first)
+RELIEF_INPUTS = ("name", "surname", "name_pinyin", "id_status", "id_number", "id_clean", "birth_date",
+                 "birth_year_from_age", "sex", "phone", "subdistrict", "community", "address", "household_no")
 
 
 def prepare_relief(m: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """Linkage features of person mentions (canonical ``mentions`` table)."""
+    """Linkage features of person mentions (canonical ``mentions`` table); vectorized, and
+    every string derivation runs once per distinct value."""
     out = pd.DataFrame(index=m.index)
     name = _na_none(m["name"])
     surname = _na_none(m["surname"])
@@ -76,7 +98,7 @@ def prepare_relief(m: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         pinyin = _na_none(m["name_pinyin"])
     else:  # pragma: no cover - ingest always writes it
         from pypinyin import lazy_pinyin
-        pinyin = name.map(lambda n: None if n is None else " ".join(lazy_pinyin(n)))
+        pinyin = per_value(name, lambda u: u.map(lambda n: " ".join(lazy_pinyin(n))))
     out["name"] = name
     out["name_pinyin"] = pinyin
     out["surname"] = surname
@@ -84,8 +106,8 @@ def prepare_relief(m: pd.DataFrame, settings: Settings) -> pd.DataFrame:
 
     status = m["id_status"].astype(object).fillna("missing")
     idn = _na_none(m["id_number"])
-    clean = _na_none(m["id_clean"]).astype(object)
-    clen = clean.map(lambda v: 0 if v is None else len(v)).to_numpy()
+    clean = _na_none(m["id_clean"])
+    clen = pd.to_numeric(per_value(clean, lambda u: u.astype(str).str.len()), errors="coerce").fillna(0).to_numpy()
     damaged = (status == "excel_damaged").to_numpy() & (clen >= 14)
     usable = (clen == 18) | damaged
     usable &= ~status.isin(SUSPECT_ID_STATUSES).to_numpy() | idn.notna().to_numpy()
@@ -94,22 +116,19 @@ def prepare_relief(m: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     out["id_fuzzy"] = usable & (clen == 18) & idn.isna().to_numpy()
     out["id_damaged"] = damaged & usable
 
-    bd = m["birth_date"]
-    bstr = pd.to_datetime(bd, errors="coerce").dt.strftime("%Y%m%d")
-    bstr = _na_none(bstr)
+    bstr = per_value(m["birth_date"], _fmt_date)
     # an invalid ID still carries its birth digits (positions 7-14)
-    digits = clean.where(pd.Series(clen >= 14, index=m.index), None)
-    from_id = digits.map(lambda v: None if v is None else v[6:14])
-    fid = pd.to_datetime(from_id, format="%Y%m%d", errors="coerce")
-    plaus = fid.notna() & (fid.dt.year >= 1900) & (fid.dt.year <= 2030)
-    from_id = from_id.where(plaus, None)
+    from_id = per_value(clean, _birth_digits)
     birth = bstr.where(bstr.notna(), from_id)
     out["birth"] = birth
-    age_year = pd.to_numeric(m.get("birth_year_from_age"), errors="coerce") if "birth_year_from_age" in m else pd.Series(np.nan, index=m.index)
+    age_year = pd.to_numeric(m["birth_year_from_age"], errors="coerce") if "birth_year_from_age" in m \
+        else pd.Series(np.nan, index=m.index)
     out["age_year"] = age_year
-    byear = birth.map(lambda v: None if v is None else v[:4])
-    ay = age_year.map(lambda v: None if pd.isna(v) else str(int(v)))
-    ay1 = age_year.map(lambda v: None if pd.isna(v) else str(int(v) - 1))
+    byear = per_value(birth, lambda u: u.str.slice(0, 4))
+    ay = per_value(age_year.astype(object).where(age_year.notna(), None),
+                   lambda u: u.astype(float).astype(int).astype(str))
+    ay1 = per_value(age_year.astype(object).where(age_year.notna(), None),
+                    lambda u: (u.astype(float).astype(int) - 1).astype(str))
     out["by_block"] = byear.where(byear.notna(), ay)
     out["by_block2"] = byear.where(byear.notna(), ay1)
     for c in ("sex", "phone", "subdistrict", "community", "address", "household_no"):
@@ -122,6 +141,26 @@ PREPARERS: dict[str, Callable[[pd.DataFrame, Settings], pd.DataFrame]] = {
     "relief": prepare_relief,
 }
 
+#: input columns each preparer reads (None: the settings' columns)
+PREPARER_INPUTS: dict[str, tuple[str, ...] | None] = {"plain": None, "relief": RELIEF_INPUTS}
+
+
+def distinct_rows(df: pd.DataFrame, columns: list[str], dataset: np.ndarray | None = None):
+    """Positions of the first of each group of identical rows (on ``columns``) and the group of every row."""
+    n = len(df)
+    codes = [] if dataset is None else [np.asarray(dataset, dtype=np.int64)]
+    for c in columns:
+        if c in df:
+            codes.append(pd.factorize(df[c], use_na_sentinel=True)[0].astype(np.int64))
+    if not codes or n == 0:
+        return np.arange(n), np.arange(n)
+    key = np.zeros(n, np.int64)
+    for cc in codes:
+        key = key * (int(cc.max()) + 2) + cc + 1
+        key = pd.factorize(key)[0].astype(np.int64)  # dense, so that the product stays in int64
+    first = pd.Series(np.arange(n)).groupby(key, sort=True).first().to_numpy()
+    return first, key
+
 
 @dataclass
 class Nodes:
@@ -130,6 +169,7 @@ class Nodes:
     frame: pd.DataFrame  # one row per node: the linkage columns, flags, ``dataset``
     record_node: np.ndarray  # node index of each input record (input order)
     weight: np.ndarray  # number of records per node
+    encoded: dict | None = None  # column -> (codes at the nodes, distinct values), from collapse
 
     @property
     def n(self) -> int:
@@ -137,17 +177,19 @@ class Nodes:
 
 
 def collapse(features: pd.DataFrame, columns: list[str], dataset: np.ndarray | None = None) -> Nodes:
-    """Group identical feature rows into nodes, sorted by value (canonical)."""
+    """Group identical feature rows into nodes, sorted by value (canonical).
+
+    ``Nodes.encoded`` keeps each column's codes at the nodes and its (sorted) distinct values,
+    so that the table is built without factorizing again."""
     n = len(features)
     codes = []
+    encoded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if dataset is not None:
         codes.append(np.asarray(dataset, dtype=np.int64))
     for c in columns:
-        s = features[c]
-        if s.dtype == object:
-            s = s.astype(object).where(s.notna(), None)
-        cc, _ = pd.factorize(s, sort=True, use_na_sentinel=True)
+        cc, uni = pd.factorize(features[c], sort=True, use_na_sentinel=True)
         codes.append(cc.astype(np.int64))
+        encoded[c] = (cc, np.asarray(uni, dtype=object))
     if not codes or n == 0:
         return Nodes(features.iloc[:0].reset_index(drop=True), np.zeros(n, np.int64), np.zeros(0, np.int64))
     mat = np.stack(codes, axis=1)
@@ -162,4 +204,4 @@ def collapse(features: pd.DataFrame, columns: list[str], dataset: np.ndarray | N
     if dataset is not None:
         frame["dataset"] = np.asarray(dataset)[first]
     weight = np.bincount(record_node, minlength=len(first))
-    return Nodes(frame, record_node, weight)
+    return Nodes(frame, record_node, weight, {c: (cc[first], u) for c, (cc, u) in encoded.items()})

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 NULL = -1
+MAXW = 18  # width of the cached character matrix (resident IDs)
 
 
 @dataclass
@@ -28,26 +29,61 @@ class Table:
     ints: dict[str, np.ndarray] = field(default_factory=dict)  # integer columns (int64, NULL = -1)
     vocab: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
 
+    cache: dict = field(default_factory=dict)  # derived per-vocabulary arrays (char matrix, dates, syllables)
+
     @classmethod
-    def from_frame(cls, df: pd.DataFrame, string_columns: list[str], int_columns: list[str] = ()) -> "Table":
+    def from_frame(cls, df: pd.DataFrame, string_columns: list[str], int_columns: list[str] = (),
+                   encoded: dict | None = None) -> "Table":
+        """Encode: each column factorized on its own (or taken from ``encoded``: column -> (codes,
+        distinct values)), then the column vocabularies merged into one."""
         n = len(df)
-        parts = []
+        per_col, uniques = [], []
         for c in string_columns:
-            s = df[c]
-            parts.append(s.astype(object).where(s.notna(), None).to_numpy(dtype=object))
-        if parts:
-            allv = np.concatenate(parts)
-            codes, vocab = pd.factorize(allv, use_na_sentinel=True)
-            codes = codes.astype(np.int32)
+            if encoded is not None and c in encoded:
+                codes, uni = encoded[c]
+            else:
+                codes, uni = pd.factorize(df[c], use_na_sentinel=True)
+            per_col.append(np.asarray(codes))
+            uniques.append(np.asarray(uni, dtype=object))
+        if uniques:
+            allu = np.concatenate(uniques) if uniques else np.array([], dtype=object)
+            gcodes, vocab = pd.factorize(allu)
+            vocab = np.asarray(vocab, dtype=object)
         else:
-            codes, vocab = np.zeros(0, np.int32), np.array([], dtype=object)
-        t = cls(n=n, vocab=np.asarray(vocab, dtype=object))
-        for i, c in enumerate(string_columns):
-            t.codes[c] = codes[i * n:(i + 1) * n]
+            gcodes, vocab = np.zeros(0, np.int64), np.array([], dtype=object)
+        t = cls(n=n, vocab=vocab)
+        off = 0
+        for c, codes, uni in zip(string_columns, per_col, uniques):
+            remap = np.r_[gcodes[off:off + len(uni)], NULL].astype(np.int32)
+            t.codes[c] = remap[np.where(codes >= 0, codes, len(uni))]
+            off += len(uni)
         for c in int_columns:
             v = pd.to_numeric(df[c], errors="coerce")
             t.ints[c] = v.fillna(NULL).to_numpy(dtype=np.int64)
         return t
+
+    # -- derived per-vocabulary arrays, computed once per table ----------------------
+    def char_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(V, MAXW) uint32 code points of every vocabulary string (truncated, 0-padded) and true lengths."""
+        if "chars" not in self.cache:
+            mat, _ = char_matrix(self.vocab, MAXW)
+            lens = pd.Series(self.vocab, dtype=object).str.len().fillna(0).to_numpy(dtype=np.int64)
+            self.cache["chars"] = (mat, lens)
+        return self.cache["chars"]
+
+    def int_values(self, column: str) -> np.ndarray:
+        """Per node: the column's string parsed as an integer (e.g. YYYYMMDD), NULL when missing/unparsable."""
+        key = ("int", column)
+        if key not in self.cache:
+            c = self.col(column)
+            ok = c != NULL
+            uc, inv = np.unique(c[ok], return_inverse=True)
+            vals = pd.to_numeric(pd.Series(self.vocab[uc], dtype=object), errors="coerce")
+            vals = vals.fillna(NULL).to_numpy(dtype=np.int64)
+            out = np.full(self.n, NULL, np.int64)
+            out[ok] = vals[inv.ravel()]
+            self.cache[key] = out
+        return self.cache[key]
 
     def has(self, column: str) -> bool:
         return column in self.codes or column in self.ints
@@ -66,6 +102,8 @@ class Table:
 
     def take(self, idx: np.ndarray) -> "Table":
         t = Table(n=len(idx), vocab=self.vocab)
+        if "chars" in self.cache:
+            t.cache["chars"] = self.cache["chars"]
         t.codes = {k: v[idx] for k, v in self.codes.items()}
         t.ints = {k: v[idx] for k, v in self.ints.items()}
         return t
@@ -83,5 +121,14 @@ def char_matrix(strings: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray
     if len(strings) == 0:
         return np.zeros((0, width), np.uint32), np.zeros(0, np.int64)
     u = np.asarray(strings, dtype=f"U{width}")
-    lengths = np.char.str_len(np.asarray(strings, dtype=str)).astype(np.int64)
+    lengths = pd.Series(np.asarray(strings, dtype=object)).str.len().fillna(0).to_numpy(dtype=np.int64)
     return u.view(np.uint32).reshape(len(u), width), lengths
+
+
+def sorted_unique(a: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of an integer array (a sort; numpy's hash-based ``unique`` is slower
+    on millions of int64 keys)."""
+    a = np.sort(np.asarray(a).ravel())
+    if len(a) == 0:
+        return a
+    return a[np.r_[True, a[1:] != a[:-1]]]
