@@ -26,9 +26,16 @@ FLAG_COLUMNS = [
 ]
 
 
-def prepare_records(records: pd.DataFrame, catalog: Catalog, ruleset: RuleSet) -> pd.DataFrame:
-    """Records with the period columns the rule kinds compare (see periods.py)."""
+def prepare_records(
+    records: pd.DataFrame, catalog: Catalog, ruleset: RuleSet, mentions: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Records with the period columns the rule kinds compare (see periods.py), and the
+    beneficiary's name as written on the record (``name_key``: toneless pinyin) when the
+    mentions carry it."""
     r = records.copy()
+    if mentions is not None and "name_pinyin" in mentions and "record_id" in mentions:
+        ben = mentions[mentions["role"].eq("beneficiary")].drop_duplicates("record_id").set_index("record_id")["name_pinyin"]
+        r["name_key"] = r["record_id"].map(ben).astype(object)
     for column, default in (("link_confidence", 1.0), ("identity_resolved", True), ("household_no", None),
                             ("disability_level", pd.NA), ("event_date", pd.NaT), ("amount_basis", None), ("agency", None)):
         if column not in r:
@@ -38,7 +45,7 @@ def prepare_records(records: pd.DataFrame, catalog: Catalog, ruleset: RuleSet) -
     cov = coverage(r, catalog, ruleset.school_year_paid_ahead_from_month)
     # only what the rule kinds read: every filter of a wide frame copies every column
     keep = ["record_id", "file", "row", "program", "kind", "category", "person_id", "household_id", "household_no",
-            "agency", "amount", "amount_basis", "disability_level", "link_confidence", "identity_resolved"]
+            "agency", "amount", "amount_basis", "disability_level", "link_confidence", "identity_resolved", "name_key"]
     slim = r[[c for c in keep if c in r]].copy()
     slim["category"] = slim["category"] if "category" in slim else None
     for column in ("person_id", "household_id", "household_no", "program", "agency", "kind"):
@@ -77,7 +84,7 @@ def run_audit(
     catalog: Catalog,
 ) -> pd.DataFrame:
     """Apply every rule; return the flags, sorted by rule and flag id (deterministic)."""
-    r = prepare_records(records, catalog, ruleset)
+    r = prepare_records(records, catalog, ruleset, mentions)
     parts = []
     for clause, rule in enumerate(ruleset.rules):
         hits = find_hits(rule, r, persons, mentions, ruleset)
@@ -95,7 +102,8 @@ def run_audit(
     # involved records → {file, row}, link confidence, agencies (vectorized over flag × record)
     exploded = flags[["record_ids"]].explode("record_ids").rename(columns={"record_ids": "record_id"})
     exploded["record_id"] = exploded["record_id"].astype(np.int64)
-    info = r.drop_duplicates("record_id").set_index("record_id")[["file", "row", "agency", "link_confidence", "identity_resolved"]]
+    info_columns = ["file", "row", "agency", "link_confidence", "identity_resolved", *(["name_key"] if "name_key" in r else [])]
+    info = r.drop_duplicates("record_id").set_index("record_id")[info_columns]
     ex = exploded.join(info, on="record_id")
     flag_of = ex.index.to_numpy()
     ex = ex.reset_index(drop=True)
@@ -108,6 +116,12 @@ def run_audit(
 
     weak = (flags["link_confidence"] < ruleset.link_confidence_threshold) | flags["_unresolved"]
     weak |= flags["possible_unlinked"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    if "name_key" in ex:
+        # one person, but the records name them differently: the link is what the flag rests on
+        names = ex[["name_key"]].assign(flag=flag_of).dropna().drop_duplicates()
+        names = names[~names["name_key"].astype(str).str.contains("?", regex=False)]
+        differing = names.groupby("flag").size().reindex(flags.index, fill_value=0) > 1
+        weak |= differing.to_numpy()
     flags["status"] = np.where(flags["_rule_status"].eq("review") | weak, "review", "finding")
     flags["period_start"] = (_EPOCH + flags["day_lo"].astype(np.int64).to_numpy().astype("timedelta64[D]")).astype("datetime64[ns]")
     flags["period_end"] = (_EPOCH + flags["day_hi"].astype(np.int64).to_numpy().astype("timedelta64[D]")).astype("datetime64[ns]")
