@@ -256,9 +256,15 @@ def entitlement_missing(
     def holders(programs: list[str]) -> pd.Index:
         return pd.Index(live.loc[live["program"].isin(programs), "person_id"].unique())
 
+    # A person belongs to their own household and to every household a record of theirs names
+    # (a member listed under another 户编号 after a move is still that household's member).
+    membership = pd.concat(
+        [persons[["person_id", "household_id"]], r[["person_id", "household_id"]]], ignore_index=True
+    ).dropna().drop_duplicates()
+
     def household_holders(programs: list[str]) -> pd.Index:
         hh = live.loc[live["program"].isin(programs) & live["household_id"].notna(), "household_id"].unique()
-        return pd.Index(persons.loc[persons["household_id"].isin(hh), "person_id"].unique())
+        return pd.Index(membership.loc[membership["household_id"].isin(hh), "person_id"].unique())
 
     qualifying_programs: list[str] = [*prm.holds_any, *prm.household_holds_any]
     candidates: pd.Index | None = None
@@ -310,7 +316,7 @@ def entitlement_missing(
     missing_own = cand[~cand.isin(evidence["person_id"])]
     if len(missing_own) and prm.household_holds_any:
         hh_records = live[live["program"].isin(prm.household_holds_any)][["household_id", "record_id"]]
-        via_household = pd.DataFrame({"person_id": missing_own.to_numpy(), "household_id": missing_own.map(hh_of).to_numpy()})
+        via_household = membership[membership["person_id"].isin(missing_own)]
         via_household = via_household.merge(hh_records, on="household_id")[["person_id", "record_id"]]
         evidence = pd.concat([evidence, via_household]).drop_duplicates()
     programs_of = live.drop_duplicates("record_id").set_index("record_id")["program"]
