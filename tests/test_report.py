@@ -15,7 +15,7 @@ import pytest
 from relieflink.audit.output import write_flags
 from relieflink.pipeline import run_batch
 from relieflink.report import write_reports
-from relieflink.report.masking import mask_id, mask_name, mask_phone, scrub_text
+from relieflink.privacy import mask_id, mask_name, mask_phone, scrub_text
 from relieflink.synth import generate_batch
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}

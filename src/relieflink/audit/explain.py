@@ -5,27 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from relieflink import privacy
+
 from relieflink.config.catalog import Catalog
 
 
 def mask_name(names: pd.Series) -> pd.Series:
-    """张*明 / 王* : keep the first and (for 3+ characters) the last character."""
-    s = names.fillna("").astype(str)
-    n = s.str.len()
-    out = np.where(n >= 3, s.str[0] + "*" + s.str[-1], np.where(n == 2, s.str[0] + "*", s))
-    return pd.Series(out, index=names.index).replace("", "（姓名不详）")
+    """张*明 / 王* (see :mod:`relieflink.privacy`); an unknown name says so."""
+    return names.map(privacy.mask_name, na_action="ignore").fillna("").replace("", "（姓名不详）")
 
 
 def mask_id(ids: pd.Series) -> pd.Series:
-    """330105********1234: first 6 and last 4 characters."""
-    s = ids.fillna("").astype(str)
-    masked = s.str[:6] + "********" + s.str[-4:]
-    return pd.Series(np.where(s.str.len() == 18, masked, "无有效身份证号"), index=ids.index)
-
-
-def mask_phone(phones: pd.Series) -> pd.Series:
-    s = phones.fillna("").astype(str)
-    return pd.Series(np.where(s.str.len() >= 7, s.str[:3] + "****" + s.str[-4:], s), index=phones.index)
+    """330105********1234 for a valid ID; otherwise says there is none."""
+    valid = ids.fillna("").astype(str).str.len().eq(18)
+    return ids.where(valid, None).map(privacy.mask_id, na_action="ignore").fillna("无有效身份证号")
 
 
 def _period_zh(lo: pd.Series, hi: pd.Series) -> pd.Series:

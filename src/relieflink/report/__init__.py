@@ -43,7 +43,7 @@ def write_reports(run_dir: Path, catalog: Catalog | None = None, *, mask: bool =
     from relieflink.report.agency import involved_records, render_agency
     from relieflink.report.html import render_report
     from relieflink.report.jsonout import write_flags_json
-    from relieflink.report.masking import Masker
+    from relieflink.privacy import Masker
     from relieflink.report.xlsx import write_workbook
 
     run_dir = Path(run_dir)

@@ -32,7 +32,7 @@ import pandas as pd
 
 from relieflink.report.data import CATEGORY_ZH, DECISION_ZH, STATUS_ZH, ReportData, record_view
 from relieflink.report.html import date_str, e, money, page, table, tag
-from relieflink.report.masking import Masker, is_blank
+from relieflink.privacy import Masker, is_blank
 
 
 def _v(r: dict, key: str) -> object:

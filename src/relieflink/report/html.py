@@ -23,7 +23,7 @@ from relieflink.report.data import (
     ReportData,
     overlap_matrix,
 )
-from relieflink.report.masking import Masker, as_text, is_blank
+from relieflink.privacy import Masker, as_text, is_blank
 from relieflink.report.svg import FONT, hbar, heat_color, text_on
 
 TOP_FLAGS = 30

@@ -15,7 +15,7 @@ import pandas as pd
 
 from relieflink.outputs import write_json
 from relieflink.report.data import ReportData
-from relieflink.report.masking import Masker, is_blank
+from relieflink.privacy import Masker, is_blank
 
 
 def _date(v: object) -> str | None:

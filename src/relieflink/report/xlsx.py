@@ -35,7 +35,7 @@ from relieflink.report.data import (
     overlap_matrix,
 )
 from relieflink.report.html import counts_by, counts_by_rule, subdistrict_keys, summary_items
-from relieflink.report.masking import Masker, as_text, is_blank
+from relieflink.privacy import Masker, as_text, is_blank
 
 FIXED_TIME = dt.datetime(2000, 1, 1, 0, 0, 0)
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)

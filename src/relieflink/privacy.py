@@ -1,4 +1,6 @@
-"""Masking of personal data in reports (SPEC §7): on unless ``mask=False`` is passed.
+"""Masking of personal data (SPEC §7), one implementation for audit explanations and reports.
+
+Masking is on unless ``mask=False`` is passed to the report writers.
 
 * resident IDs and other identity numbers: first 6 and last 4 characters
   (``330105********1234``); a disability-certificate number keeps its last 4 too;
