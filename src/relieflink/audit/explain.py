@@ -70,8 +70,8 @@ def explain(flags: pd.DataFrame, kinds: pd.Series, catalog: Catalog) -> tuple[pd
     amount_zh = pd.Series(np.where(amount.notna() & (amount > 0), "，涉及金额" + amount.round(2).map("{:,.2f}".format) + "元", ""), index=flags.index)
     amount_en = pd.Series(np.where(amount.notna() & (amount > 0), "; amount at stake ¥" + amount.round(2).map("{:,.2f}".format), ""), index=flags.index)
     facts = flags["facts"]
-    extra_zh = facts.map(lambda f: _facts_zh(f, names_zh))
-    extra_en = facts.map(lambda f: _facts_en(f, names_en))
+    extra_zh = facts.map(lambda f: _facts_text(f, names_zh, "zh"))
+    extra_en = facts.map(lambda f: _facts_text(f, names_en, "en"))
     verb_zh = kinds.map(_VERB_ZH)
     verb_en = kinds.map(_VERB_EN)
     zh = (who_zh + _period_zh(flags["period_start"], flags["period_end"]) + verb_zh + "：" + programs_zh + extra_zh
@@ -81,35 +81,39 @@ def explain(flags: pd.DataFrame, kinds: pd.Series, catalog: Catalog) -> tuple[pd
     return zh, en
 
 
-def _facts_zh(f: dict, names: dict[str, str]) -> str:
-    if not isinstance(f, dict):
-        return ""
-    if "days_apart" in f:
-        return f"（相隔{f['days_apart']}天）"
-    if "agencies" in f:
-        return f"（{len(f['agencies'])}个部门/街道）"
-    if "grants" in f:
-        return f"（{f['window_days']}天内最多{f['most_in_window']}次，共{f['grants']}次）"
-    if "entitlement" in f:
-        maybe = "（另有同名但身份未确认的记录，需核实）" if f.get("possible_unlinked") else ""
-        return "，符合条件但未享受" + "、".join(names.get(p, p) for p in f["entitlement"]) + maybe
-    if "lacks_status" in f:
-        return "，但其家庭无" + "、".join(names.get(p, p) for p in f["lacks_status"]) + "身份，建议转介评估"
-    return ""
+# The facts a rule kind records, worded per language: (key that selects it, template).
+# Templates are formatted with the facts plus ``programs`` (the listed program names joined).
+_FACT_TEMPLATES = {
+    "zh": [
+        ("days_apart", "（相隔{days_apart}天）"),
+        ("agencies", "（{n_agencies}个部门/街道）"),
+        ("grants", "（{window_days}天内最多{most_in_window}次，共{grants}次）"),
+        ("entitlement", "，符合条件但未享受{programs}{maybe}"),
+        ("lacks_status", "，但其家庭无{programs}身份，建议转介评估"),
+    ],
+    "en": [
+        ("days_apart", " ({days_apart} days apart)"),
+        ("agencies", " ({n_agencies} agencies or subdistricts)"),
+        ("grants", " (up to {most_in_window} within {window_days} days, {grants} in all)"),
+        ("entitlement", ", entitled to but did not receive {programs}{maybe}"),
+        ("lacks_status", ", but the household holds none of {programs}: refer for assessment"),
+    ],
+}
+_JOIN = {"zh": "、", "en": " or "}
+_MAYBE = {"zh": "（另有同名但身份未确认的记录，需核实）", "en": " (a same-name record with an unresolved identity exists: check)"}
 
 
-def _facts_en(f: dict, names: dict[str, str]) -> str:
+def _facts_text(f: object, names: dict[str, str], language: str) -> str:
+    """The words for one flag's facts (empty when the kind records none)."""
     if not isinstance(f, dict):
         return ""
-    if "days_apart" in f:
-        return f" ({f['days_apart']} days apart)"
-    if "agencies" in f:
-        return f" ({len(f['agencies'])} agencies or subdistricts)"
-    if "grants" in f:
-        return f" (up to {f['most_in_window']} within {f['window_days']} days, {f['grants']} in all)"
-    if "entitlement" in f:
-        maybe = " (a same-name record with an unresolved identity exists: check)" if f.get("possible_unlinked") else ""
-        return ", entitled to but did not receive " + " or ".join(names.get(p, p) for p in f["entitlement"]) + maybe
-    if "lacks_status" in f:
-        return ", but the household holds none of " + ", ".join(names.get(p, p) for p in f["lacks_status"]) + ": refer for assessment"
+    for key, template in _FACT_TEMPLATES[language]:
+        if key in f:
+            listed = f.get("entitlement") or f.get("lacks_status") or []
+            return template.format(
+                **f,
+                n_agencies=len(f.get("agencies", [])),
+                programs=_JOIN[language].join(names.get(p, p) for p in listed),
+                maybe=_MAYBE[language] if f.get("possible_unlinked") else "",
+            )
     return ""
