@@ -44,6 +44,8 @@ def _print_summary(summary: dict, out_dir: Path) -> None:  # noqa: C901 - a flat
         for rule, n in summary["flags_by_rule"].items():
             print(f"    {rule:<40} {n:>7}")
     print("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
+    if (out_dir / "report.html").exists():
+        print(f"  report: {out_dir / 'report.html'} (workbook report.xlsx, per agency under reports/)")
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -102,7 +104,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     generate_batch(root / "generated", persons=args.persons, seed=args.seed, profile="default")
     write_true_flags(root / "generated")
-    return _run(root / "generated" / "batch", root / "out")
+    status = _run(root / "generated" / "batch", root / "out")
+    print(f"  compare with the generator's truth: relieflink evaluate {root / 'out'} --truth {root / 'generated' / 'truth'}")
+    return status
 
 
 def default_decisions(out: Path) -> Path:
