@@ -22,6 +22,7 @@ from relieflink.identity import Gazetteer, normalize_addresses, normalize_ids, n
 from relieflink.ingest import values as V
 from relieflink.ingest.quarantine import NOTED, ROW_REJECTED, VALUE_DROPPED, Quarantine
 from relieflink.ingest.readers import RawTable
+from relieflink.ingest.schema import concat_frames
 
 TOTAL_WORDS = ("合计", "总计", "小计", "累计")
 VALID_ID_STATUSES = ("valid", "upgraded_15")
@@ -60,29 +61,39 @@ class MappedTable:
     records: pd.DataFrame
 
 
-def _blank(raw: pd.Series) -> np.ndarray:
+def _blank(raw: pd.Series | C.Split) -> np.ndarray:
     """True where a cell is empty: None, NaN or only whitespace (Arrow compute on text cells)."""
-    split = C.split_cells(raw)
-    empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(split.text)), 0).fill_null(False)
+    split = raw if isinstance(raw, C.Split) else C.split_cells(raw)
+    # Empty after trimming whitespace = empty or only whitespace (the same Unicode
+    # whitespace for utf8_trim_whitespace and utf8_is_space, checked over every code point).
+    empty = pc.or_(pc.equal(pc.binary_length(split.text), 0), pc.utf8_is_space(split.text)).fill_null(False)
     return split.na | empty.to_numpy(zero_copy_only=False)
 
 
 class _Cells:
     """Parsed columns of one table, each computed once and cached."""
 
-    def __init__(self, frame: pd.DataFrame, table: TableSpec, gazetteer: Gazetteer):
+    def __init__(self, frame: pd.DataFrame, table: TableSpec, gazetteer: Gazetteer,
+                 splits: dict[str, C.Split] | None = None):
         self.frame = frame
         self.table = table
         self.gazetteer = gazetteer
         self._cache: dict[str, object] = {}
+        self._splits: dict[str, C.Split] = dict(splits or {})
 
     def raw(self, column: str) -> pd.Series:
         return self.frame[column]
 
+    def split(self, column: str) -> C.Split:
+        """The column split into text and other cells, once (the reader's split when it kept one)."""
+        if column not in self._splits:
+            self._splits[column] = C.split_cells(self.frame[column])
+        return self._splits[column]
+
     def blank(self, column: str) -> np.ndarray:
         key = f"blank:{column}"
         if key not in self._cache:
-            self._cache[key] = _blank(self.frame[column])
+            self._cache[key] = _blank(self.split(column))
         return self._cache[key]  # type: ignore[return-value]
 
     def parsed(self, column: str) -> tuple[pd.Series, np.ndarray]:
@@ -204,24 +215,39 @@ def _none_for_na(series: pd.Series) -> pd.Series:
     return series.astype(object).where(series.notna(), None)
 
 
-def _total_rows(frame: pd.DataFrame) -> np.ndarray:
+def _total_rows(cells: "_Cells", columns: list[str]) -> np.ndarray:
     """Rows whose first filled cells say 合计/总计: totals, not data."""
-    mask = np.zeros(len(frame), dtype=bool)
+    mask = np.zeros(len(cells.frame), dtype=bool)
     words = pa.array(TOTAL_WORDS)
-    for column in frame.columns[:3]:
-        text = pc.replace_substring_regex(C.split_cells(frame[column]).text, pattern=r"\s+", replacement="")
-        mask |= pc.is_in(text, value_set=words).fill_null(False).to_numpy(zero_copy_only=False)
+    for column in columns[:3]:
+        text = cells.split(column).text
+        # Every total word holds 计: only those cells are stripped of whitespace and compared.
+        maybe = np.flatnonzero(pc.match_substring(text, "计").fill_null(False).to_numpy(zero_copy_only=False))
+        if len(maybe) == 0:
+            continue
+        stripped = pc.replace_substring_regex(text.take(pa.array(maybe)), pattern=r"\s+", replacement="")
+        mask[maybe] |= pc.is_in(stripped, value_set=words).fill_null(False).to_numpy(zero_copy_only=False)
     return mask
 
 
 def _choice(cells: _Cells, spec: Choice) -> tuple[pd.Series, np.ndarray]:
     """Map a column's text through ``spec.values``; unknown values are None."""
     text, _ = V.parse_text(cells.raw(spec.column))
+    arr = C._arrow_string_array(text)
+    if arr is not None and len(arr):
+        # The same steps on the distinct values (and a null), then back to the rows.
+        codes, uniques = C.dict_encode(arr)
+        text = pd.Series(pd.arrays.ArrowStringArray(pa.concat_arrays([uniques, pa.nulls(1, pa.string())])))
+        codes = np.where(codes < 0, len(uniques), codes)
+    else:
+        codes = None
     key = text.str.replace(r"\s+", "", regex=True)
     mapped = key.map(spec.values)
     if spec.default is not None:
         mapped = mapped.where(mapped.notna(), spec.default)
     unknown = (mapped.isna() & key.notna()).to_numpy(dtype=bool)
+    if codes is not None:
+        return pd.Series(mapped.to_numpy()[codes], dtype=mapped.dtype), unknown[codes]
     return mapped.reset_index(drop=True), unknown
 
 
@@ -276,7 +302,7 @@ def _build_mentions(
     id_number = ids["id_number"].astype(object).where(ids["id_number"].notna(), None)
     status = ids["id_status"].astype(object).copy()
     valid = status.isin(VALID_ID_STATUSES).to_numpy()
-    id_birth = pd.to_datetime(ids["id_birth_date"])
+    id_birth = _as_datetime(ids["id_birth_date"])
     conflict = valid & (
         (stated_sex.notna() & ids["id_sex"].notna() & (stated_sex != ids["id_sex"])).to_numpy(dtype=bool)
         | (stated_birth.notna() & id_birth.notna() & (stated_birth != id_birth)).to_numpy(dtype=bool)
@@ -310,7 +336,7 @@ def _build_mentions(
             "surname": names["surname"].to_numpy(),
             "given_name": names["given_name"].to_numpy(),
             "name_has_unknown": names["name_has_unknown"].astype(bool).to_numpy(),
-            "id_raw": _cell_texts(raw_id),
+            "id_raw": _cell_texts(raw_id, cells.split(spec.id_columns[0]) if len(spec.id_columns) == 1 else None),
             "id_number": id_number.to_numpy(),
             "id_clean": ids["id_clean"].to_numpy(),
             "id_status": status.to_numpy(),
@@ -336,15 +362,30 @@ def _build_mentions(
 _PY_SPACE_CLASS = "[" + "".join(f"\\x{{{c:x}}}" for c in range(0x3001) if chr(c).isspace()) + "]"
 
 
-def _cell_texts(raw: pd.Series) -> np.ndarray:
-    """``raw.map(_cell_text).to_numpy()``, without a Python call per cell for Arrow text columns.
+def _cell_texts(raw: pd.Series, split: C.Split | None = None) -> np.ndarray:
+    """``raw.map(_cell_text, na_action="ignore").to_numpy()``, without a Python call per text cell.
 
-    Only the cells that are empty or start/end with whitespace (few) go through
-    ``_cell_text``; a null cell is None.
+    Only the text cells that are empty or start/end with whitespace (few) and
+    the cells that are not text (numbers, dates: Excel) go through
+    ``_cell_text``; a null cell is None (Arrow) or stays as it is (object).
+    ``split`` is ``raw`` split by :func:`split_cells`, when known.
     """
     arr = C._arrow_string_array(raw)
     if arr is None:
-        return raw.map(_cell_text, na_action="ignore").to_numpy()
+        if split is None or raw.dtype != object or split.n != len(raw):
+            return raw.map(_cell_text, na_action="ignore").to_numpy()
+        out = raw.to_numpy(dtype=object).copy()
+        is_text = ~np.asarray(split.text.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        if is_text.any():
+            out[is_text] = _strip_edges(split.text.filter(pa.array(is_text)))
+        if len(split.other_pos):
+            out[split.other_pos] = [_cell_text(v) for v in split.other_vals]
+        return out
+    return _strip_edges(arr)
+
+
+def _strip_edges(arr: pa.Array) -> np.ndarray:
+    """Arrow text as an object array; cells that are empty or have edge whitespace via ``_cell_text``."""
     out = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
     edge = pc.match_substring_regex(arr, f"^{_PY_SPACE_CLASS}|{_PY_SPACE_CLASS}$")
     edge = pc.or_(edge, pc.equal(pc.binary_length(arr), 0)).fill_null(False)
@@ -377,7 +418,8 @@ def _void_shared_ids(mentions: pd.DataFrame) -> None:
     is that of an ID contradicting the row's stated sex, birth date or age.
     """
     has_id = mentions["id_clean"].notna()
-    if has_id.any():
+    # One person per row: no two people can share an ID.
+    if has_id.any() and mentions["row_index"].duplicated().any():
         sub = mentions.loc[has_id, ["row_index", "id_clean", "id_status", "name", "role", "relation"]]
         damaged_on_row = sub["id_status"].eq("excel_damaged").groupby(sub["row_index"]).transform("any")
         compared = sub["id_clean"].astype(str).where(~damaged_on_row, sub["id_clean"].astype(str).str[:15])
@@ -420,7 +462,14 @@ def _period_bounds(cells: _Cells, column: str | None, end: bool, n: int) -> tupl
         out = _ymd(values, 0, 12 if end else 1, 31 if end else 1)
     else:  # school year: 1 September .. 31 August of the next year
         out = _ymd(values, 1, 8, 31) if end else _ymd(values, 0, 9, 1)
-    return pd.Series(pd.to_datetime(out), dtype="datetime64[ns]").reset_index(drop=True), bad
+    return pd.Series(_as_datetime(out), dtype="datetime64[ns]").reset_index(drop=True), bad
+
+
+def _as_datetime(values: pd.Series) -> pd.Series:
+    """``pd.to_datetime(values)``; a datetime64[ns] series is returned as it is (no per-value scan)."""
+    if isinstance(values, pd.Series) and values.dtype == "datetime64[ns]":
+        return values
+    return pd.to_datetime(values)
 
 
 def map_table(
@@ -445,7 +494,7 @@ def map_table(
             return raw_lines[mask]
         return frame[mask].astype(str).agg("\t".join, axis=1)
 
-    cells = _Cells(frame, table, gazetteer)
+    cells = _Cells(frame, table, gazetteer, raw.splits if not frame.columns.has_duplicates else None)
     if identities:
         cells._cache.update(identities)
     expected = list(table.columns)
@@ -459,9 +508,12 @@ def map_table(
             quarantine.add(file, rows[mask], column, problem, message, ROW_REJECTED, raws)
             rejected |= mask
 
-    blank_row = np.logical_and.reduce([_blank(frame[c]) for c in frame.columns]) if len(frame.columns) else np.ones(n, bool)
+    if frame.columns.has_duplicates:
+        blank_row = np.logical_and.reduce([_blank(frame[c]) for c in frame.columns]) if len(frame.columns) else np.ones(n, bool)
+    else:
+        blank_row = np.logical_and.reduce([cells.blank(c) for c in frame.columns]) if len(frame.columns) else np.ones(n, bool)
     reject(blank_row, None, "blank_row", "the row is empty")
-    reject(_total_rows(frame[expected]), None, "totals_row", "a totals row (合计), not a record")
+    reject(_total_rows(cells, expected), None, "totals_row", "a totals row (合计), not a record")
     for column in table.required_columns:
         reject(cells.blank(column), column, "missing_required_value",
                f"the column {column} is empty; the row cannot be a record without it")
@@ -495,7 +547,7 @@ def map_table(
                 quarantine.add(file, rows[absent], spec.name, "missing_person",
                                f"the {spec.role} named by {spec.name} has neither a name nor an ID", NOTED)
         mention_frames.append(m[present])
-    mentions = pd.concat(mention_frames, ignore_index=True)
+    mentions = concat_frames(mention_frames)
     mentions = mentions[~rejected[mentions["row_index"].to_numpy()]].reset_index(drop=True)
     _void_shared_ids(mentions)
 
@@ -558,7 +610,7 @@ def _build_records(
         subdistrict = _column_or_none(cells, spec.subdistrict, n)
     detail = pd.Series([None] * n, dtype=object)
     if spec.detail:
-        texts = pd.DataFrame({c: _cell_texts(cells.raw(c)) for c in spec.detail})
+        texts = pd.DataFrame({c: _cell_texts(cells.raw(c), cells.split(c)) for c in spec.detail})
         detail = pd.Series(texts.to_json(orient="records", lines=True, force_ascii=False).splitlines(), dtype=object)
     return pd.DataFrame(
         {

@@ -270,7 +270,7 @@ def _assemble(
     ``record_id`` / ``beneficiary_mention_id`` are found by position
     (``searchsorted`` on a (file, row) key) instead of merges.
     """
-    from relieflink.ingest.schema import conform
+    from relieflink.ingest.schema import concat_frames, conform
 
     if not records or not mentions:
         return _assemble_merge(mentions, records, quarantine, files)
@@ -282,7 +282,7 @@ def _assemble(
     code_of = {name: i for i, name in enumerate(file_names)}
     if len(code_of) != len(rec_parts) or any(m["file"].iat[0] not in code_of for m in men_parts):
         return _assemble_merge(mentions, records, quarantine, files)
-    rec = pd.concat(rec_parts, ignore_index=True)
+    rec = concat_frames(rec_parts)
     rec_file = np.repeat(np.arange(len(rec_parts), dtype=np.int64), [len(r) for r in rec_parts])
     rec_key = (rec_file << 32) | rec["row"].to_numpy(dtype=np.int64)
     if len(rec_key) > 1 and not (np.diff(rec_key) >= 0).all():
@@ -291,7 +291,7 @@ def _assemble(
         rec_key = rec_key[order]
     rec["record_id"] = np.arange(len(rec), dtype=np.int64)
 
-    men = pd.concat(men_parts, ignore_index=True)
+    men = concat_frames(men_parts)
     men_file = np.repeat(np.array([code_of[m["file"].iat[0]] for m in men_parts], dtype=np.int64),
                          [len(m) for m in men_parts])
     men_key = (men_file << 32) | men["row"].to_numpy(dtype=np.int64)

@@ -12,6 +12,8 @@ import csv
 import io
 import json
 import zipfile
+from itertools import repeat
+from operator import itemgetter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,11 +56,14 @@ class RawTable:
     broken: list[tuple[int, str, str, str]] = field(default_factory=list)  # (row, problem, message, raw text)
     encoding: str | None = None
     sheet: str | None = None
+    # Columns that hold cells other than text (Excel numbers, dates), split once by the reader.
+    splits: dict[str, C.Split] = field(default_factory=dict)
 
 
-def arrow_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+def arrow_text_columns(frame: pd.DataFrame, splits: dict[str, C.Split] | None = None) -> pd.DataFrame:
     """Columns that hold only text become Arrow-backed strings (fast vectorized text ops);
-    columns with numbers or dates (Excel) stay object so that parsers see the real cells."""
+    columns with numbers or dates (Excel) stay object so that parsers see the real cells.
+    Their split (text / other cells) goes into ``splits`` when given."""
     out = {}
     for column in frame.columns:
         split = C.split_cells(frame[column])
@@ -66,7 +71,36 @@ def arrow_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
             out[column] = pd.Series(pd.arrays.ArrowStringArray(split.text), index=frame.index)
         else:
             out[column] = frame[column]
+            if splits is not None:
+                splits[column] = split
     return pd.DataFrame(out, index=frame.index)
+
+
+def _text_grid(rows: list[list[str]], width: int, header: list[str]) -> pd.DataFrame | None:
+    """Rows of text cells (each of ``width`` cells, or none: an empty line) as Arrow string columns.
+
+    What ``arrow_text_columns(pd.DataFrame(rows, dtype=object))`` gives, built
+    column by column without the object frame. None when it cannot be built so
+    (duplicate header names, cells Arrow cannot encode).
+    """
+    if len(set(header)) != len(header) or width == 0:
+        return None
+    full = [r for r in rows if r]
+    try:
+        columns = [pa.array(c, type=pa.string()) for c in zip(*full)] if full else []
+    except (pa.ArrowException, UnicodeError):
+        return None
+    if not columns:
+        columns = [pa.array([], type=pa.string())] * width
+    if len(full) != len(rows):  # empty lines: rows of nulls
+        codes = np.full(len(rows), -1, dtype=np.int64)
+        codes[np.fromiter(map(bool, rows), dtype=bool, count=len(rows))] = np.arange(len(full))
+        columns = [C.take_with_null(c, codes) for c in columns]
+    index = pd.RangeIndex(len(rows))
+    return pd.DataFrame(
+        {name: pd.Series(pd.arrays.ArrowStringArray(arr), index=index) for name, arr in zip(header, columns)},
+        index=index,
+    )
 
 
 def _find_header(rows: list[list[Any]], expected: set[str]) -> int | None:
@@ -97,6 +131,23 @@ def grid_to_table(
     body = rows[header_at + 1 :]
     numbers = np.arange(len(body), dtype=np.int32) + np.int32(first_row_number + header_at + 1)
     lengths = np.fromiter(map(len, body), dtype=np.int64, count=len(body))
+    lines = pd.Series(raw_lines[header_at + 1 :], dtype=object) if raw_lines is not None else None
+    if raw_lines is not None:  # CSV: rows of text; the kept ones are as wide as the header (or empty)
+        ok = (lengths == width) | (lengths == 0)
+        kept = body if ok.all() else [body[i] for i in np.flatnonzero(ok).tolist()]
+        fast = _text_grid(kept, width, header)
+        if fast is not None:
+            assert lines is not None
+            return RawTable(
+                frame=fast,
+                row_numbers=numbers[ok],
+                raw_lines=lines[ok].reset_index(drop=True),
+                broken=[
+                    (int(numbers[i]), "wrong_field_count", _describe_broken("wrong_field_count", int(lengths[i]), width),
+                     lines.iat[i])
+                    for i in np.flatnonzero(~ok).tolist()
+                ],
+            )
     frame = pd.DataFrame(body, dtype=object) if body else pd.DataFrame(index=range(0), columns=range(width), dtype=object)
     if frame.shape[1] < width:
         for extra in range(frame.shape[1], width):
@@ -110,7 +161,6 @@ def grid_to_table(
     else:
         ok = (lengths == width) | (lengths == 0)
         broken_problem = "wrong_field_count"
-    lines = pd.Series(raw_lines[header_at + 1 :], dtype=object) if raw_lines is not None else None
     broken = []
     if not ok.all():
         bad_idx = np.flatnonzero(~ok)
@@ -120,13 +170,15 @@ def grid_to_table(
             broken.append((int(numbers[i]), broken_problem, text, n))
     frame = frame.loc[ok, : width - 1]
     frame.columns = header
-    frame = arrow_text_columns(frame.reset_index(drop=True))
+    splits: dict[str, C.Split] = {}
+    frame = arrow_text_columns(frame.reset_index(drop=True), splits)
     kept_lines = lines[ok].reset_index(drop=True) if lines is not None else None
     return RawTable(
         frame=frame,
         row_numbers=numbers[ok],
         raw_lines=kept_lines,
         broken=[(row, f"{problem}", _describe_broken(problem, n, width), text) for row, problem, text, n in broken],
+        splits=splits if not frame.columns.has_duplicates else {},
     )
 
 
@@ -194,12 +246,17 @@ def read_jsonl(data: bytes, expected_columns: list[str]) -> RawTable:
         objects = json.loads("[" + ",".join(body) + "]")
     except json.JSONDecodeError:
         objects = [_loads_or_none(line) for line in body]
-    is_object = np.fromiter(map(_is_dict, objects), dtype=bool, count=len(objects))
+    is_object = np.fromiter(map(isinstance, objects, repeat(dict)), dtype=bool, count=len(objects))
     broken = [
         (int(numbers[at]), "bad_json_line", "the line is not a JSON object; fix or re-export the line", lines[at])
         for at in body_at[~is_object].tolist()
     ]
     records = [o for o, keep in zip(objects, is_object) if keep] if not is_object.all() else objects
+    order = np.sort(np.concatenate([np.flatnonzero(blank), body_at[is_object]]))
+    raw_lines = pd.Series(line_text.take(pa.array(order)).to_pylist() if len(order) else [], dtype=object)
+    fast = _text_records(records, order, body_at[is_object])
+    if fast is not None:
+        return RawTable(frame=fast, row_numbers=numbers[order], raw_lines=raw_lines, broken=broken, encoding=encoding)
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     # Blank lines stay as empty rows so that they are accounted for in quarantine.
     kept = np.flatnonzero(blank.copy())
@@ -218,6 +275,32 @@ def read_jsonl(data: bytes, expected_columns: list[str]) -> RawTable:
 
 def _is_dict(value: Any) -> bool:
     return isinstance(value, dict)
+
+
+def _text_records(records: list[dict], order: np.ndarray, at: np.ndarray) -> pd.DataFrame | None:
+    """JSON objects that all have the same keys in the same order and only text (or null) values,
+    as Arrow string columns with a row of nulls at each blank line (``order``: the line index of
+    each output row, ``at``: that of each record). What the general path of :func:`read_jsonl`
+    gives, without the object frame; None when the records are not so regular."""
+    if not records:
+        return None
+    keys = tuple(records[0])
+    if not keys or len(set(keys)) != len(keys) or any(tuple(r) != keys for r in records):
+        return None
+    get = itemgetter(*keys)
+    rows = list(map(get, records)) if len(keys) > 1 else [(v,) for v in map(get, records)]
+    try:
+        columns = [pa.array(c, type=pa.string()) for c in zip(*rows)]
+    except (pa.ArrowException, UnicodeError):
+        return None
+    if len(order) != len(records):  # blank lines: rows of nulls
+        codes = np.full(len(order), -1, dtype=np.int64)
+        codes[np.searchsorted(order, at)] = np.arange(len(records))
+        columns = [C.take_with_null(c, codes) for c in columns]
+    index = pd.RangeIndex(len(order))
+    return pd.DataFrame(
+        {str(k): pd.Series(pd.arrays.ArrowStringArray(arr), index=index) for k, arr in zip(keys, columns)}, index=index
+    )
 
 
 def _loads_or_none(line: str) -> Any:
@@ -242,19 +325,29 @@ def read_xlsx(data: bytes, expected_columns: list[str], preferred_sheet: str | N
         raise UnreadableFile("unreadable_workbook", f"{kind}; re-export it from Excel ({type(exc).__name__})") from None
     expected = set(expected_columns)
     best: tuple[int, str, list[list[Any]], int] | None = None
-    for name in workbook.sheet_names:
+
+    def load(name: str) -> tuple[int, list[list[Any]], int] | None:
         try:
             sheet = workbook.get_sheet_by_name(name)
             rows = sheet.to_python(skip_empty_area=False)
         except Exception:  # a damaged sheet: try the others
-            continue
+            return None
         first_row = sheet.start[0] if sheet.start else 0
         score = max((_header_score(r, expected) for r in rows[:HEADER_SEARCH_ROWS]), default=0)
-        if name == preferred_sheet and score > 0:
-            best = (10**6, name, rows, first_row)
-            break
-        if best is None or score > best[0]:
-            best = (score, name, rows, first_row)
+        return score, rows, first_row
+
+    # The preferred sheet first: when its header matches, no other sheet is loaded.
+    loaded = load(preferred_sheet) if preferred_sheet in workbook.sheet_names else None
+    if loaded is not None and loaded[0] > 0:
+        best = (10**6, preferred_sheet, loaded[1], loaded[2])  # type: ignore[assignment]
+    else:
+        for name in workbook.sheet_names:
+            got = loaded if name == preferred_sheet else load(name)
+            if got is None:
+                continue
+            score, rows, first_row = got
+            if best is None or score > best[0]:
+                best = (score, name, rows, first_row)
     if best is None or best[0] == 0:
         raise UnreadableFile(
             "header_not_found",

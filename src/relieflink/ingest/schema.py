@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,6 +16,32 @@ from relieflink.config import load_canonical
 @lru_cache(maxsize=1)
 def canonical_schemas() -> dict[str, pa.Schema]:
     return load_canonical()
+
+
+def concat_frames(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat(parts, ignore_index=True)``, column by column when the parts agree.
+
+    When every part has the same columns with the same dtypes, each column is
+    concatenated on its own (``np.concatenate`` for NumPy dtypes): the result
+    is what ``pd.concat`` gives, without its per-cell NA checks on object
+    columns that are all None in some part. Otherwise ``pd.concat``.
+    """
+    if len(parts) == 1:
+        return parts[0].reset_index(drop=True)
+    first = parts[0]
+    columns = list(first.columns)
+    dtypes = list(first.dtypes)
+    if not parts or first.columns.has_duplicates or any(
+        list(p.columns) != columns or list(p.dtypes) != dtypes for p in parts[1:]
+    ):
+        return pd.concat(parts, ignore_index=True)
+    out = {}
+    for i, (column, dtype) in enumerate(zip(columns, dtypes)):
+        if isinstance(dtype, np.dtype):
+            out[column] = np.concatenate([p.iloc[:, i].to_numpy() for p in parts])
+        else:
+            out[column] = pd.concat([p.iloc[:, i] for p in parts], ignore_index=True)
+    return pd.DataFrame(out, index=pd.RangeIndex(sum(len(p) for p in parts)), columns=first.columns)
 
 
 def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
