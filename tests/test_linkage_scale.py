@@ -1,7 +1,7 @@
 """Linkage accuracy at scale: a generated 200k-person batch (default profile) through the
 product's own path (synth → ingest → link_mentions), against the generator's truth.
 
-Slow (about 6 minutes on 2 cores: 4 to generate, 1.5 to ingest, 0.3 to link), so it runs only
+Slow (100 s measured on 2 cores: generate, ingest, link), so it runs only
 when asked for: ``python -m pytest -m slow tests/test_linkage_scale.py``. The default suite skips it.
 """
 
