@@ -185,3 +185,18 @@ def test_flags_are_deterministic_and_ids_stable():
     a, b = audit(records), audit(records[::-1])
     assert a["flag_id"].tolist() == audit(records)["flag_id"].tolist()
     assert set(a["rule_id"]) == set(b["rule_id"])
+
+
+def test_missed_benefit_found_under_an_unresolved_identity():
+    """A same-name record of the entitlement with no resolved identity: a rare name means no flag,
+    a common one a review item."""
+    persons = pd.DataFrame([
+        {**person("P1", "1950-01-01"), "name": "祁彩娥"}, {**person("P9", "1950-01-01"), "name": "祁彩娥"},
+    ])
+    records = [rec("JSJ-SW", start="2015-01-01", person="P1"),
+               {**rec("MZJ-LNBX", start="2015-01-01", person="P9"), "identity_resolved": False}]
+    assert "MISS-ELDERLY-INSURANCE" not in rules_of(audit(records, persons=persons))
+    common = pd.concat([persons, pd.DataFrame([{**person(f"Q{i}", "1950-01-01"), "name": "祁彩娥"} for i in range(5)])])
+    flags = audit(records, persons=common)
+    missed = flags[flags["rule_id"] == "MISS-ELDERLY-INSURANCE"]
+    assert missed["status"].tolist() == ["review"] and "同名但身份未确认" in missed["explanation_zh"].iat[0]

@@ -329,18 +329,22 @@ def entitlement_missing(
     agg["amount_at_stake"] = np.nan
     facts = {"entitlement": list(prm.entitlement)} if prm.entitlement else {"lacks_status": list(prm.household_holds_none)}
     agg["facts"] = [dict(facts) for _ in range(len(agg))]
+    agg["possible_unlinked"] = False
     if prm.entitlement:
-        # The entitlement may have been paid under an identity linkage could not resolve
-        # (a row with no usable ID): a same-name record of it makes the miss uncertain.
+        # The entitlement may have been paid under an identity linkage could not resolve (a row
+        # with no usable ID) that carries the person's name. With a rare name that record is
+        # almost surely theirs: no flag. With a common name it may be anyone's: a review item.
         unresolved = live[live["program"].isin(prm.entitlement) & ~live["identity_resolved"].fillna(True).astype(bool)]
         names = persons.drop_duplicates("person_id").set_index("person_id")["name"]
-        possible = agg["person_id"].map(names).isin(unresolved["person_id"].map(names).dropna())
-        agg["possible_unlinked"] = possible.to_numpy()
-        for facts_of_flag, maybe in zip(agg["facts"], possible):
+        name_of = agg["person_id"].map(names)
+        possible = name_of.isin(unresolved["person_id"].map(names).dropna()).to_numpy()
+        persons_named = name_of.map(names.value_counts()).fillna(0).to_numpy()
+        rare = persons_named <= ruleset.rare_name_max_persons
+        agg = agg[~(possible & rare)].reset_index(drop=True)
+        agg["possible_unlinked"] = (possible & ~rare)[~(possible & rare)]
+        for facts_of_flag, maybe in zip(agg["facts"], agg["possible_unlinked"]):
             if maybe:
                 facts_of_flag["possible_unlinked"] = True
-    else:
-        agg["possible_unlinked"] = False
     return agg[[*HIT_COLUMNS, "possible_unlinked"]]
 
 

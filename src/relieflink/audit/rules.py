@@ -136,6 +136,7 @@ class RuleSet(_Strict):
     audit_period: AuditPeriod
     link_confidence_threshold: float = Field(0.99, gt=0, le=1)
     school_year_paid_ahead_from_month: int = Field(7, ge=1, le=12)
+    rare_name_max_persons: int = Field(4, ge=0)
     rules: list[Rule] = Field(min_length=1)
 
 
