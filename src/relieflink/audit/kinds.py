@@ -334,10 +334,16 @@ def entitlement_missing(
         # The entitlement may have been paid under an identity linkage could not resolve (a row
         # with no usable ID) that carries the person's name. With a rare name that record is
         # almost surely theirs: no flag. With a common name it may be anyone's: a review item.
-        unresolved = live[live["program"].isin(prm.entitlement) & ~live["identity_resolved"].fillna(True).astype(bool)]
+        # The same holds the other way round: a person of unresolved identity (no valid ID) who
+        # lacks the entitlement, while a same-name person has it, is most likely that person.
+        resolved = live["identity_resolved"].fillna(True).astype(bool)
+        entitled = live[live["program"].isin(prm.entitlement)]
         names = persons.drop_duplicates("person_id").set_index("person_id")["name"]
         name_of = agg["person_id"].map(names)
-        possible = name_of.isin(unresolved["person_id"].map(names).dropna()).to_numpy()
+        unresolved_names = entitled.loc[~resolved[entitled.index], "person_id"].map(names).dropna()
+        entitled_names = entitled["person_id"].map(names).dropna()
+        candidate_unresolved = ~agg["person_id"].isin(live.loc[resolved, "person_id"])
+        possible = (name_of.isin(unresolved_names) | (candidate_unresolved & name_of.isin(entitled_names))).to_numpy()
         persons_named = name_of.map(names.value_counts()).fillna(0).to_numpy()
         rare = persons_named <= ruleset.rare_name_max_persons
         agg = agg[~(possible & rare)].reset_index(drop=True)
