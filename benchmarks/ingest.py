@@ -170,10 +170,12 @@ def main() -> None:
 
     map_share = {fmt: 1 - read_secs.get(fmt, 0) / max(fmt_wall[fmt], 1e-9) for fmt in fmt_wall}
     print(
-        "\nwhat limits it: per-column pandas work in mapping (parsing values, building mention/record frames,"
-        " object <-> Arrow conversions; "
+        "\nwhat limits it: the work after reading ("
         + ", ".join(f"{fmt} {share:.0%}" for fmt, share in sorted(map_share.items()))
-        + " of each format's time is after reading), then reading"
+        + " of each format's time): the batch-wide name/ID normalization, then pandas frames with object"
+        " columns built per file (mention/record frames from Arrow text, Arrow -> Python str conversions,"
+        " the concatenation in _assemble) and pandas' per-column overheads; then reading (csv.reader /"
+        " json.loads into Arrow string columns, calamine for Excel)"
         + (f"; for Excel, python-calamine alone caps it at {rows['xlsx'] / calamine_secs:,.0f} rows/s" if calamine_secs else "")
         + "."
     )

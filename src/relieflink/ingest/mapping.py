@@ -212,6 +212,9 @@ def _unstack(frame: pd.DataFrame, lengths: list[int]) -> list[pd.DataFrame]:
 
 def _none_for_na(series: pd.Series) -> pd.Series:
     """Object series with None for missing values (comparisons stay boolean)."""
+    arr = C._arrow_string_array(series)
+    if arr is not None:  # Arrow text: nulls come out as None directly
+        return pd.Series(np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object), index=series.index, name=series.name)
     return series.astype(object).where(series.notna(), None)
 
 
