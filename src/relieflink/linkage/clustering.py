@@ -52,9 +52,64 @@ def _best_per(node: np.ndarray, target: np.ndarray, mw: np.ndarray):
     return best.index.to_numpy(), best["t"].to_numpy(), best["w"].to_numpy(), best["w2"].to_numpy()
 
 
+def _empty_pairs():
+    return np.zeros(0, np.int64), np.zeros(0, np.int64)
+
+
+def constrained_components(n: int, li, ri, mw, cl_a, cl_b) -> np.ndarray:
+    """Components of the edges ``li``–``ri`` that hold no cannot-link pair: edges in descending
+    weight order join two clusters unless a cannot-link pair would end up inside (greedy,
+    deterministic: ties by node indices). Only components that hold a cannot-link pair are
+    re-clustered edge by edge."""
+    lab = _components(n, li, ri)
+    if len(cl_a) == 0:
+        return lab
+    bad_cl = lab[cl_a] == lab[cl_b]
+    if not bad_cl.any():
+        return lab
+    bad = np.zeros(n, bool)
+    bad[np.isin(lab, np.unique(lab[cl_a[bad_cl]]))] = True
+    keep = ~(bad[li] & bad[ri])
+    sel = np.flatnonzero(~keep)
+    order = sel[np.lexsort((ri[sel], li[sel], -mw[sel]))]
+    parent = {}
+
+    def find(x):
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+    members: dict[int, set] = {}
+    cannot: dict[int, set] = {}
+    for a, b in zip(cl_a[bad[cl_a]].tolist(), cl_b[bad[cl_a]].tolist()):
+        cannot.setdefault(a, set()).add(b)
+        cannot.setdefault(b, set()).add(a)
+    for e in order.tolist():
+        a, b = find(int(li[e])), find(int(ri[e]))
+        if a == b:
+            continue
+        ma, mb = members.get(a, {a}), members.get(b, {b})
+        ca = set().union(*(cannot.get(x, ()) for x in ma))
+        if ca & mb:
+            continue
+        if len(ma) < len(mb):
+            a, b, ma, mb = b, a, mb, ma
+        parent[b] = a
+        members[a] = ma | mb
+        members.pop(b, None)
+    use = np.flatnonzero(keep)
+    moved = np.array(sorted(parent), dtype=np.int64)
+    roots = np.array([find(int(x)) for x in moved], dtype=np.int64)
+    return _components(n, np.r_[li[use], moved], np.r_[ri[use], roots])
+
+
 def components_clustering(n: int, li, ri, mw, prob, threshold: float, cannot_link_prob: float = 0.01,
-                          nodes: np.ndarray | None = None) -> np.ndarray:
-    """Connected components on strong pairs, falling back to mutual best links in chained components."""
+                          nodes: np.ndarray | None = None, cannot_pairs=None) -> np.ndarray:
+    """Connected components on strong pairs, falling back to mutual best links in chained components;
+    no component holds a cannot-link pair (``cannot_pairs``)."""
+    cl_a, cl_b = cannot_pairs if cannot_pairs is not None else _empty_pairs()
     strong = prob >= threshold
     lab = _components(n, li[strong], ri[strong])
     bad_pair = (prob < cannot_link_prob) & (lab[li] == lab[ri])
@@ -74,6 +129,10 @@ def components_clustering(n: int, li, ri, mw, prob, threshold: float, cannot_lin
             sel_idx = np.flatnonzero(sel)[mutual]
             use = np.r_[keep_idx, sel_idx]
             lab = _components(n, li[use], ri[use])
+            strong = np.zeros(len(li), bool)
+            strong[use] = True
+    if len(cl_a) and (lab[cl_a] == lab[cl_b]).any():
+        lab = constrained_components(n, li[strong], ri[strong], mw[strong], cl_a, cl_b)
     return lab
 
 
@@ -91,10 +150,16 @@ def one_to_one(n: int, li, ri, mw, prob, threshold: float) -> np.ndarray:
 
 def anchored(n: int, anchor: np.ndarray, li, ri, mw, prob, threshold: float, margin: float,
              max_rounds: int = 4, cannot_link_prob: float = 0.01, unique_probability: float | None = None,
-             forbidden: np.ndarray | None = None):
-    """Anchor-based clustering. Returns (labels, ambiguous_node_mask)."""
+             forbidden: np.ndarray | None = None, cannot=None):
+    """Anchor-based clustering. Returns (labels, ambiguous_node_mask).
+
+    ``cannot``: (left, right) node pairs that are two persons: a node never attaches to the
+    anchor its cannot-link partner holds, and of two partners bidding for one anchor in the
+    same round only the stronger attaches."""
+    cl_a, cl_b = cannot if cannot is not None else _empty_pairs()
     label = np.where(anchor >= 0, anchor, -1).astype(np.int64)
     ambiguous = np.zeros(n, bool)
+    K = np.int64(max(int(anchor.max(initial=-1)), int(forbidden.max(initial=-1)) if forbidden is not None else -1) + 2)
     for _ in range(max_rounds):
         la, lb = label[li], label[ri]
         one_side = (la >= 0) != (lb >= 0)
@@ -108,6 +173,27 @@ def anchored(n: int, anchor: np.ndarray, li, ri, mw, prob, threshold: float, mar
             u, t, w = u[allowed], t[allowed], w[allowed]
             if len(u) == 0:
                 break
+        # a node with pairs to the anchor's own (ID-bearing) nodes is judged on those: a chain
+        # through a node attached in an earlier round only counts where there are none (one weak
+        # link to an attached node must not outvote the ID's records)
+        partner = np.where(la[one_side] < 0, ri[one_side], li[one_side])
+        if len(u):
+            orig = anchor[partner] >= 0
+            if forbidden is not None:
+                orig = orig[allowed]
+            ut = u * K + t
+            has_orig = np.isin(ut, ut[orig])
+            keep_e = orig | ~has_orig
+            u, t, w = u[keep_e], t[keep_e], w[keep_e]
+        # nor to the anchor of a node it cannot be
+        fa = (label[cl_b] >= 0) & (label[cl_a] < 0)
+        fb = (label[cl_a] >= 0) & (label[cl_b] < 0)
+        fkeys = np.r_[cl_a[fa] * K + label[cl_b[fa]], cl_b[fb] * K + label[cl_a[fb]]]
+        if len(fkeys):
+            allowed = ~np.isin(u * K + t, fkeys)
+            u, t, w = u[allowed], t[allowed], w[allowed]
+            if len(u) == 0:
+                break
         un, bt, bw, w2 = _best_per(u, t, w)
         bp = 1.0 / (1.0 + np.exp2(-bw))
         ok = (bp >= threshold) & (bw - w2 >= margin)
@@ -117,6 +203,20 @@ def anchored(n: int, anchor: np.ndarray, li, ri, mw, prob, threshold: float, mar
             p2 = 1.0 / (1.0 + np.exp2(-np.where(np.isfinite(w2), w2, -1000.0)))
             ok |= (bp >= unique_probability) & (p2 < cannot_link_prob)
         ambiguous[un[(bp >= threshold) & ~ok]] = True
+        if len(cl_a) and ok.any():
+            # two cannot-link partners bidding for one anchor: the weaker waits (next round the
+            # anchor is forbidden to it)
+            prop = np.full(n, -1, np.int64)
+            prop[un[ok]] = bt[ok]
+            strength = np.full(n, -np.inf)
+            strength[un[ok]] = bw[ok]
+            clash = (prop[cl_a] >= 0) & (prop[cl_a] == prop[cl_b])
+            if clash.any():
+                a, b = cl_a[clash], cl_b[clash]
+                loser = np.where((strength[a] > strength[b]) | ((strength[a] == strength[b]) & (a < b)), b, a)
+                lose = np.zeros(n, bool)
+                lose[loser] = True
+                ok &= ~lose[un]
         if not ok.any():
             break
         label[un[ok]] = bt[ok]
@@ -131,8 +231,9 @@ def anchored(n: int, anchor: np.ndarray, li, ri, mw, prob, threshold: float, mar
     if len(idx):
         pos = np.full(n, -1, np.int64)
         pos[idx] = np.arange(len(idx))
+        csel = rest[cl_a] & rest[cl_b]
         sub = components_clustering(len(idx), pos[li[sel]], pos[ri[sel]], mw[sel], prob[sel], threshold,
-                                    cannot_link_prob)
+                                    cannot_link_prob, cannot_pairs=(pos[cl_a[csel]], pos[cl_b[csel]]))
         # a would-be cluster member that was ambiguous between anchors keeps out of others
         label[idx] = offset + sub
     amb_idx = np.flatnonzero((label < 0) & ambiguous)

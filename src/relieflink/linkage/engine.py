@@ -136,6 +136,52 @@ class Linker:
             tab.cache.pop(("int", c), None)
         return mask
 
+    def cannot_links(self, df: pd.DataFrame, nodes: Nodes, tab: Table) -> tuple[np.ndarray, np.ndarray]:
+        """Node pairs that are two persons whatever their scores (``clustering.cannot_link``).
+
+        ``same_record``: nodes named on one input record (``columns``, e.g. file and row);
+        ``same_key``: nodes sharing ``key``. Of those, the pairs whose ``differ`` values differ
+        (both present), and/or whose level on ``comparison`` is one of ``levels``: a student and
+        a guardian named differently on one row; two relations of one roster 户编号 (the roster
+        lists each member of a household once).
+        Returns sorted, distinct (left, right) node arrays with left < right."""
+        rules = self.settings.clustering.get("cannot_link") or []
+        n = np.int64(tab.n)
+        keys = [np.zeros(0, np.int64)]
+        for r in rules:
+            differ = tab.col(r["differ"]) if "differ" in r else None
+            if r["kind"] == "same_record":
+                cols = [c for c in r["columns"] if c in df]
+                if len(cols) != len(r["columns"]) or len(df) == 0:
+                    continue
+                rk = np.zeros(len(df), np.int64)
+                for c in cols:
+                    cc = pd.factorize(df[c], use_na_sentinel=True)[0].astype(np.int64)
+                    rk = pd.factorize(rk * (int(cc.max()) + 2) + cc + 1)[0].astype(np.int64)
+                pairs = pd.DataFrame({"k": rk, "v": nodes.record_node}).drop_duplicates()
+                multi = pairs["k"].duplicated(keep=False).to_numpy()
+                k, v = pairs["k"].to_numpy()[multi], pairs["v"].to_numpy()[multi]
+            elif r["kind"] == "same_key":
+                key = tab.col(r["key"])
+                ok = key != NULL
+                k, v = key[ok].astype(np.int64), np.flatnonzero(ok).astype(np.int64)
+            else:
+                raise ValueError(f"unknown cannot_link kind {r['kind']!r}")
+            from relieflink.linkage.blocking import pairs_within_groups
+            a, b, _, _ = pairs_within_groups(k, v)
+            keep = a != b
+            if "differ" in r:
+                da, db = differ[a], differ[b]
+                keep &= (da != NULL) & (db != NULL) & (da != db)
+            if "comparison" in r:  # the pair's level on a comparison says they differ
+                comp = self.settings.comparison(r["comparison"])
+                bad = [k for k, lv in enumerate(comp.levels) if lv.label in set(r["levels"])]
+                keep &= np.isin(comp.gamma(tab, a, b), bad)
+            keys.append(a[keep] * n + b[keep])
+        from relieflink.linkage.table import sorted_unique
+        allk = sorted_unique(np.concatenate(keys))
+        return allk // n, allk % n
+
     def block(self, nodes: Nodes, tab: Table):
         s = self.settings
         flags = {f: nodes.frame[f].to_numpy(dtype=bool) for f in s.flags}
@@ -188,6 +234,7 @@ class Linker:
             # comparison = mean over the sessions that estimated it.
             flags = {f: nodes.frame[f].to_numpy(dtype=bool) for f in s.flags}
             acc: dict[str, list[np.ndarray]] = {c.name: [] for c in comps}
+            takes: list[tuple[str, int, float]] = []
             for sess in sessions:
                 bp = next(b for b in s.blocking if b.name == sess["pass"])
                 g = self._session_pairs(tab, bp, flags, ds, pairs, gammas)
@@ -201,12 +248,28 @@ class Linker:
                 mm = {k: list(v) for k, v in m.items()}
                 mm, _, _, k_it = em(pats, counts, comps, mm, s.u, prior0, max_it, tol, excl, estimate_u=False)
                 it += k_it
+                if "take" in sess:  # this session estimates only these levels
+                    for cname, labels in sess["take"].items():
+                        c = s.comparison(cname)
+                        for lab in labels:
+                            takes.append((cname, c.labels.index(lab), mm[cname][c.labels.index(lab)]))
+                    continue
                 for c in comps:
                     if c.name not in excl:
                         acc[c.name].append(np.asarray(mm[c.name]))
             for c in comps:
                 if acc[c.name]:
                     m[c.name] = [float(x) for x in np.mean(acc[c.name], axis=0)]
+            for cname, k, val in takes:
+                # the session's m of the level is conditional on pairs where the level can occur
+                # at all (one side with an age only); the other levels keep their relative sizes
+                # and the vector is renormalized, so that neither side is scaled to nothing
+                c = s.comparison(cname)
+                v = np.asarray(m[cname], dtype=float)
+                nn = np.array([not lv.is_null for lv in c.levels])
+                v[k] = val
+                v[nn] /= v[nn].sum()
+                m[cname] = [float(x) for x in v]
             fixed = {c.name for c in comps}
         pats, counts = pattern_counts(gammas, sizes)
         u_random = s.u
@@ -231,7 +294,9 @@ class Linker:
 
     def tf(self, tab: Table) -> TermFrequencies | None:
         cols = {lv.column for c in self.settings.comparisons for lv in c.levels if lv.tf}
-        return TermFrequencies.from_table(tab, cols) if cols else None
+        if not cols:
+            return None
+        return TermFrequencies.from_table(tab, cols)
 
     def cluster(self, tab: Table, nodes: Nodes, p: Scored):
         c = self.settings.clustering
@@ -240,7 +305,8 @@ class Linker:
         cannot = float(c.get("cannot_link_probability", 0.01))
         ambiguous = None
         if method == "components":
-            lab = CL.components_clustering(tab.n, p.left, p.right, p.match_weight, p.probability, thr, cannot)
+            lab = CL.components_clustering(tab.n, p.left, p.right, p.match_weight, p.probability, thr, cannot,
+                                           cannot_pairs=getattr(self, "cannot", None))
         elif method == "one_to_one":
             lab = CL.one_to_one(tab.n, p.left, p.right, p.match_weight, p.probability, thr)
         elif method == "anchored":
@@ -251,7 +317,8 @@ class Linker:
             anchor, forbidden = codes[:tab.n], codes[tab.n:]
             lab, ambiguous = CL.anchored(tab.n, anchor, p.left, p.right, p.match_weight, p.probability, thr,
                                          float(c.get("margin", 3.0)), int(c.get("max_rounds", 4)), cannot,
-                                         c.get("unique_candidate_probability"), forbidden)
+                                         c.get("unique_candidate_probability"), forbidden,
+                                         getattr(self, "cannot", None))
             lab = CL.canonical_labels(lab)
         else:
             raise ValueError(f"unknown clustering method {method!r}")
@@ -267,6 +334,7 @@ class Linker:
         nodes, tab = self.prepare(df, dataset)
         t = self._tick("prepare", t)
         self.split_contradicting_anchors(nodes, tab)
+        self.cannot = self.cannot_links(df, nodes, tab)
         t = self._tick("anchors", t)
         li, ri, first, stats = self.block(nodes, tab)
         t = self._tick("blocking", t)
@@ -282,7 +350,7 @@ class Linker:
             it = self.train(nodes, tab, gam, lab_arg, (li, ri))
         t = self._tick("training", t)
         fw, mw, prob = score(tab, s.comparisons, gam, li, ri, s.m, s.u, s.prior, self.tf(tab),
-                             float(s.training.get("tf_min_u", 1e-6)))
+                             float(s.training.get("tf_min_u", 1e-6)), gates=s.clustering.get("gates"))
         p = Scored(li, ri, first, gam, fw, mw, prob)
         t = self._tick("scoring", t)
         lab, amb = self.cluster(tab, nodes, p)

@@ -188,8 +188,13 @@ def level_weights(comparisons: list[Comparison], m: dict, u: dict) -> list[np.nd
 
 def score(tab: Table, comparisons: list[Comparison], gammas: np.ndarray, li: np.ndarray, ri: np.ndarray,
           m: dict, u: dict, prior: float, tf: TermFrequencies | None, tf_min_u: float = 1e-6,
-          tf_max_boost: float = 8.0):
-    """Per-field weights (float32 matrix), match weight and probability of each pair."""
+          tf_max_boost: float = 8.0, gates: list[dict] | None = None):
+    """Per-field weights (float32 matrix), match weight and probability of each pair.
+
+    ``gates``: evidence that is not independent of another comparison's outcome, e.g.
+    ``{when: {name: [surname_only, disagree]}, cap: {phone: 0, address: 0}}`` — family members
+    share a phone and an address, so under a disagreeing name those fields add at most the cap
+    (their negative weights stay)."""
     W = level_weights(comparisons, m, u)
     fw = np.empty(gammas.shape, dtype=np.float32)
     for j, c in enumerate(comparisons):
@@ -209,6 +214,17 @@ def score(tab: Table, comparisons: list[Comparison], gammas: np.ndarray, li: np.
             # common ones (张伟) lose weight, on the exact and on the pinyin level alike
             adj = np.log2(max(tf.ref[lv.column], tf_min_u) / f)
             fw[sel, j] += np.clip(adj, -tf_max_boost, tf_max_boost).astype(np.float32)
+    names = [c.name for c in comparisons]
+    for gate in gates or []:
+        hit = np.zeros(len(gammas), bool)
+        for cname, labels in gate["when"].items():
+            j = names.index(cname)
+            lv = [k for k, l in enumerate(comparisons[j].labels) if l in set(labels)]
+            hit |= np.isin(gammas[:, j], lv)
+        if hit.any():
+            for cname, cap in gate["cap"].items():
+                j = names.index(cname)
+                fw[hit, j] = np.minimum(fw[hit, j], np.float32(cap))
     mw = np.log2(prior / (1 - prior)) + fw.sum(axis=1, dtype=np.float64)
     prob = 1.0 / (1.0 + np.exp2(-np.clip(mw, -1000, 1000)))
     return fw, mw, prob

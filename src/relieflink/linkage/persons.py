@@ -133,8 +133,17 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
     t0 = time.perf_counter()
     s = settings if isinstance(settings, Settings) else Settings.load(settings)
     m = mentions.reset_index(drop=True)
+    if {"file", "row", "id_clean", "id_number"} <= set(m.columns):
+        # rows without any ID: keyed by file|row, so that identical name-only rows are not
+        # collapsed into one node before linkage (the preparer keeps it for no-ID nodes only)
+        noid = (m["id_clean"].isna() & m["id_number"].isna()).to_numpy()
+        solo = np.full(len(m), None, dtype=object)
+        if noid.any():
+            solo[noid] = (m["file"].astype(str)[noid] + "|" + m["row"].astype(str)[noid]).to_numpy(dtype=object)
+        m = m.assign(solo=solo)
     linker = Linker(s)
     res = linker.run(m, train=train, labels=labels)
+    m = m.drop(columns=["solo"], errors="ignore")
     t1 = time.perf_counter()
     tab, nodes = res.table, res.nodes
     lab = res.record_label

@@ -85,7 +85,8 @@ def _birth_digits(u: pd.Series) -> pd.Series:
 
 #: input columns the relief preparer reads (the linker collapses identical input rows first)
 RELIEF_INPUTS = ("name", "surname", "name_pinyin", "id_status", "id_number", "id_clean", "birth_date",
-                 "birth_year_from_age", "sex", "phone", "subdistrict", "community", "address", "household_no")
+                 "birth_year_from_age", "sex", "phone", "subdistrict", "community", "address", "household_no",
+                 "relation", "solo")
 
 
 def prepare_relief(m: pd.DataFrame, settings: Settings) -> pd.DataFrame:
@@ -115,6 +116,7 @@ def prepare_relief(m: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     out["id_cmp"] = clean.where(usable, None)
     out["id_fuzzy"] = usable & (clen == 18) & idn.isna().to_numpy()
     out["id_damaged"] = damaged & usable
+    out["no_id"] = ~usable & idn.isna().to_numpy()
 
     bstr = per_value(m["birth_date"], _fmt_date)
     # an invalid ID still carries its birth digits (positions 7-14)
@@ -133,6 +135,23 @@ def prepare_relief(m: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     out["by_block2"] = byear.where(byear.notna(), ay1)
     for c in ("sex", "phone", "subdistrict", "community", "address", "household_no"):
         out[c] = _na_none(m[c]) if c in m else None
+    # a mention without any ID evidence is a node of its own (``solo``: its file|row, set by
+    # link_mentions): two such rows that agree on a name and little else are not one person
+    # by construction; the scores decide (a rare name links, 张秀英 does not)
+    out["solo"] = _na_none(m["solo"]).where(out["no_id"].to_numpy(), None) if "solo" in m else None
+    # nothing to block on but the name (elderly insurance: a name; legal aid: name, age, sex)
+    placeless = np.ones(len(out), dtype=bool)
+    for c in ("phone", "subdistrict", "community", "address"):
+        placeless &= out[c].isna().to_numpy()
+    out["name_only"] = out["no_id"].to_numpy() & placeless
+    # the roster lists each member of a household once: 户编号 + relation names one member
+    # (father and son 同名同姓 without IDs stay two nodes, and a cannot-link keeps them apart)
+    if "household_no" in m and "relation" in m:
+        hn, rel = _na_none(m["household_no"]), _na_none(m["relation"])
+        both = hn.notna() & rel.notna()
+        out["hh_member"] = (hn.astype(str) + "|" + rel.astype(str)).where(both, None)
+    else:
+        out["hh_member"] = None
     return out
 
 
