@@ -79,6 +79,14 @@ def test_household_evidence_does_not_outweigh_a_disagreeing_name(relief_model):
     assert person_of(r, f, 60) != person_of(r, f, 61)
     assert person_of(r, "mzj_医疗救助.csv", 62) != person_of(r, f, 63)
     assert person_of(r, f, 61) != person_of(r, "mzj_医疗救助.csv", 62)
+    # the mechanism: under a disagreeing name, the shared household fields weigh nothing
+    pr = r.pairs
+    off = pr["level_name"].isin(["surname_only", "disagree"])
+    assert off.any()
+    for c in ("phone", "address", "community", "subdistrict"):
+        assert (pr.loc[off, f"w_{c}"] <= 0).all(), c
+    on = (pr["level_name"] == "exact") & (pr["level_phone"] == "exact")
+    assert (pr.loc[on, "w_phone"] > 0).all()
 
 
 def test_name_only_mentions_of_a_common_name_stay_apart(relief_model):
@@ -96,3 +104,14 @@ def test_name_only_mentions_of_a_common_name_stay_apart(relief_model):
     holders = {person_of(r, "cl_残疾人补贴.jsonl", 70 + k) for k in range(6)}
     assert len(name_only) == 3
     assert not name_only & holders
+
+
+def test_roster_siblings_of_one_household_stay_two(relief_model):
+    """(A) Two 子 of one 户编号 with names one syllable apart (段俊 / 段伟), same birth date,
+    phone and address (the younger's row carried the head's ID, so it has none): two people."""
+    rows = roster_row(60, "段建国", "户主", "段建国", "H99", sex="M", birth=19650101) \
+        + roster_row(61, "段俊", "子", "段建国", "H99", id_clean=valid_id(19911208, 361), sex="M") \
+        + roster_row(62, "段伟", "子", "段建国", "H99", sex="M", birth=19911208)
+    r = link_mentions(with_background(rows), settings=relief_model)
+    assert person_of(r, ROSTER, 61) != person_of(r, ROSTER, 62)
+    assert person_of(r, ROSTER, 61, "head") == person_of(r, ROSTER, 60)

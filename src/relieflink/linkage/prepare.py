@@ -22,6 +22,10 @@ STRING = pd.StringDtype("pyarrow")
 SUSPECT_ID_STATUSES = ("head_id_on_member", "conflicting_ids", "malformed", "missing")
 
 
+#: the roster's relation of the household head
+HEAD_RELATION = "户主"
+
+
 def _na_none(s: pd.Series) -> pd.Series:
     s = s.astype(object)
     return s.where(s.notna(), None)
@@ -150,8 +154,11 @@ def prepare_relief(m: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         hn, rel = _na_none(m["household_no"]), _na_none(m["relation"])
         both = hn.notna() & rel.notna()
         out["hh_member"] = (hn.astype(str) + "|" + rel.astype(str)).where(both, None)
+        # the household of a member other than the head (the head is named again on every
+        # member's row, with typos: 陈玲 / 陈林; members are listed once)
+        out["hh_not_head"] = hn.where(both & (rel != HEAD_RELATION), None)
     else:
-        out["hh_member"] = None
+        out["hh_member"] = out["hh_not_head"] = None
     return out
 
 
