@@ -1,7 +1,7 @@
 """Linkage accuracy at scale: a generated 200k-person batch (default profile) through the
 product's own path (synth → ingest → link_mentions), against the generator's truth.
 
-Slow (100 s measured on 2 cores: generate, ingest, link), so it runs only
+Slow (about 75–100 s on 2 cores: generate, ingest, link; time is measured by benchmarks, not asserted here), so it runs only
 when asked for: ``python -m pytest -m slow tests/test_linkage_scale.py``. The default suite skips it.
 """
 
@@ -32,4 +32,3 @@ def test_linkage_200k_default_profile(tmp_path, request):
     assert missing == 0
     assert met.f1 >= 0.995, met
     assert met.exact_entities >= 0.98, met
-    assert linked.timings["total"] < 120, linked.timings  # 18-25 s measured; generous for busy machines
