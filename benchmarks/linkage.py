@@ -42,6 +42,16 @@ engines ran slower than on an idle machine; they ran one after the other in one 
   splink      0.9927  0.9914  0.9941  96.95 %        181.9     4663 MiB
   ratio: Splink / relieflink time ×2.43, memory ×2.08, ΔF1 +0.0067 (commit b4b41ec)
 
+Re-run after the accuracy work (commit c7077a6; same G, re-ingested with the current ingest into R,
+machine less loaded, a test suite running on the other core part of the time):
+
+  engine      F1      P       R       exact persons  seconds  peak
+  relieflink  0.9996  0.9999  0.9993  99.49 %         32.7     2360 MiB
+  splink      0.9927  0.9914  0.9941  96.95 %        100.5     4915 MiB
+  ratio: Splink / relieflink time ×3.08, memory ×2.08, ΔF1 +0.0069
+  relieflink stages (s): prepare 9.2, anchors 1.4, blocking 2.4, comparisons 1.9, training 2.9,
+  scoring 0.4, clustering 0.5, persons 4.1, households and outputs 7.3
+
 Where relieflink's time goes at 1M mentions (``timings`` of that run, seconds):
 prepare 25.5 (14 input columns factorized over 1M rows, features of the ~430k distinct rows,
 collapse into ~450k nodes, table encoding), anchors 1.2, blocking 2.7, comparisons 4.0, training
