@@ -45,7 +45,8 @@ def prepare_records(
     cov = coverage(r, catalog, ruleset.school_year_paid_ahead_from_month)
     # only what the rule kinds read: every filter of a wide frame copies every column
     keep = ["record_id", "file", "row", "program", "kind", "category", "person_id", "household_id", "household_no",
-            "agency", "amount", "amount_basis", "disability_level", "link_confidence", "identity_resolved", "name_key"]
+            "agency", "amount", "amount_basis", "disability_level", "link_confidence", "identity_resolved", "name_key",
+            "subdistrict"]
     slim = r[[c for c in keep if c in r]].copy()
     slim["category"] = slim["category"] if "category" in slim else None
     for column in ("person_id", "household_id", "household_no", "program", "agency", "kind"):

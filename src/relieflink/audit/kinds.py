@@ -340,10 +340,21 @@ def entitlement_missing(
         entitled = live[live["program"].isin(prm.entitlement)]
         names = persons.drop_duplicates("person_id").set_index("person_id")["name"]
         name_of = agg["person_id"].map(names)
-        unresolved_names = entitled.loc[~resolved[entitled.index], "person_id"].map(names).dropna()
+        unresolved = entitled.loc[~resolved[entitled.index]]
         entitled_names = entitled["person_id"].map(names).dropna()
         candidate_unresolved = ~agg["person_id"].isin(live.loc[resolved, "person_id"])
-        possible = (name_of.isin(unresolved_names) | (candidate_unresolved & name_of.isin(entitled_names))).to_numpy()
+        # an unresolved same-name record granted in a subdistrict where the person has no record
+        # is someone else's; one without a subdistrict, or in one of the person's, may be theirs
+        places = r[["person_id", "subdistrict"]].dropna().drop_duplicates() if "subdistrict" in r else None
+        u = pd.DataFrame({"name": unresolved["person_id"].map(names), "subdistrict": unresolved.get("subdistrict")}).dropna(subset=["name"])
+        cand = pd.DataFrame({"i": np.arange(len(agg)), "person_id": agg["person_id"].to_numpy(), "name": name_of.to_numpy()})
+        pairs = cand.merge(u, on="name")
+        if places is not None and len(pairs):
+            own = pairs.merge(places, on=["person_id", "subdistrict"], how="left", indicator=True)["_merge"].eq("both")
+            pairs = pairs[pairs["subdistrict"].isna().to_numpy() | own.to_numpy()]
+        same_name_unresolved = np.zeros(len(agg), dtype=bool)
+        same_name_unresolved[pairs["i"].unique()] = True
+        possible = same_name_unresolved | (candidate_unresolved & name_of.isin(entitled_names)).to_numpy()
         persons_named = name_of.map(names.value_counts()).fillna(0).to_numpy()
         rare = persons_named <= ruleset.rare_name_max_persons
         agg = agg[~(possible & rare)].reset_index(drop=True)
