@@ -163,6 +163,17 @@ def map_unique(values: np.ndarray, func: Callable[[object], object]) -> list:
     return list(out[codes])
 
 
+def unique_texts(raw: pd.Series, render: Callable[[object], str | None]) -> tuple[np.ndarray, pa.Array]:
+    """A raw column as (row codes, distinct texts): non-text cells (numbers, dates) are rendered
+    with ``render`` once per distinct value, then everything is dictionary-encoded."""
+    split = split_cells(raw)
+    text = split.text
+    if len(split.other_pos):
+        other = map_unique(split.other_vals, render)
+        text = replace_rows(text, split.other_pos, pa.array(other, type=pa.string()))
+    return dict_encode(text)
+
+
 def dict_encode(arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Arrow dictionary encoding: (int32 codes with -1 for null, uniques)."""
     enc = pc.dictionary_encode(arr)

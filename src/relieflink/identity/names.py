@@ -197,12 +197,7 @@ def normalize_names(raw: pd.Series) -> pd.DataFrame:
     if not isinstance(raw, pd.Series):
         raw = pd.Series(raw, dtype=object)
     index = raw.index
-    split = C.split_cells(raw)
-    text = split.text
-    if len(split.other_pos):
-        other = C.map_unique(split.other_vals, _other_cell)
-        text = C.replace_rows(text, split.other_pos, pa.array(other, type=pa.string()))
-    codes, uniq = C.dict_encode(text)
+    codes, uniq = C.unique_texts(raw, _other_cell)
     names = _normalize_unique(uniq.to_pylist())
     # distinct cleaned names (胡 磊 and 胡磊 are one): pinyin once each
     n_codes, n_uniq = pd.factorize(np.asarray(names, dtype=object))

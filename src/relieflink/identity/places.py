@@ -139,15 +139,7 @@ class Gazetteer:
     # ------------------------------------------------------------- recognition
     def _cleaned_unique(self, raw: pd.Series) -> tuple[np.ndarray, pa.Array]:
         """Codes (row → unique) and the unique values: NFKC, no whitespace, no province/city/district."""
-        split = C.split_cells(raw)
-        text = split.text
-        if len(split.other_pos):
-            other = C.map_unique(split.other_vals, _cell_str)
-            text = C.replace_rows(text, split.other_pos, pa.array(other, type=pa.string()))
-        codes, uniq = C.dict_encode(text)
-        uniq = pc.utf8_normalize(uniq, "NFKC")
-        uniq = pc.replace_substring_regex(uniq, pattern=C.SPACE_RE + "+|" + C.INVISIBLE_RE, replacement="")
-        uniq = pc.utf8_normalize(uniq, "NFKC")
+        codes, uniq = _compact_unique(raw)
         uniq = pc.replace_substring_regex(uniq, pattern=self._address_prefix_re, replacement="")
         return codes, uniq
 
@@ -243,17 +235,17 @@ def _series(raw) -> pd.Series:  # type: ignore[no-untyped-def]
     return raw if isinstance(raw, pd.Series) else pd.Series(raw, dtype=object)
 
 
-def _normalize_addresses(raw: pd.Series, prefix_re: str) -> pd.Series:
-    raw = _series(raw)
-    split = C.split_cells(raw)
-    text = split.text
-    if len(split.other_pos):
-        other = C.map_unique(split.other_vals, _cell_str)
-        text = C.replace_rows(text, split.other_pos, pa.array(other, type=pa.string()))
-    codes, uniq = C.dict_encode(text)
+def _compact_unique(raw: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """Row codes and distinct place texts: NFKC, no whitespace or invisible characters."""
+    codes, uniq = C.unique_texts(raw, _cell_str)
     uniq = pc.utf8_normalize(uniq, "NFKC")
     uniq = pc.replace_substring_regex(uniq, pattern=C.SPACE_RE + "+|" + C.INVISIBLE_RE, replacement="")
-    uniq = pc.utf8_normalize(uniq, "NFKC")
+    return codes, pc.utf8_normalize(uniq, "NFKC")
+
+
+def _normalize_addresses(raw: pd.Series, prefix_re: str) -> pd.Series:
+    raw = _series(raw)
+    codes, uniq = _compact_unique(raw)
     uniq = pc.replace_substring_regex(uniq, pattern=_DASHES_RE, replacement="-")
     uniq = pc.replace_substring_regex(uniq, pattern=prefix_re, replacement="")
     uniq = pc.if_else(pc.greater(pc.utf8_length(uniq), 0), uniq, pa.scalar(None, type=pa.string()))

@@ -382,16 +382,5 @@ def _assemble_merge(
     )
 
 
-def write_ingest_outputs(result: IngestResult, out_dir: Path) -> dict[str, Path]:
-    """Write mentions/records/quarantine Parquet files into ``out_dir``."""
-    from relieflink.ingest.schema import write_parquet
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name in ("mentions", "records", "quarantine"):
-        paths[name] = write_parquet(getattr(result, name), name, out_dir / f"{name}.parquet")
-    return paths
-
-
 def file_reports_as_dicts(files: list[FileReport]) -> list[dict[str, object]]:
     return [asdict(f) for f in files]
