@@ -173,11 +173,23 @@ def test_referral_only_without_household_status():
 
 # ---------------------------------------------------------------- identity confidence
 def test_weak_link_turns_a_finding_into_review():
-    records = [rec("CL-HLBT", start="2015-04-01", end="2015-04-30"),
-               rec("CL-HLBT", start="2015-04-01", end="2015-04-30", confidence=0.8)]
+    """A duplicate speaks against the link it rests on (link_odds_factor 0.01): a link of 0.9995
+    is a review item, one of 0.8 is likelier two namesakes (no flag); a certain link is a finding."""
+    def dup_status(confidence):
+        records = [rec("CL-HLBT", start="2015-04-01", end="2015-04-30"),
+                   rec("CL-HLBT", start="2015-04-01", end="2015-04-30", confidence=confidence)]
+        flags = audit(records)
+        return flags.loc[flags["rule_id"] == "DUP-SAME-PROGRAM", ["status", "link_confidence"]].values.tolist()
+    assert dup_status(1.0) == [["finding", 1.0]]
+    assert dup_status(0.9995) == [["review", pytest.approx(0.9995)]]
+    assert dup_status(0.8) == []
+
+
+def test_weak_link_without_odds_factor_is_review_not_dropped():
+    """A missed benefit says nothing against the link: 0.8 makes it a review item."""
+    records = [rec("CL-CZ", start="2005-01-01", level=1, confidence=0.8)]
     flags = audit(records)
-    dup = flags[flags["rule_id"] == "DUP-SAME-PROGRAM"]
-    assert dup["status"].tolist() == ["review"] and dup["link_confidence"].iat[0] == pytest.approx(0.8)
+    assert flags.loc[flags["rule_id"] == "MISS-DISABILITY", "status"].tolist() == ["review"]
 
 
 def test_flags_are_deterministic_and_ids_stable():
@@ -187,16 +199,80 @@ def test_flags_are_deterministic_and_ids_stable():
     assert set(a["rule_id"]) == set(b["rule_id"])
 
 
-def test_missed_benefit_found_under_an_unresolved_identity():
-    """A same-name record of the entitlement with no resolved identity: a rare name means no flag,
-    a common one a review item."""
-    persons = pd.DataFrame([
-        {**person("P1", "1950-01-01"), "name": "祁彩娥"}, {**person("P9", "1950-01-01"), "name": "祁彩娥"},
-    ])
-    records = [rec("JSJ-SW", start="2015-01-01", person="P1"),
-               {**rec("MZJ-LNBX", start="2015-01-01", person="P9"), "identity_resolved": False}]
+def _named(pid, birth, name="祁彩娥"):
+    return {**person(pid, birth), "name": name}
+
+
+def _orphan(program, pid="P9", subdistrict=None, category=None):
+    """An entitlement record linkage left unresolved (a name with no usable ID)."""
+    return {**rec(program, start="2015-01-01", person=pid, category=category), "identity_resolved": False,
+            "subdistrict": subdistrict}
+
+
+def _common(persons, name="祁彩娥"):
+    """The same persons among five more holders of the name (no longer a rare name)."""
+    return pd.concat([persons, pd.DataFrame([_named(f"Q{i}", None, name) for i in range(5)])], ignore_index=True)
+
+
+def test_missed_benefit_paid_under_an_unresolved_identity_of_the_only_eligible_namesake():
+    """The insurance row names 祁彩娥 with no ID; the only eligible 祁彩娥 lacks it: it is hers."""
+    persons = pd.DataFrame([_named("P1", "1950-01-01"), _named("P9", None)])
+    records = [rec("JSJ-SW", start="2015-01-01", person="P1"), _orphan("MZJ-LNBX", category="失独")]
     assert "MISS-ELDERLY-INSURANCE" not in rules_of(audit(records, persons=persons))
-    common = pd.concat([persons, pd.DataFrame([{**person(f"Q{i}", "1950-01-01"), "name": "祁彩娥"} for i in range(5)])])
-    flags = audit(records, persons=common)
-    missed = flags[flags["rule_id"] == "MISS-ELDERLY-INSURANCE"]
-    assert missed["status"].tolist() == ["review"] and "同名但身份未确认" in missed["explanation_zh"].iat[0]
+    assert "MISS-ELDERLY-INSURANCE" not in rules_of(audit(records, persons=_common(persons)))
+    # without the row she is a finding
+    assert audit(records[:1], persons=_common(persons))["status"].tolist() == ["finding"]
+
+
+def test_unresolved_row_insured_on_another_ground_settles_nothing():
+    """A 高龄 row (insured for being 80) cannot be a 65-year-old's: she stays a finding; a row
+    whose ground is not given (优抚) may be hers: a review item."""
+    persons = _common(pd.DataFrame([_named("P1", "1950-01-01"), _named("P9", None)]))
+    sw = rec("JSJ-SW", start="2015-01-01", person="P1")
+    for category, expected in (("高龄", ["finding"]), ("优抚", ["review"]), ("三无", ["finding"])):
+        flags = audit([sw, _orphan("MZJ-LNBX", category=category)], persons=persons)
+        assert flags.loc[flags["rule_id"] == "MISS-ELDERLY-INSURANCE", "status"].tolist() == expected, category
+
+
+def test_missed_benefit_under_an_unresolved_identity_two_eligible_namesakes_are_review_items():
+    persons = pd.DataFrame([_named("P1", "1950-01-01"), _named("P2", "1948-03-05"), _named("P9", None)])
+    records = [rec("JSJ-SW", start="2015-01-01", person="P1"), rec("JSJ-SW", start="2015-01-01", person="P2"),
+               _orphan("MZJ-LNBX", category="失独")]
+    missed = audit(records, persons=_common(persons))
+    missed = missed[missed["rule_id"] == "MISS-ELDERLY-INSURANCE"]
+    assert missed["status"].tolist() == ["review", "review"]
+    assert all("同名但身份未确认" in text for text in missed["explanation_zh"])
+    # with a rare name the row is almost surely one of theirs: no flag
+    assert "MISS-ELDERLY-INSURANCE" not in rules_of(audit(records, persons=persons))
+
+
+def test_unresolved_entitlement_row_of_another_subdistrict_is_someone_elses():
+    persons = _common(pd.DataFrame([_named("P1", "1980-01-01"), _named("P9", None)]))
+    dibao = {**rec("MZJ-DB", start="2015-01-01", end="2015-12-31", person="P1"), "subdistrict": "jd-hushu"}
+    for place, expected in (("jd-hushu", []), ("jd-xiaohe", ["finding"])):
+        flags = audit([dibao, _orphan("JD-YBBT", subdistrict=place)], persons=persons)
+        assert flags.loc[flags["rule_id"] == "MISS-MEDICAL-INSURANCE", "status"].tolist() == expected
+
+
+def test_unresolved_eligible_person_is_the_namesake_who_holds_the_entitlement_without_eligibility():
+    """A 持证 row with no ID; the only 胡伟 receiving the care allowance has no 持证 record: one person."""
+    persons = _common(pd.DataFrame([_named("P1", None, "胡伟"), _named("P2", "1983-07-29", "胡伟")]), "胡伟")
+    card = {**rec("CL-CZ", start="2005-01-01", person="P1", level=1), "identity_resolved": False}
+    care = rec("CL-HLBT", start="2015-03-01", end="2015-03-31", person="P2")
+    assert "MISS-DISABILITY" not in rules_of(audit([card, care], persons=persons))
+    assert "MISS-DISABILITY" in rules_of(audit([card, rec("MZJ-DB", start="2015-01-01", person="P2")], persons=persons))
+
+
+def test_namesake_already_paid_for_the_period_is_not_a_candidate_owner():
+    """Two eligible 陈静 in 湖墅: one already has this year's subsidy, so the unattached
+    subsidy row is the other's; if neither has it, the row could be either's."""
+    persons = _common(pd.DataFrame([_named("P1", "1980-01-01", "陈静"), _named("P2", "1970-05-05", "陈静"),
+                                    _named("P9", None, "陈静")]), "陈静")
+
+    def dibao(pid):
+        return {**rec("MZJ-DB", start="2015-01-01", end="2015-12-31", person=pid), "subdistrict": "jd-hushu"}
+    paid = {**rec("JD-YBBT", start="2015-03-01", person="P2"), "subdistrict": "jd-hushu"}
+    row = _orphan("JD-YBBT", subdistrict="jd-hushu")
+    assert "MISS-MEDICAL-INSURANCE" not in rules_of(audit([dibao("P1"), dibao("P2"), paid, row], persons=persons))
+    flags = audit([dibao("P1"), dibao("P2"), row], persons=persons)
+    assert flags.loc[flags["rule_id"] == "MISS-MEDICAL-INSURANCE", "status"].tolist() == ["review", "review"]

@@ -40,9 +40,15 @@ def test_wrong_parameter_names_file_rule_and_key(schemas):
     assert "rules.yaml" in message and "rule TEMP-FREQ" in message and "window_dayz" in message
 
 
-def test_unknown_program_in_a_rule(schemas):
-    _edit(schemas / "rules.yaml", "entitlement: [JD-YBBT]", "entitlement: [JD-YBBX]")
-    with pytest.raises(ConfigError, match=r"rules\.yaml: rule MISS-MEDICAL-INSURANCE: params\.entitlement\.0: unknown program 'JD-YBBX'"):
+@pytest.mark.parametrize("old, new, message", [
+    ("entitlement: [JD-YBBT]", "entitlement: [JD-YBBX]",
+     r"rules\.yaml: rule MISS-MEDICAL-INSURANCE: params\.entitlement\.0: unknown program 'JD-YBBX'"),
+    ("三无: {holds_any: [MZJ-TK]}", "三无: {holds_any: [MZJ-TX]}",
+     r"rules\.yaml: rule MISS-ELDERLY-INSURANCE: params\.granted_as\.三无\.holds_any\.0: unknown program 'MZJ-TX'"),
+])
+def test_unknown_program_in_a_rule(schemas, old, new, message):
+    _edit(schemas / "rules.yaml", old, new)
+    with pytest.raises(ConfigError, match=message):
         load_rules(schemas / "rules.yaml", load_catalog(schemas / "programs.yaml"))
 
 
@@ -57,3 +63,9 @@ def test_threshold_is_a_parameter(schemas):
     rules = load_rules(schemas / "rules.yaml", load_catalog(schemas / "programs.yaml"))
     multi = next(r for r in rules.rules if r.id == "MULTI-SOURCE")
     assert multi.params.threshold == 4
+
+
+def test_link_odds_factor_must_be_a_probability_ratio_at_most_one(schemas):
+    _edit(schemas / "rules.yaml", "link_odds_factor: 0.01", "link_odds_factor: 3")
+    with pytest.raises(ConfigError, match=r"rule DUP-SAME-PROGRAM.*link_odds_factor"):
+        load_rules(schemas / "rules.yaml", load_catalog(schemas / "programs.yaml"))

@@ -61,6 +61,21 @@ def test_two_names_on_one_row_are_two_people(relief_model):
     assert person_of(r, "jyj_学生资助.csv", 9) != person_of(r, "jyj_学生资助.csv", 9, "guardian")
 
 
+def test_roster_siblings_of_one_name_and_relation_are_told_apart_by_birth_date(relief_model):
+    """Two 子 of one 户编号 both named 李子墨 (born 2010 and 2015); the elder's roster row carries an
+    Excel-damaged ID. It belongs with the elder's valid ID from the school list (birth date and
+    ID prefix agree), not with the younger brother of the same roster row set, however much
+    phone, address and household agree (issue #4: a false DUP-SAME-PROGRAM)."""
+    elder, younger = valid_id(20100528, 267), valid_id(20151003, 113)
+    rows = (roster_row(50, "李子墨", "子", "李建华", "H88", id_clean=elder[:15], status="excel_damaged",
+                       birth=20100528)
+            + roster_row(51, "李子墨", "子", "李建华", "H88", id_clean=younger)
+            + [mention("jyj_学生资助.csv", 52, "李子墨", id_clean=elder, subdistrict="jd-daguan", phone="17774623116")])
+    r = link_mentions(with_background(rows), settings=relief_model)
+    assert person_of(r, ROSTER, 50) != person_of(r, ROSTER, 51)
+    assert person_of(r, ROSTER, 50) == person_of(r, "jyj_学生资助.csv", 52)
+
+
 def test_household_evidence_does_not_outweigh_a_disagreeing_name(relief_model):
     """(B) Family members share a phone, an address and a community: under names that disagree
     (唐晓梅 / 唐佳宁, 郭建婷 / 曹瑞红 with an Excel-damaged ID of another birth date) they are
@@ -86,7 +101,10 @@ def test_household_evidence_does_not_outweigh_a_disagreeing_name(relief_model):
     for c in ("phone", "address", "community", "subdistrict"):
         assert (pr.loc[off, f"w_{c}"] <= 0).all(), c
     on = (pr["level_name"] == "exact") & (pr["level_phone"] == "exact")
-    assert (pr.loc[on, "w_phone"] > 0).all()
+    assert (pr.loc[on & (pr["level_birth_date"] != "disagree"), "w_phone"] > 0).all()
+    # ... nor under one name with birth dates that disagree (father and son 同名同姓)
+    assert (on & (pr["level_birth_date"] == "disagree")).any()
+    assert (pr.loc[on & (pr["level_birth_date"] == "disagree"), "w_phone"] <= 0).all()
 
 
 def test_name_only_mentions_of_a_common_name_stay_apart(relief_model):

@@ -49,3 +49,19 @@ def records_confidence(records: pd.DataFrame, mentions: pd.DataFrame, confidence
         },
         index=records.index,
     )
+
+
+def flag_link_probability(confidence: np.ndarray, odds_factor: np.ndarray) -> np.ndarray:
+    """The probability that a flag's linked records are one person, given what the flag says.
+
+    A link's probability is computed from the identity fields alone. The pattern a rule
+    finds is evidence too: being paid the same program twice at once is far likelier for
+    two namesakes joined by mistake than for one person, so the link's odds are multiplied
+    by the rule's ``link_odds_factor`` (NaN: the rule says nothing about identity). A
+    certain link (1.0, a shared valid ID) stays certain.
+    """
+    c = np.asarray(confidence, dtype=float)
+    f = np.asarray(odds_factor, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        adjusted = c * f / (c * f + (1.0 - c))
+    return np.where(np.isnan(f) | (c >= 1.0), c, adjusted)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from relieflink.audit.confidence import flag_link_probability
 from relieflink.audit.explain import explain, mask_id, mask_name
 from relieflink.audit.grouping import lists_by_group
 from relieflink.audit.kinds import find_hits
@@ -77,6 +78,10 @@ def _flag_ids(flags: pd.DataFrame, ex: pd.DataFrame, flag_of: np.ndarray) -> pd.
     return pd.Series(np.char.add("F", np.char.zfill(np.char.mod("%x", value), 16)), index=flags.index)
 
 
+def _no_flags() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in FLAG_COLUMNS})
+
+
 def run_audit(
     records: pd.DataFrame,
     persons: pd.DataFrame,
@@ -95,7 +100,7 @@ def run_audit(
                            _rule_status=rule.status, _basis=rule.basis)
         parts.append(hits)
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in FLAG_COLUMNS})
+        return _no_flags()
     flags = pd.concat(parts, ignore_index=True)
     if "possible_unlinked" not in flags:
         flags["possible_unlinked"] = False
@@ -111,11 +116,13 @@ def run_audit(
     ex["fr"] = [{"file": f, "row": int(w)} for f, w in zip(ex["file"], ex["row"])]
     flags["records"] = _records_lists(flag_of, ex)
     flags["link_confidence"] = ex.groupby(flag_of)["link_confidence"].min().astype(float)
-    flags["_unresolved"] = ~ex["identity_resolved"].fillna(True).astype(bool).groupby(flag_of).all()
+    flags["_unresolved"] = ~ex["identity_resolved"].astype("boolean").fillna(True).astype(bool).groupby(flag_of).all()
     flags["_agencies"] = lists_by_group(flag_of, ex["agency"], unique=True).reindex(flags.index)
     flags["flag_id"] = _flag_ids(flags, ex, flag_of)
 
-    weak = (flags["link_confidence"] < ruleset.link_confidence_threshold) | flags["_unresolved"]
+    factor = flags["_clause"].map({i: rule.link_odds_factor for i, rule in enumerate(ruleset.rules)}).astype(float)
+    one_person = flag_link_probability(flags["link_confidence"].to_numpy(), factor.to_numpy())
+    weak = (one_person < ruleset.link_confidence_threshold) | flags["_unresolved"]
     weak |= flags["possible_unlinked"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     if "name_key" in ex:
         # one person, but the records name them differently: the link is what the flag rests on
@@ -124,6 +131,12 @@ def run_audit(
         differing = names.groupby("flag").size().reindex(flags.index, fill_value=0) > 1
         weak |= differing.to_numpy()
     flags["status"] = np.where(flags["_rule_status"].eq("review") | weak, "review", "finding")
+    # the pattern is likelier a linkage error than a finding: the link is for review, not the flag
+    # (confidence 0: records of one lone node that no probabilistic link joined)
+    linked = flags["link_confidence"].to_numpy() > 0
+    flags = flags[~(linked & (one_person < ruleset.min_flag_link_probability))]
+    if flags.empty:
+        return _no_flags()
     flags["period_start"] = (_EPOCH + flags["day_lo"].astype(np.int64).to_numpy().astype("timedelta64[D]")).astype("datetime64[ns]")
     flags["period_end"] = (_EPOCH + flags["day_hi"].astype(np.int64).to_numpy().astype("timedelta64[D]")).astype("datetime64[ns]")
 

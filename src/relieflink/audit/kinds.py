@@ -15,6 +15,7 @@ import pandas as pd
 
 from relieflink.audit.grouping import lists_by_group
 from relieflink.audit.periods import OPEN, age_on, day_of_month_index, month_of_day, school_year_bounds, school_year_of, year_bounds
+from relieflink.audit.unlinked import unlinked_entitlement
 from relieflink.audit.rules import (
     EntitlementRule,
     EquivalentRule,
@@ -301,6 +302,7 @@ def entitlement_missing(
         if prm.max_age is not None:
             ok &= age <= prm.max_age
         cand = cand[ok]
+    eligible = pd.Index(cand)
     if prm.entitlement:
         cand = cand[~cand.isin(holders(prm.entitlement))]
     if cand.empty:
@@ -331,34 +333,10 @@ def entitlement_missing(
     agg["facts"] = [dict(facts) for _ in range(len(agg))]
     agg["possible_unlinked"] = False
     if prm.entitlement:
-        # The entitlement may have been paid under an identity linkage could not resolve (a row
-        # with no usable ID) that carries the person's name. With a rare name that record is
-        # almost surely theirs: no flag. With a common name it may be anyone's: a review item.
-        # The same holds the other way round: a person of unresolved identity (no valid ID) who
-        # lacks the entitlement, while a same-name person has it, is most likely that person.
-        resolved = live["identity_resolved"].fillna(True).astype(bool)
-        entitled = live[live["program"].isin(prm.entitlement)]
-        names = persons.drop_duplicates("person_id").set_index("person_id")["name"]
-        name_of = agg["person_id"].map(names)
-        unresolved = entitled.loc[~resolved[entitled.index]]
-        entitled_names = entitled["person_id"].map(names).dropna()
-        candidate_unresolved = ~agg["person_id"].isin(live.loc[resolved, "person_id"])
-        # an unresolved same-name record granted in a subdistrict where the person has no record
-        # is someone else's; one without a subdistrict, or in one of the person's, may be theirs
-        places = r[["person_id", "subdistrict"]].dropna().drop_duplicates() if "subdistrict" in r else None
-        u = pd.DataFrame({"name": unresolved["person_id"].map(names), "subdistrict": unresolved.get("subdistrict")}).dropna(subset=["name"])
-        cand = pd.DataFrame({"i": np.arange(len(agg)), "person_id": agg["person_id"].to_numpy(), "name": name_of.to_numpy()})
-        pairs = cand.merge(u, on="name")
-        if places is not None and len(pairs):
-            own = pairs.merge(places, on=["person_id", "subdistrict"], how="left", indicator=True)["_merge"].eq("both")
-            pairs = pairs[pairs["subdistrict"].isna().to_numpy() | own.to_numpy()]
-        same_name_unresolved = np.zeros(len(agg), dtype=bool)
-        same_name_unresolved[pairs["i"].unique()] = True
-        possible = same_name_unresolved | (candidate_unresolved & name_of.isin(entitled_names)).to_numpy()
-        persons_named = name_of.map(names.value_counts()).fillna(0).to_numpy()
-        rare = persons_named <= ruleset.rare_name_max_persons
-        agg = agg[~(possible & rare)].reset_index(drop=True)
-        agg["possible_unlinked"] = (possible & ~rare)[~(possible & rare)]
+        verdict = unlinked_entitlement(agg["person_id"], eligible, live, r, persons, prm, hi,
+                                       ruleset.rare_name_max_persons)
+        agg = agg[~verdict.paid].reset_index(drop=True)
+        agg["possible_unlinked"] = verdict.doubtful[~verdict.paid]
         for facts_of_flag, maybe in zip(agg["facts"], agg["possible_unlinked"]):
             if maybe:
                 facts_of_flag["possible_unlinked"] = True

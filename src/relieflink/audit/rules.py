@@ -62,6 +62,13 @@ class CountAtLeast(_Strict):
     count: int = Field(ge=1)
 
 
+class Ground(_Strict):
+    """A ground an entitlement is granted on: holding one of the programs, or an age."""
+
+    holds_any: list[str] = []
+    min_age: int | None = Field(None, ge=0)
+
+
 class EntitlementParams(_Strict):
     period: Literal["year", "school_year"] = "year"
     holds_any: list[str] = []
@@ -75,6 +82,9 @@ class EntitlementParams(_Strict):
     max_age: int | None = Field(None, ge=0)
     age_on: Literal["period_start", "period_end"] = "period_start"
     entitlement: list[str] = []
+    # the entitlement record's category → the ground it is granted on (the elderly-insurance
+    # list's 对象类别: 失独 → holds JSJ-SW, 高龄 → aged 80); see audit/unlinked.py
+    granted_as: dict[str, Ground] = {}
 
 
 class _RuleBase(_Strict):
@@ -84,6 +94,8 @@ class _RuleBase(_Strict):
     title_zh: str
     title_en: str
     basis: str
+    # Bayes factor the rule's own pattern puts on a probabilistic link (see audit/confidence.py)
+    link_odds_factor: float | None = Field(None, gt=0, le=1)
 
 
 class SameProgramRule(_RuleBase):
@@ -137,6 +149,7 @@ class RuleSet(_Strict):
     link_confidence_threshold: float = Field(0.99, gt=0, le=1)
     school_year_paid_ahead_from_month: int = Field(7, ge=1, le=12)
     rare_name_max_persons: int = Field(4, ge=0)
+    min_flag_link_probability: float = Field(0.5, ge=0, lt=1)
     rules: list[Rule] = Field(min_length=1)
 
 
@@ -159,6 +172,9 @@ def _programs_of(rule: BaseModel) -> list[tuple[str, str]]:
                     found.extend((f"params.{key}.{i}.programs", code) for code in item.programs)
         elif isinstance(value, CountAtLeast):
             found.extend((f"params.{key}.programs", code) for code in value.programs)
+        elif isinstance(value, dict):
+            for category, ground in value.items():
+                found.extend((f"params.{key}.{category}.holds_any.{i}", code) for i, code in enumerate(ground.holds_any))
     return found
 
 
