@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from relieflink.audit import load_rules, run_audit
+from relieflink.audit import audit_records, load_rules, run_audit
 from relieflink.config import load_catalog
 
 CATALOG = load_catalog()
@@ -28,7 +28,7 @@ def rec(program, person="P1", start="2015-01-01", end=None, *, amount=100.0, hou
     }
 
 
-def audit(records, persons=None, mentions=None):
+def audit(records, persons=None, mentions=None, held=False):
     frame = pd.DataFrame(records)
     frame["record_id"] = range(len(frame))
     frame["file"] = "f.csv"
@@ -41,6 +41,8 @@ def audit(records, persons=None, mentions=None):
                                 "household_id": frame.drop_duplicates("person_id").set_index("person_id").loc[ids, "household_id"].to_numpy()})
     if mentions is None:
         mentions = pd.DataFrame({"person_id": frame["person_id"], "source": frame["source"], "record_id": frame["record_id"]})
+    if held:
+        return audit_records(frame, persons, mentions, RULES, CATALOG).held
     return run_audit(frame, persons, mentions, RULES, CATALOG)
 
 
@@ -183,6 +185,22 @@ def test_weak_link_turns_a_finding_into_review():
     assert dup_status(1.0) == [["finding", 1.0]]
     assert dup_status(0.9995) == [["review", pytest.approx(0.9995)]]
     assert dup_status(0.8) == []
+
+
+def test_a_duplicate_on_a_weak_link_is_held_as_an_identity_question(tmp_path):
+    """Not a flag, but a question in the review queue: one person? if so, paid twice."""
+    from relieflink.audit.output import write_flags
+    from relieflink.review import open_items
+
+    records = [rec("CL-HLBT", start="2015-04-01", end="2015-04-30"),
+               rec("CL-HLBT", start="2015-04-01", end="2015-04-30", confidence=0.8)]
+    held = audit(records, held=True)
+    assert held["rule_id"].tolist() == ["DUP-SAME-PROGRAM"] and held["status"].tolist() == ["held"]
+    write_flags(held, tmp_path / "held_flags.parquet")
+    items = open_items(tmp_path, [])
+    assert items[["kind", "rule_id", "left", "right"]].values.tolist() == [
+        ["identity", "DUP-SAME-PROGRAM", "f.csv|2|beneficiary", "f.csv|3|beneficiary"]]
+    assert items["summary"].iat[0].startswith("是否同一人？若是：")
 
 
 def test_weak_link_without_odds_factor_is_review_not_dropped():

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from relieflink.audit.output import write_flags
+from relieflink.config import load_catalog
 from relieflink.pipeline import run_batch
 from relieflink.report import write_reports
 from relieflink.privacy import mask_id, mask_name, mask_phone, scrub_text
@@ -185,6 +186,7 @@ def test_agency_report_shows_no_other_agency_rows(run_dirs):
     flags = _active(pd.read_parquet(a / "flags.parquet"))
     files_of = records.groupby("agency")["file"].apply(lambda s: sorted(set(s))).to_dict()
     agency_of = {(f, int(r)): ag for f, r, ag in zip(records["file"], records["row"], records["agency"])}
+    sub_of = {(f, int(r)): sd for f, r, sd in zip(records["file"], records["row"], records["subdistrict"]) if isinstance(sd, str)}
     for agency, own_files in files_of.items():
         text = (a / "reports" / f"{agency}.html").read_text(encoding="utf-8")
         for other, files in files_of.items():
@@ -193,13 +195,25 @@ def test_agency_report_shows_no_other_agency_rows(run_dirs):
             for f in files:
                 if f not in own_files:
                     assert f not in text, f"{agency}.html names {other}'s file {f}"
-        # exactly the flags that involve one of its records
+        # exactly the flags that involve one of its records, and the missed benefits it grants
         expected = {
-            fid for fid, recs in zip(flags["flag_id"], flags["records"])
+            fid for fid, recs, missed in zip(flags["flag_id"], flags["records"], flags["missed_programs"])
             if any(agency_of.get((d["file"], int(d["row"]))) == agency for d in recs)
+            or agency in _grantors(missed, recs, sub_of)
         }
         shown = set(re.findall(r"<td class=\"nw\">(F[0-9a-f]+)</td>", text))
         assert shown == expected, agency
+        if any(agency in _grantors(m, r, sub_of) for m, r in zip(flags["missed_programs"], flags["records"])):
+            assert "应由本部门核实发放" in text, agency
+
+
+def _grantors(missed, recs, sub_of):
+    """Who grants a missed program: its agency; a subdistrict program: the flag's subdistrict
+    (the most frequent among its records, ties to the first code)."""
+    grantor = {p.code: p.agency for p in load_catalog().programs}
+    subs = pd.Series([sub_of.get((d["file"], int(d["row"]))) for d in recs]).dropna()
+    top = sorted(subs.value_counts()[lambda c: c == c.max()].index)[0] if len(subs) else None
+    return {top if grantor[p] == "jd" else grantor[p] for p in missed} - {None}
 
 
 def test_reports_byte_identical(run_dirs):

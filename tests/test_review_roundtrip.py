@@ -67,3 +67,19 @@ def test_same_person_decision_cannot_join_two_valid_ids(generated):
     append_decision(decisions, Decision("same_person", "审核员丙", "looks alike", mentions=(a, b)))
     run = run_batch(out.parent / "gen" / "batch", out, decisions=decisions)
     assert len(run.refused_decisions) == 1 and "different valid IDs" in run.refused_decisions[0]
+
+
+def test_same_person_decision_makes_the_link_certain(generated):
+    """A reviewer's 'same person' on a probabilistic link: the next run rests on it as on a shared
+    valid ID (a held pattern on that link becomes a flag)."""
+    decisions = generated / "decisions-same.jsonl"
+    _, out = _run(generated, decisions)
+    records = pd.read_parquet(out / "records.parquet")
+    weak = records[(records["link_confidence"] > 0) & (records["link_confidence"] < 1)].iloc[0]
+    certain = records[(records["person_id"] == weak["person_id"]) & (records["link_confidence"] == 1.0)].iloc[0]
+    a, b = (MentionKey(r["file"], int(r["row"]), "beneficiary") for r in (certain, weak))
+    append_decision(decisions, Decision("same_person", "审核员丁", "same person per the case file", mentions=(a, b)))
+    _run(generated, decisions)
+    again = pd.read_parquet(out / "records.parquet").set_index(["file", "row"])
+    assert again.loc[(weak["file"], weak["row"]), "link_confidence"] == 1.0
+    assert again.loc[(weak["file"], weak["row"]), "person_id"] == again.loc[(certain["file"], certain["row"]), "person_id"]

@@ -130,6 +130,8 @@ def cmd_review(args: argparse.Namespace) -> int:
             print(f"  {item.item_id}  {item.rule_id:<24} {item.summary}")
         else:
             print(f"  {item.item_id}  identity  p={item.probability:.3f}  {item.left}  ~  {item.right}")
+            if isinstance(item.rule_id, str):  # a held pattern: what the link would make a finding
+                print(f"      {item.rule_id}: {item.summary}")
     if len(items) > len(shown):
         print(f"  … {len(items) - len(shown)} more (--limit)")
     return EXIT_OK

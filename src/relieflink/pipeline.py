@@ -37,6 +37,7 @@ class Run:
     households: pd.DataFrame | None = None
     pairs: pd.DataFrame | None = None
     flags: pd.DataFrame | None = None
+    held: pd.DataFrame | None = None
     linkage_model: object | None = None
     decisions: list = field(default_factory=list)
     refused_decisions: list[str] = field(default_factory=list)
@@ -59,7 +60,7 @@ class Run:
         confidence = mention_confidence(linked.mentions, linked.persons, linked.pairs, linked.result.nodes.record_node)
         records = linked.records
         if self.decisions:
-            from relieflink.review.apply import apply_identity_decisions
+            from relieflink.review.apply import apply_identity_decisions, reviewed_same
 
             person_id, self.refused_decisions = apply_identity_decisions(
                 linked.mentions, linked.result.nodes.record_node, self.decisions
@@ -68,6 +69,8 @@ class Run:
             by_mention = pd.Series(person_id.to_numpy(), index=linked.mentions["mention_id"].to_numpy())
             records["person_id"] = records["beneficiary_mention_id"].map(by_mention).astype(records["person_id"].dtype)
             linked.persons = _persons_after_decisions(linked.persons, linked.mentions)
+            # two mentions a reviewer declared one person are joined for certain
+            confidence.loc[reviewed_same(linked.mentions, self.decisions), "link_confidence"] = 1.0
         records[["link_confidence", "identity_resolved"]] = records_confidence(records, linked.mentions, confidence)
         self.mentions, self.records = linked.mentions, records
         self.persons, self.households, self.pairs = linked.persons, linked.households, linked.pairs
@@ -75,12 +78,13 @@ class Run:
         self.seconds["linkage"] = time.perf_counter() - started
 
     def audit_stage(self) -> pd.DataFrame:
-        from relieflink.audit import load_rules, run_audit
+        from relieflink.audit import audit_records, load_rules
 
         assert self.persons is not None and self.records is not None, "run the linkage stage first"
         started = time.perf_counter()
         rules = load_rules(catalog=self.config.catalog)
-        self.flags = run_audit(self.records, self.persons, self.mentions, rules, self.config.catalog)
+        result = audit_records(self.records, self.persons, self.mentions, rules, self.config.catalog)
+        self.flags, self.held = result.flags, result.held
         if self.decisions:
             from relieflink.review.apply import apply_flag_decisions
 
@@ -100,6 +104,8 @@ class Run:
             out["flags_by_rule"] = {
                 f"{rule} ({status})": int(n) for (rule, status), n in f.groupby(["rule_id", "status"]).size().items()
             }
+            if self.held is not None:
+                out["held_for_identity_review"] = len(self.held)
             out["amount_at_stake_findings"] = round(float(f.loc[f["status"] == "finding", "amount_at_stake"].fillna(0).sum()), 2)
         if self.decisions:
             out["decisions_applied"] = len(self.decisions) - len(self.refused_decisions)
@@ -124,6 +130,8 @@ class Run:
                 self.linkage_model.save(staging / "linkage_model.json")  # type: ignore[attr-defined]
             if self.flags is not None:
                 write_flags(self.flags, staging / "flags.parquet")
+            if self.held is not None:
+                write_flags(self.held, staging / "held_flags.parquet")
             write_json(staging / "run.json", self._manifest(staging))
             if self.flags is not None:
                 from relieflink.report import write_reports

@@ -10,6 +10,8 @@ explanations in Chinese and English.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -22,7 +24,7 @@ from relieflink.audit.rules import RuleSet
 from relieflink.config.catalog import Catalog
 
 FLAG_COLUMNS = [
-    "flag_id", "rule_id", "category", "status", "person_id", "household_id", "records", "programs",
+    "flag_id", "rule_id", "category", "status", "person_id", "household_id", "records", "programs", "missed_programs",
     "period_start", "period_end", "amount_at_stake", "link_confidence", "explanation_zh", "explanation_en",
 ]
 
@@ -82,6 +84,17 @@ def _no_flags() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in FLAG_COLUMNS})
 
 
+@dataclass(frozen=True)
+class AuditResult:
+    """The flags, and the ``held`` ones: patterns whose identity link is likelier wrong than
+    right once the pattern itself is weighed (status ``held``). They are not flags but
+    questions for the reviewer ("one person?"): a ``same person`` decision makes the link
+    certain and the next run raises the flag."""
+
+    flags: pd.DataFrame
+    held: pd.DataFrame
+
+
 def run_audit(
     records: pd.DataFrame,
     persons: pd.DataFrame,
@@ -90,6 +103,17 @@ def run_audit(
     catalog: Catalog,
 ) -> pd.DataFrame:
     """Apply every rule; return the flags, sorted by rule and flag id (deterministic)."""
+    return audit_records(records, persons, mentions, ruleset, catalog).flags
+
+
+def audit_records(
+    records: pd.DataFrame,
+    persons: pd.DataFrame,
+    mentions: pd.DataFrame,
+    ruleset: RuleSet,
+    catalog: Catalog,
+) -> AuditResult:
+    """Apply every rule; the flags and the held patterns, each sorted by rule and flag id."""
     r = prepare_records(records, catalog, ruleset, mentions)
     parts = []
     for clause, rule in enumerate(ruleset.rules):
@@ -100,7 +124,7 @@ def run_audit(
                            _rule_status=rule.status, _basis=rule.basis)
         parts.append(hits)
     if not parts:
-        return _no_flags()
+        return AuditResult(_no_flags(), _no_flags())
     flags = pd.concat(parts, ignore_index=True)
     if "possible_unlinked" not in flags:
         flags["possible_unlinked"] = False
@@ -119,6 +143,9 @@ def run_audit(
     flags["_unresolved"] = ~ex["identity_resolved"].astype("boolean").fillna(True).astype(bool).groupby(flag_of).all()
     flags["_agencies"] = lists_by_group(flag_of, ex["agency"], unique=True).reindex(flags.index)
     flags["flag_id"] = _flag_ids(flags, ex, flag_of)
+    # what a missed-benefit flag says is missing (the agency granting it should see the flag)
+    flags["missed_programs"] = [list((f or {}).get("entitlement") or (f or {}).get("lacks_status") or [])
+                                for f in flags["facts"]]
 
     factor = flags["_clause"].map({i: rule.link_odds_factor for i, rule in enumerate(ruleset.rules)}).astype(float)
     one_person = flag_link_probability(flags["link_confidence"].to_numpy(), factor.to_numpy())
@@ -134,9 +161,7 @@ def run_audit(
     # the pattern is likelier a linkage error than a finding: the link is for review, not the flag
     # (confidence 0: records of one lone node that no probabilistic link joined)
     linked = flags["link_confidence"].to_numpy() > 0
-    flags = flags[~(linked & (one_person < ruleset.min_flag_link_probability))]
-    if flags.empty:
-        return _no_flags()
+    flags.loc[linked & (one_person < ruleset.min_flag_link_probability), "status"] = "held"
     flags["period_start"] = (_EPOCH + flags["day_lo"].astype(np.int64).to_numpy().astype("timedelta64[D]")).astype("datetime64[ns]")
     flags["period_end"] = (_EPOCH + flags["day_hi"].astype(np.int64).to_numpy().astype("timedelta64[D]")).astype("datetime64[ns]")
 
@@ -144,5 +169,6 @@ def run_audit(
     flags["_name_masked"] = mask_name(flags["person_id"].map(people["name"]) if "name" in people else pd.Series("", index=flags.index))
     flags["_id_masked"] = mask_id(flags["person_id"].map(people["id_number"]) if "id_number" in people else pd.Series("", index=flags.index))
     flags["explanation_zh"], flags["explanation_en"] = explain(flags, flags["_kind"], catalog)
-    flags = flags.sort_values(["rule_id", "flag_id"], kind="stable").reset_index(drop=True)
-    return flags[FLAG_COLUMNS]
+    flags = flags.sort_values(["rule_id", "flag_id"], kind="stable").reset_index(drop=True)[FLAG_COLUMNS]
+    held = flags["status"].eq("held").to_numpy()
+    return AuditResult(flags[~held].reset_index(drop=True), flags[held].reset_index(drop=True))

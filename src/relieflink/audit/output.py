@@ -18,6 +18,7 @@ FLAGS_SCHEMA = pa.schema(
         pa.field("household_id", pa.string()),
         pa.field("records", pa.list_(pa.struct([pa.field("file", pa.string()), pa.field("row", pa.int32())]))),
         pa.field("programs", pa.list_(pa.string())),
+        pa.field("missed_programs", pa.list_(pa.string())),
         pa.field("period_start", pa.date32()),
         pa.field("period_end", pa.date32()),
         pa.field("amount_at_stake", pa.float64()),

@@ -20,8 +20,11 @@ that a reviewer dismissed are left out. Within a visible flag, A sees:
   involved record is A's own** (both can carry other agencies' amounts and
   names); otherwise the rule's policy basis is shown instead.
 
-Flags that involve none of A's records (for instance a missed entitlement that
-A grants but no record of A's is involved in) are not in A's report.
+A also sees a missed-benefit flag whose missing program A grants (a subdistrict
+grants the subdistrict programs to the people of its flags), although none of
+its records is involved: the flag's facts and which agencies and programs are
+involved, nothing of theirs. Other flags that involve none of A's records are
+not in A's report.
 """
 
 from __future__ import annotations
@@ -42,11 +45,11 @@ def _v(r: dict, key: str) -> object:
 
 
 def agency_flags(data: ReportData, code: str) -> pd.DataFrame:
-    """Active flags that involve at least one record of agency ``code``."""
+    """Active flags that involve a record of agency ``code``, or miss a program it grants."""
     act = data.active
     if act.empty:
         return act
-    keep = act["agencies"].apply(lambda ags: code in ags)
+    keep = act["agencies"].apply(lambda ags: code in ags) | act["grantors"].apply(lambda ags: code in ags)
     return act[keep].sort_values(["rule_id", "status", "flag_id"], kind="mergesort")
 
 
@@ -88,8 +91,8 @@ def render_agency(data: ReportData, code: str, mask: Masker, records: dict[str, 
     parts = ['<header class="top">', f"<h1>{e(name)} · 救助数据比对预警（本部门视图）</h1>",
              f'<div class="meta">审计年度：{e(data.audit_year)}年　·　部门代码：{e(code)}</div>']
     parts.append(
-        '<div class="notice">本报告只包含涉及本部门至少一条记录的预警；本部门记录完整列出，'
-        "其他部门仅列出部门名称和救助项目，不含其金额与明细。"
+        '<div class="notice">本报告只包含涉及本部门至少一条记录的预警，以及应由本部门发放而未发放的遗漏救助；'
+        "本部门记录完整列出，其他部门仅列出部门名称和救助项目，不含其金额与明细。"
         + ("身份证号、电话和姓名已脱敏。" if mask.enabled else "<b>本报告未脱敏，仅限授权人员查阅。</b>")
         + "</div></header>"
     )
@@ -121,6 +124,9 @@ def render_agency(data: ReportData, code: str, mask: Masker, records: dict[str, 
                 + (f" {money(r['amount'])}元" if pd.notna(r["amount"]) else "") + "</span>"
                 for r in it["own"]
             )
+            if code in f.grantors:  # a benefit this agency grants is missing
+                missed = "、".join(data.program_name(p) for p in f.missed_programs)
+                own = (own + "<br>" if own else "") + f'<span class="nw">应由本部门核实发放：{e(missed)}</span>'
             others = "<br>".join(f'<span class="nw">{e(data.agency_name(a))}：{e(data.program_name(p))}</span>'
                                  for a, p in it["others"]) or "—"
             status = tag(f.status, STATUS_ZH.get(f.status, f.status))

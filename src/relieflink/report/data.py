@@ -185,6 +185,20 @@ def _key(files, rows) -> np.ndarray:
     return (pd.Series(files, dtype=object).astype(str) + "\x1f" + pd.Series(rows).astype("int64").astype(str)).to_numpy()
 
 
+def _grantors(f: pd.DataFrame, data: ReportData) -> list[list[str]]:
+    """Per flag, the agencies that grant what a missed-benefit flag says is missing: the
+    program's agency, or for a subdistrict program (agency ``jd``) the flag's subdistrict."""
+    if "missed_programs" not in f:
+        return [[] for _ in range(len(f))]
+    agency_of = {p.code: p.agency for p in data.catalog.programs} if data.catalog is not None else {}
+    out = []
+    for missed, sub in zip(f["missed_programs"], f["subdistrict"]):
+        codes = {agency_of.get(p) for p in (list(missed) if missed is not None else [])}
+        codes = {sub if c == "jd" else c for c in codes if c}
+        out.append(sorted(c for c in codes if c and c != UNKNOWN_SUBDISTRICT))
+    return out
+
+
 def enrich_flags(flags: pd.DataFrame, data: ReportData) -> pd.DataFrame:
     """Flags with the facts a report shows: agencies, subdistrict, the person's identity.
 
@@ -197,10 +211,10 @@ def enrich_flags(flags: pd.DataFrame, data: ReportData) -> pd.DataFrame:
     """
     if flags is None or flags.empty:
         cols = ["flag_id", "rule_id", "category", "status", "person_id", "household_id", "records", "programs",
-                "period_start", "period_end", "amount_at_stake", "link_confidence", "explanation_zh",
+                "missed_programs", "period_start", "period_end", "amount_at_stake", "link_confidence", "explanation_zh",
                 "explanation_en", "decision", "decided_by", "decision_reason"]
         out = pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-        for c in ("agencies", "record_keys"):
+        for c in ("agencies", "record_keys", "grantors"):
             out[c] = pd.Series(dtype=object)
         for c in ("subdistrict", "name", "id_number", "phone"):
             out[c] = pd.Series(dtype=object)
@@ -236,6 +250,7 @@ def enrich_flags(flags: pd.DataFrame, data: ReportData) -> pd.DataFrame:
             subs.append(UNKNOWN_SUBDISTRICT)
     f["agencies"] = agencies
     f["subdistrict"] = subs
+    f["grantors"] = _grantors(f, data)
 
     p = data.persons
     if not p.empty:

@@ -57,6 +57,8 @@ def flags_as_dicts(data: ReportData, mask: Masker) -> list[dict]:
             "subdistrict": f.subdistrict,
             "records": [{"file": str(r["file"]), "row": int(r["row"])} for r in f.records],
             "programs": list(f.programs),
+            "missed_programs": list(f.missed_programs) if f.missed_programs is not None else [],
+            "grantors": list(f.grantors),
             "period_start": _date(f.period_start),
             "period_end": _date(f.period_end),
             "amount_at_stake": _num(f.amount_at_stake),

@@ -84,6 +84,8 @@ def flag_columns(data: ReportData, mask: Masker) -> list[Column]:
         ("涉及部门", lambda f: "、".join(data.agency_name(a) for a in f.agencies), None),
         ("所属街道", lambda f: data.agency_name(f.subdistrict), None),
         ("涉及项目", lambda f: "、".join(data.program_name(p) for p in f.programs), None),
+        ("未享受项目", lambda f: "、".join(data.program_name(p) for p in (f.missed_programs if f.missed_programs is not None else [])), None),
+        ("应发放部门", lambda f: "、".join(data.agency_name(a) for a in f.grantors), None),
         ("开始日期", lambda f: _d(f.period_start), DATE),
         ("结束日期", lambda f: _d(f.period_end), DATE),
         ("涉及金额（元）", lambda f: _f(f.amount_at_stake), MONEY),

@@ -79,6 +79,15 @@ def apply_identity_decisions(
     return result, refused
 
 
+def reviewed_same(mentions: pd.DataFrame, decisions: list[Decision]) -> np.ndarray:
+    """Mentions (aligned with ``mentions``) that a ``same_person`` decision names."""
+    constraints = identity_constraints(decisions)
+    same = constraints.loc[constraints["same"].astype(bool)]
+    keys = {f"{f}|{r}|{role}" for side in ("left", "right")
+            for f, r, role in zip(same[f"{side}_file"], same[f"{side}_row"], same[f"{side}_role"])}
+    return _mention_index(mentions).index.isin(list(keys))
+
+
 def apply_flag_decisions(flags: pd.DataFrame, decisions: list[Decision]) -> pd.DataFrame:
     """Flags with ``decision``, ``decided_by``, ``decision_reason`` (null when undecided)."""
     table = flag_decisions(decisions)
