@@ -2,16 +2,25 @@
 
 How the figures are produced: a batch is generated (``--persons``, default
 100,000, seed 3) and its clean truth records, persons and mentions are put in
-the audit engine's input shape (as for the true flags). Whole persons are
-then sampled (or the population tiled, each copy with its own person,
-household and row numbers, so copies never meet) to reach 200k and 1M
-records; ``run_audit`` with the shipped rules runs once on each. The
+the audit engine's input shape (as for the true flags); or, with ``--run``,
+the linked records, persons and mentions of a ``relieflink run`` output are
+taken as they are (weak links and unresolved identities: every path of the
+rules runs, the settling of missed benefits against unresolved rows too).
+Whole persons are then sampled (or the population tiled, each copy with its
+own person, household and row numbers, so copies never meet) to reach 200k
+and 1M records; ``run_audit`` with the shipped rules runs once on each. The
 benchmark prints records, flags, wall and CPU seconds, records per CPU-second
 and the ratio of the cost per record at 1M to that at 200k (1.0 = linear).
-Measured here (2 cores, other jobs running, base /tmp/g200k2 = 200k persons
-seed 2): 200k records 6.3 s CPU, 1M records 33.8 s CPU: ratio 1.07. Run:
+Measured here (2 cores, nothing else running, 2026-11-29):
 
-    python benchmarks/audit.py
+* ``--generated /tmp/g200k2`` (200k persons, seed 2; clean truth): 200k records
+  7.0 s CPU, 1M records 35.2 s CPU: ratio 1.00;
+* ``--run /tmp/r2d`` (the linked run of that batch): 200k records 9.6 s CPU, 1M
+  records 45.0 s CPU: ratio 0.94.
+
+Run:
+
+    python benchmarks/audit.py [--generated G | --run R]
 """
 
 from __future__ import annotations
@@ -60,6 +69,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--generated", type=Path, help="an existing `relieflink synth` output folder")
+    parser.add_argument("--run", type=Path, help="a `relieflink run` output folder instead of the clean truth "
+                        "(linked records: weak links and unresolved identities exercise every path)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[200_000, 1_000_000])
     args = parser.parse_args()
 
@@ -67,16 +78,21 @@ def main() -> None:
     from relieflink.audit.truth import truth_inputs
     from relieflink.config import load_catalog
 
-    generated = args.generated
-    if generated is None:
-        from relieflink.synth import generate_batch
-
-        generated = Path(tempfile.mkdtemp(prefix="relieflink-audit-bench-"))
-        generate_batch(generated, persons=args.persons, seed=3, profile="default")
     catalog = load_catalog()
     rules = load_rules(catalog=catalog)
-    records, persons, mentions = truth_inputs(generated / "truth", catalog)
-    print(f"base: {len(records):,} records of {records['person_id'].nunique():,} persons from {generated}")
+    if args.run is not None:
+        source = args.run
+        records, persons, mentions = (pd.read_parquet(source / f"{t}.parquet") for t in ("records", "persons", "mentions"))
+        records = records[records["person_id"].notna()]
+    else:
+        source = args.generated
+        if source is None:
+            from relieflink.synth import generate_batch
+
+            source = Path(tempfile.mkdtemp(prefix="relieflink-audit-bench-"))
+            generate_batch(source, persons=args.persons, seed=3, profile="default")
+        records, persons, mentions = truth_inputs(source / "truth", catalog)
+    print(f"base: {len(records):,} records of {records['person_id'].nunique():,} persons from {source}")
     results = []
     for size in args.sizes:
         r, p, m = _scaled(records, persons, mentions, size, seed=size)
