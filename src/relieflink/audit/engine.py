@@ -5,7 +5,9 @@ generator's truth), persons (name, valid ID, birth date, household) and
 mentions (for rules about who is *named* in a source). Output: the flags
 table of SPEC §7, one row per flag, each with its records as ``{file, row}``
 lists, the period, the amount at stake, the link confidence and
-explanations in Chinese and English.
+explanations in Chinese and English. A pattern found on a link that the
+pattern itself makes unlikely (``link_odds_factor``) is held apart: not a flag,
+but an identity question for the review queue (``AuditResult.held``).
 """
 
 from __future__ import annotations

@@ -82,6 +82,92 @@ def _orphan_grounds(orphans: pd.DataFrame, params: EntitlementParams) -> tuple[n
     return audited, min_age, [g.holds_any if g is not None and g.holds_any else None for g in grounds]
 
 
+@dataclass(frozen=True)
+class _Lookups:
+    """What both directions look up: names, birth dates, where persons are known, who is flagged."""
+
+    names: pd.Series
+    births: pd.Series
+    places: pd.DataFrame
+    position: pd.Series  # flagged person id → position among the hits
+    resolved: np.ndarray  # per live record
+    is_entitlement: np.ndarray  # per live record
+
+
+def _orphan_rows(look: _Lookups, eligible: pd.Index, live: pd.DataFrame, params: EntitlementParams,
+                 age_day: int, paid: np.ndarray, doubtful: np.ndarray) -> None:
+    """An orphan entitlement record → the eligible persons who could own it (marks ``paid`` /
+    ``doubtful`` of the flagged ones)."""
+    orphans = live[look.is_entitlement & ~look.resolved & ~live["person_id"].isin(eligible).to_numpy()]
+    audited, other_min_age, granted_on = _orphan_grounds(orphans, params)
+    o = pd.DataFrame({
+        "record_id": orphans["record_id"].to_numpy(),
+        "name": orphans["person_id"].map(look.names).to_numpy(),
+        "o_birth": orphans["person_id"].map(look.births).to_numpy(),
+        "o_place": orphans["subdistrict"].to_numpy() if "subdistrict" in orphans else None,
+        "o_lo": orphans["day_lo"].to_numpy(), "o_hi": orphans["day_hi"].to_numpy(),
+        "audited": audited, "other_min_age": other_min_age, "granted_on": granted_on,
+    }).dropna(subset=["name"])
+    e = pd.DataFrame({"person_id": eligible.to_numpy(), "name": eligible.map(look.names).to_numpy(),
+                      "birth": eligible.map(look.births).to_numpy()}).dropna(subset=["name"])
+    pairs = e.merge(o, on="name")
+    if pairs.empty:
+        return
+    pairs = pairs[~_already_paid(pairs, live[look.is_entitlement & look.resolved])]
+    fits = _subdistrict_fits(pairs, look.places, "person_id", "o_place")
+    fits &= pairs["birth"].isna().to_numpy() | pairs["o_birth"].isna().to_numpy() | (pairs["birth"] == pairs["o_birth"]).to_numpy()
+    pairs = pairs[fits]
+    pairs = pairs[_holds_named_ground(pairs, live)]
+    pairs = pairs.assign(i=pairs["person_id"].map(look.position))
+    sure = pairs[pairs["audited"].to_numpy()]
+    n_candidates = sure.groupby("record_id")["person_id"].transform("nunique").to_numpy()
+    flagged = sure["i"].notna().to_numpy()
+    paid[sure["i"].to_numpy()[flagged & (n_candidates == 1)].astype(np.int64)] = True
+    doubtful[sure["i"].to_numpy()[flagged & (n_candidates > 1)].astype(np.int64)] = True
+    # granted on a ground the rule does not audit: anyone of that ground may own it
+    other = pairs[~pairs["audited"].to_numpy() & pairs["i"].notna().to_numpy()]
+    age = age_on(other["birth"], age_day)
+    could = np.isnan(other["other_min_age"].to_numpy()) | np.isnan(age) | (age >= other["other_min_age"].to_numpy())
+    doubtful[other["i"].to_numpy()[could].astype(np.int64)] = True
+
+
+def _holds_named_ground(pairs: pd.DataFrame, live: pd.DataFrame) -> np.ndarray:
+    """True where the orphan's category names no ground, or the candidate holds a program of it."""
+    restricted = pairs["granted_on"].notna().to_numpy()
+    if not restricted.any():
+        return np.ones(len(pairs), dtype=bool)
+    held = live[["person_id", "program"]].drop_duplicates()
+    on = pairs[restricted].explode("granted_on")
+    holds = on.merge(held, left_on=["person_id", "granted_on"], right_on=["person_id", "program"])
+    ok = pd.Index(holds["person_id"] + "|" + holds["record_id"].astype(str))
+    key = pairs["person_id"] + "|" + pairs["record_id"].astype(str)
+    return ~restricted | key.isin(ok).to_numpy()
+
+
+def _unresolved_flagged(look: _Lookups, hits: pd.DataFrame, eligible: pd.Index, live: pd.DataFrame,
+                        paid: np.ndarray, doubtful: np.ndarray) -> None:
+    """An unresolved flagged person → the same-name holders of the entitlement who show no
+    eligibility of their own (marks ``paid`` / ``doubtful``)."""
+    holding = live[look.is_entitlement & look.resolved]
+    y = pd.DataFrame({
+        "holder": holding["person_id"].to_numpy(),
+        "name": holding["person_id"].map(look.names).to_numpy(),
+        "y_place": holding["subdistrict"].to_numpy() if "subdistrict" in holding else None,
+        "y_eligible": holding["person_id"].isin(eligible).to_numpy(),
+    }).dropna(subset=["name"]).drop_duplicates()
+    unresolved_hits = hits[~hits["person_id"].isin(live.loc[look.resolved, "person_id"])].dropna(subset=["name"])
+    pairs = unresolved_hits.merge(y, on="name")
+    pairs = pairs[pairs["holder"].to_numpy() != pairs["person_id"].to_numpy()]
+    if pairs.empty:
+        return
+    fits = _subdistrict_fits(pairs, look.places, "person_id", "y_place")
+    fits |= ~pairs["person_id"].isin(look.places["person_id"]).to_numpy()  # known in no subdistrict: fits anywhere
+    sure = pairs[fits & ~pairs["y_eligible"].to_numpy()].drop_duplicates(["i", "holder"])
+    per_hit = sure.groupby("i")["holder"].nunique()
+    paid[per_hit.index[per_hit.to_numpy() == 1].to_numpy()] = True
+    doubtful[pairs["i"].unique()] = True
+
+
 def unlinked_entitlement(
     hit_ids: pd.Series,
     eligible: pd.Index,
@@ -101,75 +187,22 @@ def unlinked_entitlement(
     """
     n = len(hit_ids)
     people = persons.drop_duplicates("person_id").set_index("person_id")
-    names = people["name"]
-    births = people["birth_date"] if "birth_date" in people else pd.Series(pd.NaT, index=people.index)
-    position = pd.Series(np.arange(n), index=hit_ids.to_numpy())
-    places = (records[["person_id", "subdistrict"]].dropna().drop_duplicates()
-              if "subdistrict" in records else pd.DataFrame(columns=["person_id", "subdistrict"]))
-    resolved = live["identity_resolved"].astype("boolean").fillna(True).to_numpy(dtype=bool)
-    is_entitlement = live["program"].isin(params.entitlement).to_numpy()
+    look = _Lookups(
+        names=people["name"],
+        births=people["birth_date"] if "birth_date" in people else pd.Series(pd.NaT, index=people.index),
+        places=(records[["person_id", "subdistrict"]].dropna().drop_duplicates()
+                if "subdistrict" in records else pd.DataFrame(columns=["person_id", "subdistrict"])),
+        position=pd.Series(np.arange(n), index=hit_ids.to_numpy()),
+        resolved=live["identity_resolved"].astype("boolean").fillna(True).to_numpy(dtype=bool),
+        is_entitlement=live["program"].isin(params.entitlement).to_numpy(),
+    )
     paid = np.zeros(n, dtype=bool)
     doubtful = np.zeros(n, dtype=bool)
+    _orphan_rows(look, eligible, live, params, age_day, paid, doubtful)
+    hits = pd.DataFrame({"i": np.arange(n), "person_id": hit_ids.to_numpy(), "name": hit_ids.map(look.names).to_numpy()})
+    _unresolved_flagged(look, hits, eligible, live, paid, doubtful)
 
-    # an orphan entitlement record → the eligible persons who could own it
-    orphans = live[is_entitlement & ~resolved & ~live["person_id"].isin(eligible).to_numpy()]
-    audited, other_min_age, granted_on = _orphan_grounds(orphans, params)
-    o = pd.DataFrame({
-        "record_id": orphans["record_id"].to_numpy(),
-        "name": orphans["person_id"].map(names).to_numpy(),
-        "o_birth": orphans["person_id"].map(births).to_numpy(),
-        "o_place": orphans["subdistrict"].to_numpy() if "subdistrict" in orphans else None,
-        "o_lo": orphans["day_lo"].to_numpy(), "o_hi": orphans["day_hi"].to_numpy(),
-        "audited": audited, "other_min_age": other_min_age, "granted_on": granted_on,
-    }).dropna(subset=["name"])
-    e = pd.DataFrame({"person_id": eligible.to_numpy(), "name": eligible.map(names).to_numpy(),
-                      "birth": eligible.map(births).to_numpy()}).dropna(subset=["name"])
-    pairs = e.merge(o, on="name")
-    if len(pairs):
-        pairs = pairs[~_already_paid(pairs, live[is_entitlement & resolved])]
-        fits = _subdistrict_fits(pairs, places, "person_id", "o_place")
-        fits &= pairs["birth"].isna().to_numpy() | pairs["o_birth"].isna().to_numpy() | (pairs["birth"] == pairs["o_birth"]).to_numpy()
-        pairs = pairs[fits]
-        restricted = pairs["granted_on"].notna().to_numpy()
-        if restricted.any():  # the category names the ground: the candidate must hold it
-            held = live[["person_id", "program"]].drop_duplicates()
-            on = pairs[restricted].explode("granted_on")
-            holds = on.merge(held, left_on=["person_id", "granted_on"], right_on=["person_id", "program"])
-            ok = pd.Index(holds["person_id"] + "|" + holds["record_id"].astype(str))
-            key = pairs["person_id"] + "|" + pairs["record_id"].astype(str)
-            pairs = pairs[~restricted | key.isin(ok).to_numpy()]
-        pairs = pairs.assign(i=pairs["person_id"].map(position))
-        sure = pairs[pairs["audited"].to_numpy()]
-        n_candidates = sure.groupby("record_id")["person_id"].transform("nunique").to_numpy()
-        flagged = sure["i"].notna().to_numpy()
-        paid[sure["i"].to_numpy()[flagged & (n_candidates == 1)].astype(np.int64)] = True
-        doubtful[sure["i"].to_numpy()[flagged & (n_candidates > 1)].astype(np.int64)] = True
-        other = pairs[~pairs["audited"].to_numpy() & pairs["i"].notna().to_numpy()]
-        age = age_on(other["birth"], age_day)
-        could = np.isnan(other["other_min_age"].to_numpy()) | np.isnan(age) | (age >= other["other_min_age"].to_numpy())
-        doubtful[other["i"].to_numpy()[could].astype(np.int64)] = True
-
-    # an unresolved flagged person → same-name holders of the entitlement with no eligibility
-    holding = live[is_entitlement & resolved]
-    y = pd.DataFrame({
-        "holder": holding["person_id"].to_numpy(),
-        "name": holding["person_id"].map(names).to_numpy(),
-        "y_place": holding["subdistrict"].to_numpy() if "subdistrict" in holding else None,
-        "y_eligible": holding["person_id"].isin(eligible).to_numpy(),
-    }).dropna(subset=["name"]).drop_duplicates()
-    hits = pd.DataFrame({"i": np.arange(n), "person_id": hit_ids.to_numpy(), "name": hit_ids.map(names).to_numpy()})
-    unresolved_hits = hits[~hits["person_id"].isin(live.loc[resolved, "person_id"])].dropna(subset=["name"])
-    pairs = unresolved_hits.merge(y, on="name")
-    pairs = pairs[pairs["holder"].to_numpy() != pairs["person_id"].to_numpy()]
-    if len(pairs):
-        fits = _subdistrict_fits(pairs, places, "person_id", "y_place")
-        fits |= ~pairs["person_id"].isin(places["person_id"]).to_numpy()  # known in no subdistrict: fits anywhere
-        sure = pairs[fits & ~pairs["y_eligible"].to_numpy()].drop_duplicates(["i", "holder"])
-        per_hit = sure.groupby("i")["holder"].nunique()
-        paid[per_hit.index[per_hit.to_numpy() == 1].to_numpy()] = True
-        doubtful[pairs["i"].unique()] = True
-
-    persons_named = hits.dropna(subset=["name"]).set_index("i")["name"].map(names.value_counts())
+    persons_named = hits.dropna(subset=["name"]).set_index("i")["name"].map(look.names.value_counts())
     rare = np.zeros(n, dtype=bool)
     rare[persons_named.index.to_numpy()] = persons_named.to_numpy() <= rare_name_max_persons
     paid |= doubtful & rare
