@@ -21,6 +21,9 @@ _EXPORTS = {
     "Run": "relieflink.pipeline",
     "run_batch": "relieflink.pipeline",
     "generate_batch": "relieflink.synth",
+    "Application": "relieflink.screening",
+    "ScreeningIndex": "relieflink.screening",
+    "screen": "relieflink.screening",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -28,6 +31,7 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 if TYPE_CHECKING:  # pragma: no cover
     from relieflink.ingest.pipeline import IngestConfig, IngestResult, ingest_batch
     from relieflink.pipeline import Run, run_batch
+    from relieflink.screening import Application, ScreeningIndex, screen
     from relieflink.synth import generate_batch
 
 

@@ -166,6 +166,50 @@ def cmd_decide(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_screen(args: argparse.Namespace) -> int:
+    import json
+
+    from relieflink.screening import Application, ScreeningIndex, screen
+
+    out = Path(args.out)
+    if not out.is_dir():
+        print(f"error: {out} is not a folder; screen against the output folder of `relieflink run`", file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        index = ScreeningIndex.from_run(out)
+        result = screen(index, Application(name=args.name, program=args.program, period_start=args.start,
+                                           period_end=args.end, id_number=args.id, subdistrict=args.subdistrict,
+                                           amount=args.amount))
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    data = result.to_dict(mask=not args.no_mask)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    app = data["application"]
+    print(f"申请：{app['name']} {app['id_number'] or '（无身份证号）'} {args.program} {app['period_start']}—{app['period_end'] or ''}"
+          f"  身份证号状态：{data['id_status'] or '—'}")
+    if not data["matches"]:
+        print("未找到匹配人员：上期数据中无此人的救助记录。")
+    for m in data["matches"]:
+        print(f"匹配：{m['person_id']}  {m['name']} {m['id_number'] or '（无有效身份证号）'}  出生 {m['birth_date'] or '—'}  {m['how_zh']}")
+        for b in (b for b in data["benefits"] if b["person_id"] == m["person_id"]):
+            print(f"    已享受：{b['program_name']}（{b['agency']}）{b['records']}条 {b['first'] or ''}—{b['last'] or '至今'}"
+                  f" 金额{b['amount']:,.2f}元")
+    if data["more_name_matches"]:
+        print(f"另有 {data['more_name_matches']} 人仅姓名相同，未列出（请提供身份证号）。")
+    for c in data["conflicts"]:
+        label = "已有预警（批准后仍在）" if c["already_flagged"] else "冲突"
+        print(f"{label}：{c['rule_id']} {c['title_zh']}：{c['explanation_zh']}")
+    if data["matches"] and not any(not c["already_flagged"] for c in data["conflicts"]):
+        print("批准该申请不产生新的重复、多头或互斥救助。")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relieflink", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"relieflink {__version__}")
@@ -209,6 +253,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True, help="why (kept with the decision)")
     p.add_argument("--decisions", help="decisions file (default: relieflink-decisions.jsonl beside OUT)")
     p.set_defaults(func=cmd_decide)
+
+    p = sub.add_parser("screen", help="screen an application (联审联批) against a run: who, what they receive, conflicts")
+    p.add_argument("out", help="the output folder of the last `relieflink run`")
+    p.add_argument("--name", required=True, help="applicant's name")
+    p.add_argument("--id", help="applicant's resident ID")
+    p.add_argument("--program", required=True, help="program code applied for (schemas/programs.yaml, e.g. MZJ-DB)")
+    p.add_argument("--start", required=True, help="first day of the period applied for (YYYY-MM-DD)")
+    p.add_argument("--end", help="last day (default: the start: one month of a monthly benefit, the day of a grant)")
+    p.add_argument("--subdistrict", help="subdistrict code of the application (jd-hushu, ...)")
+    p.add_argument("--amount", type=float, help="amount applied for, in yuan")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--no-mask", action="store_true", help="show full names and IDs (authorized staff only)")
+    p.set_defaults(func=cmd_screen)
 
     p = sub.add_parser("evaluate", help="compare a run folder with a generated batch's truth")
     p.add_argument("out", help="the run's output folder")

@@ -153,7 +153,7 @@ class RuleSet(_Strict):
     rules: list[Rule] = Field(min_length=1)
 
 
-def _programs_of(rule: BaseModel) -> list[tuple[str, str]]:
+def programs_of(rule: BaseModel) -> list[tuple[str, str]]:
     """(key, program code) of every program a rule refers to, for validation."""
     params = getattr(rule, "params", None)
     found: list[tuple[str, str]] = []
@@ -198,7 +198,7 @@ def load_rules(path: Path | None = None, catalog: Catalog | None = None) -> Rule
         raise ConfigError(path, err["msg"], key=key) from None
     catalog = catalog or load_catalog(path.parent / "programs.yaml")
     for rule in ruleset.rules:
-        for key, code in _programs_of(rule):
+        for key, code in programs_of(rule):
             if code not in catalog.program_codes:
                 raise ConfigError(path, f"unknown program {code!r}; add it to programs.yaml", key=f"rule {rule.id}: {key}")
     return ruleset
