@@ -56,6 +56,7 @@ def test_dibao_holder_applying_for_tekun_is_an_exclusive_status(index, dibao_hol
     assert "EXCL-STATUS" in rules
     excl = next(c for c in result.conflicts if c.rule_id == "EXCL-STATUS")
     assert excl.records and all(r["file"] != "（本次申请）" for r in excl.records)
+    assert excl.status == "finding"  # a valid ID: the identity is certain
 
 
 def test_dibao_again_is_a_duplicate_and_a_far_year_is_not(index, dibao_holder):

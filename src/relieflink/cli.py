@@ -203,7 +203,8 @@ def cmd_screen(args: argparse.Namespace) -> int:
     if data["more_name_matches"]:
         print(f"另有 {data['more_name_matches']} 人仅姓名相同，未列出（请提供身份证号）。")
     for c in data["conflicts"]:
-        label = "已有预警（批准后仍在）" if c["already_flagged"] else "冲突"
+        label = "已有预警（批准后仍在）" if c["already_flagged"] else {"finding": "冲突", "review": "冲突（待复核）"}.get(
+            c["status"], "可能冲突（若为同一人）")
         print(f"{label}：{c['rule_id']} {c['title_zh']}：{c['explanation_zh']}")
     if data["matches"] and not any(not c["already_flagged"] for c in data["conflicts"]):
         print("批准该申请不产生新的重复、多头或互斥救助。")

@@ -82,6 +82,9 @@ class Conflict:
     explanation_en: str
     records: list[dict] = field(default_factory=list)  # the existing records involved
     already_flagged: bool = False  # the last run flags these records already: approving adds to it
+    # finding; review (a review rule, or the identity is not certain); held (the match is too
+    # weak for the pattern: likelier another person of the same name)
+    status: str = "finding"
 
 
 @dataclass(frozen=True)
@@ -260,7 +263,7 @@ def _conflicts(index: ScreeningIndex, matches: list[Match], app: Application, st
         key = frozenset((r["file"], r["row"]) for r in existing)
         known = any(rule == f.rule_id and recs == key for rule, recs, _, _ in index.flags_of.get(f.person_id, ()))
         out.append(Conflict(f.person_id, f.rule_id, f.category, titles.get(f.rule_id, f.rule_id),
-                            f.explanation_zh, f.explanation_en, existing, known))
+                            f.explanation_zh, f.explanation_en, existing, known, f.status))
     return sorted(out, key=lambda c: (order.get(c.person_id, len(order)), c.rule_id, c.explanation_zh))
 
 
