@@ -43,6 +43,8 @@ def _print_summary(summary: dict, out_dir: Path) -> None:  # noqa: C901 - a flat
         print(f"  flags {summary['flags']}  amount at stake (findings) ¥{summary['amount_at_stake_findings']:,.2f}")
         for rule, n in summary["flags_by_rule"].items():
             print(f"    {rule:<40} {n:>7}")
+        if summary.get("held_for_identity_review"):
+            print(f"  held as identity questions (not flags; see `relieflink review`): {summary['held_for_identity_review']}")
     print("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
     if (out_dir / "report.html").exists():
         print(f"  report: {out_dir / 'report.html'} (workbook report.xlsx, per agency under reports/)")
