@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from relieflink.audit import audit_records, load_rules, run_audit
 from relieflink.config import load_catalog
@@ -294,3 +297,17 @@ def test_namesake_already_paid_for_the_period_is_not_a_candidate_owner():
     assert "MISS-MEDICAL-INSURANCE" not in rules_of(audit([dibao("P1"), dibao("P2"), paid, row], persons=persons))
     flags = audit([dibao("P1"), dibao("P2"), row], persons=persons)
     assert flags.loc[flags["rule_id"] == "MISS-MEDICAL-INSURANCE", "status"].tolist() == ["review", "review"]
+
+
+@given(c=st.floats(0.0, 1.0), f=st.floats(1e-6, 1.0), g=st.floats(1e-6, 1.0))
+def test_flag_link_probability_weighs_against_the_link_and_keeps_certainty(c, f, g):
+    """The pattern never makes a link more likely; a smaller factor weighs more; a shared valid
+    ID (1.0) stays certain; no factor leaves the link as it is."""
+    from relieflink.audit.confidence import flag_link_probability
+
+    p = flag_link_probability(np.array([c]), np.array([f]))[0]
+    assert 0.0 <= p <= c + 1e-12
+    lo, hi = sorted((f, g))
+    assert flag_link_probability(np.array([c]), np.array([lo]))[0] <= flag_link_probability(np.array([c]), np.array([hi]))[0] + 1e-12
+    assert flag_link_probability(np.array([1.0]), np.array([f]))[0] == 1.0
+    assert flag_link_probability(np.array([c]), np.array([np.nan]))[0] == c

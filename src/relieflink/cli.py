@@ -108,6 +108,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     write_true_flags(root / "generated")
     status = _run(root / "generated" / "batch", root / "out")
     print(f"  compare with the generator's truth: relieflink evaluate {root / 'out'} --truth {root / 'generated' / 'truth'}")
+    print(f"  review queue: relieflink review {root / 'out'}")
+    print(f"  screen an application (联审联批): relieflink screen {root / 'out'} --name NAME --id ID --program MZJ-TK "
+          "--start 2015-06-01")
     return status
 
 
