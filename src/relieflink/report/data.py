@@ -237,17 +237,7 @@ def enrich_flags(flags: pd.DataFrame, data: ReportData) -> pd.DataFrame:
         sub_of = dict(zip(keys, rec["subdistrict"].where(rec["subdistrict"].notna(), None)))
     order = {code: i for i, code in enumerate(data.agency_order)}
 
-    agencies, subs = [], []
-    for keys in f["record_keys"]:
-        ags = {agency_of[k] for k in keys if k in agency_of}
-        agencies.append(sorted(ags, key=lambda a: (order.get(a, len(order)), a)))
-        s = [sub_of.get(k) for k in keys if sub_of.get(k)]
-        if s:
-            counts = pd.Series(s).value_counts()
-            top = sorted(counts[counts == counts.max()].index)[0]
-            subs.append(top)
-        else:
-            subs.append(UNKNOWN_SUBDISTRICT)
+    agencies, subs = _agencies_and_subdistricts(f["record_keys"], agency_of, sub_of, order)
     f["agencies"] = agencies
     f["subdistrict"] = subs
     f["grantors"] = _grantors(f, data)
@@ -266,12 +256,35 @@ def enrich_flags(flags: pd.DataFrame, data: ReportData) -> pd.DataFrame:
     return f
 
 
+def _agencies_and_subdistricts(record_keys: pd.Series, agency_of: dict[str, str], sub_of: dict[str, str | None],
+                               order: dict[str, int]) -> tuple[list[list[str]], list[str]]:
+    """Per flag: the agencies of its records (catalog order) and its subdistrict (the most
+    frequent among its records, ties to the first code; ``UNKNOWN_SUBDISTRICT`` when none).
+    Vectorized over flag × record: a run has tens of thousands of flags."""
+    n = len(record_keys)
+    lengths = np.fromiter((len(k) for k in record_keys), dtype=np.int64, count=n)
+    ex = pd.DataFrame({"flag": np.repeat(np.arange(n), lengths),
+                       "key": [k for keys in record_keys for k in keys]})
+    ex["agency"] = ex["key"].map(agency_of)
+    ex["sub"] = ex["key"].map(sub_of)
+    ag = ex.dropna(subset=["agency"]).drop_duplicates(["flag", "agency"])
+    ag = ag.assign(_o=ag["agency"].map(order).fillna(len(order))).sort_values(["flag", "_o", "agency"], kind="mergesort")
+    by_flag = ag.groupby("flag", sort=False)["agency"].agg(list)
+    agencies = [by_flag.get(i, []) for i in range(n)]
+    counts = ex.dropna(subset=["sub"]).groupby(["flag", "sub"], sort=False).size().rename("n").reset_index()
+    counts = counts.sort_values(["flag", "n", "sub"], ascending=[True, False, True], kind="mergesort")
+    top = counts.drop_duplicates("flag").set_index("flag")["sub"]
+    subs = [top.get(i, UNKNOWN_SUBDISTRICT) for i in range(n)]
+    return agencies, subs
+
+
 def _person_phone(person_ids: pd.Series, mentions: pd.DataFrame) -> pd.Series:
     """The smallest phone number seen for the person (deterministic), or None."""
     if mentions.empty or "phone" not in mentions:
         return pd.Series([None] * len(person_ids), index=person_ids.index, dtype=object)
-    m = mentions[mentions["phone"].notna() & mentions["person_id"].notna()]
-    phone = m.groupby(m["person_id"].astype(str))["phone"].min()
+    m = mentions.loc[mentions["phone"].notna() & mentions["person_id"].notna(), ["person_id", "phone"]]
+    m = m.assign(person_id=m["person_id"].astype(str), phone=m["phone"].astype(str))
+    phone = m.sort_values(["person_id", "phone"], kind="mergesort").drop_duplicates("person_id").set_index("person_id")["phone"]
     return person_ids.astype(str).map(phone).where(person_ids.notna(), None).astype(object)
 
 
