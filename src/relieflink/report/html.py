@@ -212,6 +212,9 @@ def summary_items(data: ReportData) -> list[tuple[str, str, bool]]:
         ("已排除", f"{int((data.flags['decision'].fillna('') == 'dismissed').sum()):,}", False),
         ("涉及金额（发现，元）", money(fin["amount_at_stake"].fillna(0).sum()), True),
     ]
+    if c.get("held_for_identity_review"):
+        # patterns on links the pattern itself makes unlikely: identity questions, not flags
+        items.append(("待确认是否同一人（暂不列为预警）", f"{int(c['held_for_identity_review']):,}", False))
     return items
 
 
