@@ -248,3 +248,17 @@ def test_counts_match_flags(run_dirs):
     assert sum(data["counts"].values()) == len(active)
     quarantine = pd.read_parquet(a / "quarantine.parquet")
     assert openpyxl.load_workbook(a / "report.xlsx", read_only=True)["数据质量"].max_row - 1 == len(quarantine)
+
+
+def test_flag_agencies_and_subdistrict_rules():
+    """Agencies in catalog order; the subdistrict most frequent among the records, ties to the
+    first code, unknown when no record names one (vectorized over flag × record)."""
+    from relieflink.report.data import UNKNOWN_SUBDISTRICT, _agencies_and_subdistricts
+
+    agency_of = {"a": "mzj", "b": "jd-hushu", "c": "cl", "d": "mzj"}
+    sub_of = {"a": "jd-xiaohe", "b": "jd-hushu", "c": "jd-hushu", "d": "jd-xiaohe", "e": None}
+    order = {"cl": 1, "mzj": 0, "jd-hushu": 2}
+    keys = pd.Series([["a", "b"], ["a", "b", "c"], ["e"], [], ["d", "a"]], dtype=object)
+    agencies, subs = _agencies_and_subdistricts(keys, agency_of, sub_of, order)
+    assert agencies == [["mzj", "jd-hushu"], ["mzj", "cl", "jd-hushu"], [], [], ["mzj"]]
+    assert subs == ["jd-hushu", "jd-hushu", UNKNOWN_SUBDISTRICT, UNKNOWN_SUBDISTRICT, "jd-xiaohe"]
