@@ -49,3 +49,15 @@ def test_run_then_review_lists_items(tmp_path, capsys):
     assert main(["review", str(out), "--limit", "3"]) == EXIT_OK
     printed = capsys.readouterr().out
     assert "open items" in printed and "report.html" in printed
+
+
+def test_run_refuses_a_missing_or_short_pseudonym_key(tmp_path, capsys):
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    short = tmp_path / "key"
+    short.write_bytes(b"too short")
+    for key in (tmp_path / "no-such-key", short):
+        assert main(["run", str(batch), "--out", str(tmp_path / "out"), "--pseudonym-key", str(key)]) == EXIT_INPUT
+        err = capsys.readouterr().err
+        assert str(key) in err and "secret key" in err and "too short" not in err  # the key is never printed
+    assert not (tmp_path / "out").exists()

@@ -262,3 +262,33 @@ def test_flag_agencies_and_subdistrict_rules():
     agencies, subs = _agencies_and_subdistricts(keys, agency_of, sub_of, order)
     assert agencies == [["mzj", "jd-hushu"], ["mzj", "cl", "jd-hushu"], [], [], ["mzj"]]
     assert subs == ["jd-hushu", "jd-hushu", UNKNOWN_SUBDISTRICT, UNKNOWN_SUBDISTRICT, "jd-xiaohe"]
+
+
+def test_keyed_pseudonyms_instead_of_ids(run_dirs, tmp_path):
+    """With the platform's key, IDs become pseudonyms that are the same in every report made with
+    the key (agencies can join on them) and differ under another key; no ID is written."""
+    from relieflink.privacy import pseudonym
+
+    a, _, _ = run_dirs
+    persons = pd.read_parquet(a / "persons.parquet").drop_duplicates("person_id").set_index("person_id")["id_number"]
+    ids = set(persons.dropna())
+    outs = []
+    for name, key in (("k1", b"district-secret-key-1"), ("k1b", b"district-secret-key-1"), ("k2", b"district-secret-key-2")):
+        out = tmp_path / name
+        shutil.copytree(a, out)
+        write_reports(out, pseudonym_key=key)
+        outs.append(out)
+    data = json.loads((outs[0] / "flags.json").read_text(encoding="utf-8"))
+    flags = data["flags"] if isinstance(data, dict) else data
+    shown = {f["id_number"] for f in flags if f.get("id_number")}
+    assert shown and all(s.startswith("PSN-") and len(s) == 20 for s in shown)
+    for f in flags:  # the person's own ID, pseudonymized under the key
+        if isinstance(persons.get(f["person_id"]), str):
+            assert f["id_number"] == pseudonym(persons[f["person_id"]], b"district-secret-key-1")
+    text = _all_output_text(outs[0])
+    for content in text.values():
+        assert not any(i in content for i in list(ids)[:200])
+    assert (outs[0] / "flags.json").read_bytes() == (outs[1] / "flags.json").read_bytes()
+    assert (outs[0] / "flags.json").read_bytes() != (outs[2] / "flags.json").read_bytes()
+    agency_ids = set(re.findall(r"PSN-[0-9a-f]{16}", (outs[0] / "reports" / "mzj.html").read_text(encoding="utf-8")))
+    assert agency_ids and agency_ids <= set(re.findall(r"PSN-[0-9a-f]{16}", "".join(text.values())))

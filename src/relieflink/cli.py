@@ -65,20 +65,30 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
-         decisions: Path | None = None) -> int:
+         decisions: Path | None = None, pseudonym_key_file: str | None = None) -> int:
     from relieflink.pipeline import run_batch
 
     if not batch.is_dir():
         print(f"error: {batch} is not a folder; pass the folder that holds the agencies' exports", file=sys.stderr)
         return EXIT_INPUT
+    key = None
+    if pseudonym_key_file:
+        key_path = Path(pseudonym_key_file)
+        key = key_path.read_bytes().strip() if key_path.is_file() else b""
+        if len(key) < 16:
+            print(f"error: {key_path} must be a file holding the platform's secret key (at least 16 bytes)",
+                  file=sys.stderr)
+            return EXIT_INPUT
     print(f"relieflink: reading {batch}", file=sys.stderr)
-    run = run_batch(batch, out, progress=_progress, stages=stages, decisions=decisions or default_decisions(out))
+    run = run_batch(batch, out, progress=_progress, stages=stages, decisions=decisions or default_decisions(out),
+                    pseudonym_key=key)
     _print_summary(run.summary(), out)
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(Path(args.batch), Path(args.out), decisions=Path(args.decisions) if args.decisions else None)
+    return _run(Path(args.batch), Path(args.out), decisions=Path(args.decisions) if args.decisions else None,
+                pseudonym_key_file=args.pseudonym_key)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -243,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("batch", help="folder holding the agencies' export files")
         p.add_argument("--out", required=True, help="output folder (replaced atomically)")
         p.add_argument("--decisions", help="reviewer decisions to apply (default: relieflink-decisions.jsonl beside OUT)")
+        if name == "run":
+            p.add_argument("--pseudonym-key", metavar="FILE",
+                           help="reports carry keyed ID pseudonyms (HMAC-SHA256 under the secret key in FILE) "
+                                "instead of masked IDs, the same in every run made with the key")
         p.set_defaults(func=func)
 
     p = sub.add_parser("review", help="list the open review items of a run")

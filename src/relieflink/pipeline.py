@@ -113,8 +113,9 @@ class Run:
         out["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
         return out
 
-    def write(self, out_dir: Path) -> None:
-        """Write every table that exists, the model and the manifest, atomically."""
+    def write(self, out_dir: Path, pseudonym_key: bytes | None = None) -> None:
+        """Write every table that exists, the model and the manifest, atomically
+        (reports with keyed ID pseudonyms when ``pseudonym_key`` is given)."""
         from relieflink.audit.output import write_flags
 
         assert self.ingest is not None
@@ -136,7 +137,7 @@ class Run:
             if self.flags is not None:
                 from relieflink.report import write_reports
 
-                write_reports(staging, self.config.catalog)
+                write_reports(staging, self.config.catalog, pseudonym_key=pseudonym_key)
                 write_json(staging / "run.json", self._manifest(staging))  # lists the reports too
 
     def _manifest(self, staging: Path) -> dict[str, object]:
@@ -197,11 +198,13 @@ def run_batch(
     progress: Callable[[FileReport], None] | None = None,
     stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
     decisions: Path | None = None,
+    pseudonym_key: bytes | None = None,
 ) -> Run:
     """Run the pipeline on ``batch_dir`` and write ``out_dir`` atomically.
 
     ``decisions``: the reviewers' decisions file (kept outside the run folder);
     identity decisions are applied after linkage, flag decisions after the audit.
+    ``pseudonym_key``: the reports carry keyed ID pseudonyms instead of masked IDs.
     """
     from relieflink.review import load_decisions
 
@@ -211,5 +214,5 @@ def run_batch(
         run.linkage_stage()
     if "audit" in stages:
         run.audit_stage()
-    run.write(Path(out_dir))
+    run.write(Path(out_dir), pseudonym_key=pseudonym_key)
     return run

@@ -100,11 +100,24 @@ def mask_cell(column: object, value: object) -> str:
     return scrub_text(value)
 
 
-class Masker:
-    """Applies masking when ``enabled``; passes values through otherwise."""
+def pseudonym(value: str, key: bytes) -> str:
+    """A keyed pseudonym of an identifier (SPEC §7): HMAC-SHA256 under the platform's secret
+    key, 16 hex digits after ``PSN-``. The same ID gives the same pseudonym in every output made
+    with the key, so agencies can join their lists without seeing IDs; without the key it can
+    be neither reversed nor recomputed from a guessed ID."""
+    import hashlib
+    import hmac
 
-    def __init__(self, enabled: bool = True) -> None:
+    return "PSN-" + hmac.new(key, value.strip().upper().encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+
+class Masker:
+    """Applies masking when ``enabled``; passes values through otherwise. With a
+    ``pseudonym_key``, IDs become keyed pseudonyms instead of masked IDs."""
+
+    def __init__(self, enabled: bool = True, pseudonym_key: bytes | None = None) -> None:
         self.enabled = enabled
+        self.pseudonym_key = pseudonym_key
 
     def name(self, v: object) -> str:
         s = as_text(v)
@@ -112,6 +125,8 @@ class Masker:
 
     def id(self, v: object) -> str:
         s = as_text(v)
+        if self.pseudonym_key and s.strip():
+            return pseudonym(s, self.pseudonym_key)
         return mask_id(s) if self.enabled else s
 
     def phone(self, v: object) -> str:

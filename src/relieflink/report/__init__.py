@@ -31,13 +31,15 @@ __all__ = ["write_reports", "load_run", "ReportData"]
 
 
 def write_reports(run_dir: Path, catalog: Catalog | None = None, *, mask: bool = True, rules=None,
-                  manifest: dict | None = None) -> list[Path]:
+                  manifest: dict | None = None, pseudonym_key: bytes | None = None) -> list[Path]:
     """Write report.html, report.xlsx, flags.json and reports/<agency>.html into ``run_dir``.
 
     ``run_dir`` holds the run's Parquet files (flags, records, persons,
     mentions, quarantine) and normally ``run.json``; ``manifest`` overrides
     the latter (pass the manifest dict when ``run.json`` is not written yet).
-    ``catalog`` and ``rules`` default to the ones under ``schemas/``.
+    ``catalog`` and ``rules`` default to the ones under ``schemas/``. With
+    ``pseudonym_key``, resident IDs are written as keyed pseudonyms (the same
+    in every report made with the key) instead of masked IDs.
     Returns the paths written, sorted.
     """
     from relieflink.report.agency import involved_records, render_agency
@@ -50,7 +52,7 @@ def write_reports(run_dir: Path, catalog: Catalog | None = None, *, mask: bool =
     data = load_run(run_dir, catalog, rules)
     if manifest is not None:
         data.manifest = manifest
-    masker = Masker(mask)
+    masker = Masker(mask, pseudonym_key)
     written: list[Path] = []
 
     html_path = run_dir / "report.html"

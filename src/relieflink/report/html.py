@@ -229,7 +229,10 @@ def render_report(data: ReportData, mask: Masker) -> str:
     parts.append(
         f'<div class="meta">审计年度：{e(year)}年　·　规则集：schemas/rules.yaml　·　relieflink {e(__version__)}</div>'
     )
-    if mask.enabled:
+    if mask.pseudonym_key:
+        parts.append('<div class="notice">本报告中的身份证号以密钥化假名（PSN-…）代替，同一身份证号在各报告中假名相同；'
+                     "电话号码和姓名已脱敏。已排除（dismissed）的预警不计入统计。</div>")
+    elif mask.enabled:
         parts.append('<div class="notice">本报告中的身份证号（保留前6位和后4位）、电话号码和姓名均已脱敏。'
                      "已排除（dismissed）的预警不计入统计。</div>")
     else:
