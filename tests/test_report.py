@@ -282,9 +282,14 @@ def test_keyed_pseudonyms_instead_of_ids(run_dirs, tmp_path):
     flags = data["flags"] if isinstance(data, dict) else data
     shown = {f["id_number"] for f in flags if f.get("id_number")}
     assert shown and all(s.startswith("PSN-") and len(s) == 20 for s in shown)
-    for f in flags:  # the person's own ID, pseudonymized under the key
-        if isinstance(persons.get(f["person_id"]), str):
-            assert f["id_number"] == pseudonym(persons[f["person_id"]], b"district-secret-key-1")
+    from relieflink.privacy import mask_id
+
+    for f in flags:  # the person's own ID, pseudonymized under the key, in the explanation too
+        own = persons.get(f["person_id"])
+        if isinstance(own, str):
+            assert f["id_number"] == pseudonym(own, b"district-secret-key-1")
+            assert mask_id(own) not in f["explanation_zh"]
+            assert f["id_number"] in f["explanation_zh"]
     text = _all_output_text(outs[0])
     for content in text.values():
         assert not any(i in content for i in list(ids)[:200])

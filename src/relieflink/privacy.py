@@ -129,6 +129,15 @@ class Masker:
             return pseudonym(s, self.pseudonym_key)
         return mask_id(s) if self.enabled else s
 
+    def explanation(self, text: object, id_number: object) -> str:
+        """A flag's explanation as the report shows it: scrubbed like any text, and with a
+        pseudonym key the person's masked ID in it replaced by their pseudonym."""
+        s = self.text(text)
+        person_id_number = as_text(id_number)
+        if self.pseudonym_key and person_id_number.strip():
+            s = s.replace(mask_id(person_id_number), pseudonym(person_id_number, self.pseudonym_key))
+        return s
+
     def phone(self, v: object) -> str:
         s = as_text(v)
         return mask_phone(s) if self.enabled else s

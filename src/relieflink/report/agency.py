@@ -133,7 +133,7 @@ def render_agency(data: ReportData, code: str, mask: Masker, records: dict[str, 
             if isinstance(f.decision, str) and f.decision:
                 status += "<br>" + e(DECISION_ZH.get(f.decision, f.decision))
             if it["only_own"]:
-                note = e(mask.text(f.explanation_zh))
+                note = e(mask.explanation(f.explanation_zh, f.id_number))
                 amount = money(f.amount_at_stake)
             else:
                 info = data.rules.get(f.rule_id)

@@ -424,7 +424,7 @@ def _section_top(data: ReportData, mask: Masker) -> str:
             "、".join(e(data.agency_name(a)) for a in f.agencies),
             e(date_str(f.period_start)) + "<br>" + e(date_str(f.period_end)),
             money(f.amount_at_stake), f"{float(f.link_confidence):.3f}" if pd.notna(f.link_confidence) else "",
-            e(mask.text(f.explanation_zh)),
+            e(mask.explanation(f.explanation_zh, f.id_number)),
         ])
     return (
         f'<section id="top"><h2>七、重点预警（按涉及金额前{TOP_FLAGS}条发现）</h2>'

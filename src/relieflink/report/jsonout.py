@@ -63,8 +63,8 @@ def flags_as_dicts(data: ReportData, mask: Masker) -> list[dict]:
             "period_end": _date(f.period_end),
             "amount_at_stake": _num(f.amount_at_stake),
             "link_confidence": _num(f.link_confidence),
-            "explanation_zh": mask.text(f.explanation_zh),
-            "explanation_en": mask.text(f.explanation_en),
+            "explanation_zh": mask.explanation(f.explanation_zh, f.id_number),
+            "explanation_en": mask.explanation(f.explanation_en, f.id_number),
         })
     return out
 

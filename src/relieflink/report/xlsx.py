@@ -93,7 +93,7 @@ def flag_columns(data: ReportData, mask: Masker) -> list[Column]:
         ("关联置信度", lambda f: _f(f.link_confidence), "0.000"),
         ("记录数", lambda f: len(f.records), None),
         ("涉及记录（文件:行）", lambda f: "；".join(f"{r['file']}:{int(r['row'])}" for r in f.records), None),
-        ("说明", lambda f: mask.text(f.explanation_zh), None),
+        ("说明", lambda f: mask.explanation(f.explanation_zh, f.id_number), None),
         ("复核人", lambda f: _s(f.decided_by), None),
         ("复核理由", lambda f: mask.text(f.decision_reason), None),
     ]
