@@ -13,6 +13,9 @@ Masking is on unless ``mask=False`` is passed to the report writers.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import re
 
 
@@ -105,9 +108,6 @@ def pseudonym(value: str, key: bytes) -> str:
     key, 16 hex digits after ``PSN-``. The same ID gives the same pseudonym in every output made
     with the key, so agencies can join their lists without seeing IDs; without the key it can
     be neither reversed nor recomputed from a guessed ID."""
-    import hashlib
-    import hmac
-
     return "PSN-" + hmac.new(key, value.strip().upper().encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 

@@ -273,10 +273,6 @@ def read_jsonl(data: bytes, expected_columns: list[str]) -> RawTable:
     )
 
 
-def _is_dict(value: Any) -> bool:
-    return isinstance(value, dict)
-
-
 def _text_records(records: list[dict], order: np.ndarray, at: np.ndarray) -> pd.DataFrame | None:
     """JSON objects that all have the same keys in the same order and only text (or null) values,
     as Arrow string columns with a row of nulls at each blank line (``order``: the line index of

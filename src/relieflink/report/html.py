@@ -92,13 +92,6 @@ def date_str(v: object) -> str:
     return ts.strftime("%Y-%m-%d")
 
 
-def period_str(a: object, b: object) -> str:
-    sa, sb = date_str(a), date_str(b)
-    if sa and sb and sa != sb:
-        return f"{sa} 至 {sb}"
-    return sa or sb
-
-
 def page(title: str, body: str) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"

@@ -24,7 +24,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
 
 from relieflink.report.data import (
     ACTION_ZH,
@@ -148,7 +148,7 @@ class SheetWriter:
         self.rows.append(header)
         body = [list(r) for r in rows]
         for c, h in enumerate(headers):
-            seen = {v for r in body for v in r[c:c + 1] if v is not None}
+            seen = {r[c] for r in body} - {None}
             w = max([_width(h) + 2, *(_width(v) + 1 for v in seen)])
             cap = 60 if c in wrap else 48
             self.widths[c] = max(self.widths.get(c, 0.0), round(min(max(w, 6), cap), 1))
@@ -173,8 +173,6 @@ class SheetWriter:
 
     def width(self, column: str, value: float) -> None:
         """Fix a column's width (overrides the fitted one)."""
-        from openpyxl.utils import column_index_from_string
-
         self.fixed[column_index_from_string(column) - 1] = value
 
     def close(self) -> None:

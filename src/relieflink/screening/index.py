@@ -37,15 +37,14 @@ def _lookup(keys: pd.Series, persons: pd.Series) -> dict[str, tuple[str, ...]]:
     return {k: tuple(g) for k, g in pairs.groupby("k", sort=False)["p"]}
 
 
-def flags_by_person(flags: pd.DataFrame) -> dict[str, list[tuple[str, frozenset, str, str]]]:
-    """The active (not dismissed) flags of a run, per person."""
+def flags_by_person(flags: pd.DataFrame) -> dict[str, set[tuple[str, frozenset]]]:
+    """The active (not dismissed) flags of a run, per person: (rule id, its (file, row) set)."""
     if "decision" in flags:
         flags = flags[flags["decision"].ne("dismissed") | flags["decision"].isna()]
-    out: dict[str, list[tuple[str, frozenset, str, str]]] = {}
-    for pid, rule, recs, status, text in zip(flags["person_id"], flags["rule_id"], flags["records"], flags["status"],
-                                             flags["explanation_zh"]):
+    out: dict[str, set[tuple[str, frozenset]]] = {}
+    for pid, rule, recs in zip(flags["person_id"], flags["rule_id"], flags["records"]):
         if isinstance(pid, str):
-            out.setdefault(pid, []).append((rule, frozenset((r["file"], int(r["row"])) for r in recs), status, text))
+            out.setdefault(pid, set()).add((rule, frozenset((r["file"], int(r["row"])) for r in recs)))
     return out
 
 
@@ -65,8 +64,18 @@ class ScreeningIndex:
     catalog: Catalog
     ruleset: RuleSet
     run_dir: Path | None = None
-    # person_id → the run's flags about them: (rule_id, frozenset of (file, row), status, explanation_zh)
-    flags_of: dict[str, list[tuple[str, frozenset, str, str]]] = field(default_factory=dict)
+    # person_id → the run's flags about them: (rule_id, frozenset of (file, row))
+    flags_of: dict[str, set[tuple[str, frozenset]]] = field(default_factory=dict)
+    # screening's rule sets per (program, year, from September), built on first use
+    rules_cache: dict[tuple, RuleSet] = field(default_factory=dict, repr=False)
+    next_record_id: int = field(init=False)  # no record of the run has it: the application's record
+    rule_titles: dict[str, str] = field(init=False, repr=False)  # a rule of several clauses: its first title
+
+    def __post_init__(self) -> None:
+        self.next_record_id = int(self.records["record_id"].max()) + 1 if len(self.records) else 0
+        self.rule_titles = {}
+        for rule in self.ruleset.rules:
+            self.rule_titles.setdefault(rule.id, rule.title_zh)
 
     @classmethod
     def from_run(cls, run_dir: Path, catalog: Catalog | None = None, ruleset: RuleSet | None = None) -> ScreeningIndex:

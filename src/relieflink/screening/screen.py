@@ -206,7 +206,7 @@ def _benefits(index: ScreeningIndex, pid: str) -> list[Benefit]:
 def _rules_for(index: ScreeningIndex, program: str, start: pd.Timestamp) -> RuleSet:
     """The rules an approval of ``program`` can trigger, auditing the application's year."""
     key = (program, start.year, start.month >= 9)
-    cache = index.__dict__.setdefault("_rules_cache", {})
+    cache = index.rules_cache
     if key not in cache:
         rs = index.ruleset
         keep = [r for r in rs.rules if r.kind != "entitlement_missing"
@@ -229,8 +229,7 @@ def _conflicts(index: ScreeningIndex, matches: list[Match], app: Application, st
     pids = [m.person_id for m in matches]
     mine = index.records.iloc[np.concatenate([index.records_of.get(pid, empty) for pid in pids])]
     agency = program.agency if program.agency != "jd" else (app.subdistrict or "jd")
-    first_id = int(index.records["record_id"].max()) + 1 if len(index.records) else 0
-    new_ids = np.arange(first_id, first_id + len(matches))
+    new_ids = np.arange(index.next_record_id, index.next_record_id + len(matches))
     applications = pd.DataFrame({
         "record_id": new_ids, "file": APPLICATION_FILE, "row": np.arange(len(matches)), "source": agency,
         "agency": agency, "program": app.program, "kind": program.kind, "category": None,
@@ -251,9 +250,6 @@ def _conflicts(index: ScreeningIndex, matches: list[Match], app: Application, st
     persons = index.persons.iloc[[index.person_at[pid] for pid in pids]].reset_index(drop=True)
     result = audit_records(records, persons, mentions, rules, index.catalog)
     flags = pd.concat([result.flags, result.held], ignore_index=True)
-    titles: dict[str, str] = {}
-    for r in index.ruleset.rules:  # a rule of several clauses is titled by its first
-        titles.setdefault(r.id, r.title_zh)
     order = {pid: i for i, pid in enumerate(pids)}
     out = []
     for f in flags.itertuples(index=False):
@@ -261,8 +257,8 @@ def _conflicts(index: ScreeningIndex, matches: list[Match], app: Application, st
             continue
         existing = [{"file": r["file"], "row": int(r["row"])} for r in f.records if r["file"] != APPLICATION_FILE]
         key = frozenset((r["file"], r["row"]) for r in existing)
-        known = any(rule == f.rule_id and recs == key for rule, recs, _, _ in index.flags_of.get(f.person_id, ()))
-        out.append(Conflict(f.person_id, f.rule_id, f.category, titles.get(f.rule_id, f.rule_id),
+        known = (f.rule_id, key) in index.flags_of.get(f.person_id, ())
+        out.append(Conflict(f.person_id, f.rule_id, f.category, index.rule_titles.get(f.rule_id, f.rule_id),
                             f.explanation_zh, f.explanation_en, existing, known, f.status))
     return sorted(out, key=lambda c: (order.get(c.person_id, len(order)), c.rule_id, c.explanation_zh))
 
