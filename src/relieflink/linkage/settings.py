@@ -12,17 +12,9 @@ from typing import Any
 
 import yaml
 
+from relieflink.config.paths import schemas_dir
 from relieflink.linkage.blocking import BlockingPass
 from relieflink.linkage.comparisons import Comparison
-
-
-def schemas_dir() -> Path:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        cand = parent / "schemas" / "linkage"
-        if cand.is_dir():
-            return cand
-    raise FileNotFoundError("schemas/linkage not found above " + str(here))
 
 
 @dataclass
@@ -75,7 +67,7 @@ class Settings:
         """Load a YAML settings file, or a trained model JSON; a bare name means schemas/linkage/NAME.yaml."""
         p = Path(path)
         if not p.suffix and not p.exists():
-            p = schemas_dir() / f"{path}.yaml"
+            p = schemas_dir() / "linkage" / f"{path}.yaml"
         text = p.read_text(encoding="utf-8")
         d = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
         return cls.from_dict(d, source=str(p))

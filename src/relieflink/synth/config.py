@@ -4,7 +4,6 @@ district gazetteer and program catalog it draws from."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,20 +12,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-def find_schemas_dir(explicit: Path | None = None) -> Path:
-    """``explicit``, else ``$RELIEFLINK_SCHEMAS``, else the repository's ``schemas/``."""
-    if explicit is not None:
-        return Path(explicit)
-    env = os.environ.get("RELIEFLINK_SCHEMAS")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        cand = parent / "schemas" / "synth.yaml"
-        if cand.exists():
-            return cand.parent
-    return Path.cwd() / "schemas"
-
+from relieflink.config.paths import schemas_dir as configured_schemas_dir
 
 def _load(path: Path) -> Any:
     with open(path, encoding="utf-8") as fh:
@@ -123,7 +109,7 @@ class Config:
 def load_config(profile: str = "default", schemas_dir: Path | None = None) -> Config:
     from .profiles import apply_profile
 
-    d = find_schemas_dir(schemas_dir)
+    d = Path(schemas_dir) if schemas_dir is not None else configured_schemas_dir()
     synth, rates, prof = apply_profile(_load(d / "synth.yaml"), profile)
     return Config(synth=synth, gazetteer=_load(d / "gazetteer.yaml"), programs=_load(d / "programs.yaml"),
                   profile=profile, rates=rates, profile_cfg=prof)

@@ -268,7 +268,7 @@ class Exporter:
             excel_rows = np.zeros(n, dtype=bool)
         q = self.ids(sh, rng, "户主身份证号", head, excel="float", xlsx=True, mask=~excel_rows)
         from .quirks import excel_float
-        vals = sh.cells["户主身份证号"].to_numpy(dtype=object)
+        vals = sh.cells["户主身份证号"].to_numpy(dtype=object, copy=True)
         ex = np.flatnonzero(excel_rows)
         vals[ex] = [excel_float(s) for s in self.idn[head[ex]]]
         sh.cells["户主身份证号"] = vals
@@ -278,7 +278,7 @@ class Exporter:
         member = t["relation"].to_numpy() != "户主"
         hom = member & (rng.random(n) < float(self.rates.get("head_id_on_member", 0)))
         self.ids(sh, rng, "成员身份证号", pid, excel="float", xlsx=True, mask=~hom)
-        vals = sh.cells["成员身份证号"].to_numpy(dtype=object)
+        vals = sh.cells["成员身份证号"].to_numpy(dtype=object, copy=True)
         vals[hom] = self.idn[head[hom]]
         sh.cells["成员身份证号"] = vals
         self.log_fixed(sh, "成员身份证号", hom, "head_id_on_member", vals, self.idn[pid], pid)

@@ -31,7 +31,7 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     import pyarrow as pa
 
     tables = [pa.Table.from_pandas(f, preserve_index=False) for f in frames]
-    return pa.concat_tables(tables, promote_options="default").to_pandas()
+    return pa.concat_tables(tables, promote_options="permissive").to_pandas()
 
 
 @dataclass
