@@ -1,21 +1,37 @@
-"""The ``relieflink`` command: a thin layer over the library.
-
-Exit codes: 0 success (quarantined rows are reported, not failures);
-2 usage error; 3 configuration error (a YAML file under schemas/ is invalid);
-4 input error (the batch folder does not exist).
-"""
+"""The ``relieflink`` command: a thin layer over the library."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from relieflink import __version__
 from relieflink.config import ConfigError
+from relieflink.errors import InputRefused, Refused
 
-EXIT_OK, EXIT_USAGE, EXIT_CONFIG, EXIT_INPUT = 0, 2, 3, 4
+EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_CONFIG, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141
+DESCRIPTION = ("relieflink: links the agencies' social-assistance records to persons and households and audits them "
+               "for duplicate, overlapping and missed relief.")
+EXIT_CODES = """\
+exit codes:
+  0    finished (quarantined cells and rows, and decisions that match nothing,
+       are reported in the summary, not failures)
+  1    finished, but something needs the operator: a whole file was rejected,
+       or the batch held no recognized export or no record (the summary says
+       which files and why)
+  2    usage error: a missing or invalid argument
+  3    configuration error: a file under schemas/ is invalid (file and key named)
+  4    refused: an input folder or file, or the output folder, cannot be used
+       as given (nothing was changed)
+  5    internal error: a one-line message; the traceback only with --debug
+  130  interrupted (Ctrl-C); the output folder was left as it was
+  141  the output was piped into a command that stopped reading (e.g. head)
+"""
 
 
 def _progress(report) -> None:  # type: ignore[no-untyped-def]
@@ -50,6 +66,29 @@ def _print_summary(summary: dict, out_dir: Path) -> None:  # noqa: C901 - a flat
         print(f"  report: {out_dir / 'report.html'} (workbook report.xlsx, per agency under reports/)")
 
 
+def needs_operator(files: list, records: int) -> list[str]:
+    """What a finished run leaves for the operator to fix (exit 1): files rejected whole,
+    a batch with no recognized export, or one that gave no record."""
+    notes = [f"{f.file}: rejected: {f.message}" for f in files if f.status == "rejected"]
+    recognized = [f for f in files if f.status in ("ingested", "duplicate", "rejected")]
+    if not files:
+        notes.append("the batch folder holds no file; pass the folder that holds the agencies' exports")
+    elif not recognized:
+        unknown = ", ".join(f.file for f in files[:5]) + (" …" if len(files) > 5 else "")
+        notes.append(f"the batch held no recognized export ({unknown}): file names must follow the contract "
+                     f"(schemas/sources/), e.g. mzj_低保低边特困.xlsx")
+    elif records == 0 and len(notes) < len(recognized):
+        notes.append("no record was read from the batch: its exports hold no data rows")
+    return notes
+
+
+def _print_attention(notes: list[str]) -> None:
+    if notes:
+        print("  needs the operator (exit code 1):")
+        for note in notes:
+            print(f"    {note}")
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from relieflink.synth import generate_batch
 
@@ -64,26 +103,29 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read_key(path: Path) -> bytes:
+    key = path.read_bytes().strip() if path.is_file() else b""
+    if len(key) < 16:
+        raise InputRefused(f"{path} must be a file holding the platform's secret key (at least 16 bytes)")
+    return key
+
+
 def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
          decisions: Path | None = None, pseudonym_key_file: str | None = None) -> int:
+    from relieflink.outputs import preflight
     from relieflink.pipeline import run_batch
 
-    if not batch.is_dir():
-        print(f"error: {batch} is not a folder; pass the folder that holds the agencies' exports", file=sys.stderr)
-        return EXIT_INPUT
-    key = None
-    if pseudonym_key_file:
-        key_path = Path(pseudonym_key_file)
-        key = key_path.read_bytes().strip() if key_path.is_file() else b""
-        if len(key) < 16:
-            print(f"error: {key_path} must be a file holding the platform's secret key (at least 16 bytes)",
-                  file=sys.stderr)
-            return EXIT_INPUT
+    key = _read_key(Path(pseudonym_key_file)) if pseudonym_key_file else None
+    target = preflight(out, batch)  # refused before any work: nothing read, nothing written
     print(f"relieflink: reading {batch}", file=sys.stderr)
-    run = run_batch(batch, out, progress=_progress, stages=stages, decisions=decisions or default_decisions(out),
+    run = run_batch(batch, target, progress=_progress, stages=stages, decisions=decisions or default_decisions(out),
                     pseudonym_key=key)
-    _print_summary(run.summary(), out)
-    return EXIT_OK
+    summary = run.summary()
+    _print_summary(summary, out)
+    assert run.ingest is not None
+    notes = needs_operator(run.ingest.files, int(summary["records"]))
+    _print_attention(notes)
+    return EXIT_ATTENTION if notes else EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -92,17 +134,27 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    return _run(Path(args.batch), Path(args.out), stages=("ingest",))
+    return _run(Path(args.batch), Path(args.out), stages=("ingest",),
+                decisions=Path(args.decisions) if args.decisions else None)
+
+
+def _run_folder(out: Path, what: str) -> Path:
+    from relieflink.outputs import is_run_folder
+
+    if not is_run_folder(out):
+        raise InputRefused(f"{out} is not a run folder (it has no run.json); {what} the output folder of "
+                           f"`relieflink run`")
+    return out
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from relieflink.evaluate import evaluate_run, print_evaluation
 
-    out, truth = Path(args.out), Path(args.truth)
-    for folder in (out, truth):
-        if not folder.is_dir():
-            print(f"error: {folder} is not a folder", file=sys.stderr)
-            return EXIT_INPUT
+    out, truth = _run_folder(Path(args.out), "evaluate"), Path(args.truth)
+    if not (truth / "truth.json").is_file() or not (truth / "mentions.parquet").is_file():
+        hint = f" (did you mean {truth / 'truth'}?)" if (truth / "truth" / "truth.json").is_file() else ""
+        raise InputRefused(f"{truth} is not a truth folder{hint}; pass --truth the truth folder that "
+                           f"`relieflink synth --out G` writes as G/truth")
     print_evaluation(evaluate_run(out, truth))
     return EXIT_OK
 
@@ -182,28 +234,25 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
-    import json
-
+    from relieflink.outputs import json_text
     from relieflink.screening import Application, ScreeningIndex, screen
 
-    out = Path(args.out)
-    if not out.is_dir():
-        print(f"error: {out} is not a folder; screen against the output folder of `relieflink run`", file=sys.stderr)
-        return EXIT_INPUT
+    out = _run_folder(Path(args.out), "screen against")
     try:
         index = ScreeningIndex.from_run(out)
+    except FileNotFoundError as exc:
+        raise InputRefused(f"{out} lacks {Path(str(exc.filename)).name}: screen against the output folder of a "
+                           f"full `relieflink run` (not `ingest`)") from None
+    try:
         result = screen(index, Application(name=args.name, program=args.program, period_start=args.start,
                                            period_end=args.end, id_number=args.id, subdistrict=args.subdistrict,
                                            amount=args.amount))
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     data = result.to_dict(mask=not args.no_mask)
     if args.json:
-        print(json.dumps(data, ensure_ascii=False, indent=2))
+        print(json_text(data, sort_keys=False))
         return EXIT_OK
     app = data["application"]
     print(f"申请：{app['name']} {app['id_number'] or '（无身份证号）'} {args.program} {app['period_start']}—{app['period_end'] or ''}"
@@ -226,18 +275,30 @@ def cmd_screen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the exit-code table of the epilog as written."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="relieflink", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="relieflink", description=DESCRIPTION,
+                                     epilog=EXIT_CODES, formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"relieflink {__version__}")
+    debug_help = "on an internal error, show the traceback (it may contain personal data)"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
+    common = argparse.ArgumentParser(add_help=False)  # --debug after the command too
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="generate a realistic batch and run it end to end")
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, parents=[common], epilog=EXIT_CODES, formatter_class=_HelpFormatter)
+
+    p = command("demo", "generate a realistic batch and run it end to end")
     p.add_argument("--dir", default="relieflink-demo", help="folder for the generated batch and the run (default: %(default)s)")
     p.add_argument("--persons", type=int, default=20000, help="persons in the generated population (default: %(default)s)")
     p.add_argument("--seed", type=int, default=2015, help="random seed (default: %(default)s)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("synth", help="write a synthetic batch in the agencies' export formats, with ground truth")
+    p = command("synth", "write a synthetic batch in the agencies' export formats, with ground truth")
     p.add_argument("--persons", type=int, required=True, help="persons in the generated population")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--out", required=True, help="folder: OUT/batch holds the exports, OUT/truth the ground truth")
@@ -249,9 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("ingest", "read a batch folder into mentions, records and quarantine", cmd_ingest),
         ("run", "run the pipeline (ingest, linkage, audit) on a batch folder", cmd_run),
     ):
-        p = sub.add_parser(name, help=help_text)
+        p = command(name, help_text)
         p.add_argument("batch", help="folder holding the agencies' export files")
-        p.add_argument("--out", required=True, help="output folder (replaced atomically)")
+        p.add_argument("--out", required=True,
+                       help="output folder: absent, empty, or written by an earlier run (then replaced in one "
+                            "step); never the batch folder, inside it or around it")
         p.add_argument("--decisions", help="reviewer decisions to apply (default: relieflink-decisions.jsonl beside OUT)")
         if name == "run":
             p.add_argument("--pseudonym-key", metavar="FILE",
@@ -259,13 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
                                 "instead of masked IDs, the same in every run made with the key")
         p.set_defaults(func=func)
 
-    p = sub.add_parser("review", help="list the open review items of a run")
+    p = command("review", "list the open review items of a run")
     p.add_argument("out", help="the run's output folder")
     p.add_argument("--decisions", help="decisions file (default: relieflink-decisions.jsonl beside OUT)")
     p.add_argument("--limit", type=int, default=50, help="items to show (default: %(default)s)")
     p.set_defaults(func=cmd_review)
 
-    p = sub.add_parser("decide", help="record a reviewer decision on an open item")
+    p = command("decide", "record a reviewer decision on an open item")
     p.add_argument("out", help="the run's output folder")
     p.add_argument("item", help="item id from `relieflink review`")
     p.add_argument("--decision", required=True, choices=["confirm", "dismiss", "same", "different"])
@@ -274,24 +337,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decisions", help="decisions file (default: relieflink-decisions.jsonl beside OUT)")
     p.set_defaults(func=cmd_decide)
 
-    p = sub.add_parser("screen", help="screen an application (联审联批) against a run: who, what they receive, conflicts")
+    p = command("screen", "screen an application (联审联批) against a run: who, what they receive, conflicts")
     p.add_argument("out", help="the output folder of the last `relieflink run`")
-    p.add_argument("--name", required=True, help="applicant's name")
+    p.add_argument("--name", required=True, help="applicant's name (may be empty when --id is given)")
     p.add_argument("--id", help="applicant's resident ID")
     p.add_argument("--program", required=True, help="program code applied for (schemas/programs.yaml, e.g. MZJ-DB)")
     p.add_argument("--start", required=True, help="first day of the period applied for (YYYY-MM-DD)")
     p.add_argument("--end", help="last day (default: the start: one month of a monthly benefit, the day of a grant)")
     p.add_argument("--subdistrict", help="subdistrict code of the application (jd-hushu, ...)")
-    p.add_argument("--amount", type=float, help="amount applied for, in yuan")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--amount", type=float, help="amount applied for, in yuan (0 or more)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (an unknown number is null)")
     p.add_argument("--no-mask", action="store_true", help="show full names and IDs (authorized staff only)")
     p.set_defaults(func=cmd_screen)
 
-    p = sub.add_parser("evaluate", help="compare a run folder with a generated batch's truth")
+    p = command("evaluate", "compare a run folder with a generated batch's truth")
     p.add_argument("out", help="the run's output folder")
     p.add_argument("--truth", required=True, help="the truth folder written by `relieflink synth` (OUT/truth)")
     p.set_defaults(func=cmd_evaluate)
     return parser
+
+
+def internal_error(exc: BaseException) -> str:
+    """One line for an unexpected exception: its type and where it was raised in relieflink,
+    never its text (a message raised on a cell can carry the cell's value: personal data)."""
+    package = Path(__file__).resolve().parent
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        try:
+            rel = Path(frame.filename).resolve().relative_to(package)
+        except ValueError:
+            continue
+        stage = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        where = f" in {stage} (relieflink/{rel.as_posix()}:{frame.lineno}, {frame.name})"
+    return f"internal error: {type(exc).__name__}{where}; rerun with --debug for the traceback"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,6 +380,20 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except Refused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except BrokenPipeError:  # the output was piped into a command that stopped reading (`| head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
+        return EXIT_PIPE_CLOSED
+    except KeyboardInterrupt:
+        print("relieflink: interrupted; the output folder was left as it was", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(internal_error(exc), file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from relieflink import __version__
 from relieflink.config import schemas_dir
 from relieflink.ingest.pipeline import FileReport, IngestConfig, IngestResult, file_reports_as_dicts, ingest_batch
 from relieflink.ingest.schema import conform, write_parquet
-from relieflink.outputs import staged_output, write_json
+from relieflink.outputs import StagedOutput, preflight, write_json
 
 
 @dataclass
@@ -113,32 +113,38 @@ class Run:
         out["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
         return out
 
-    def write(self, out_dir: Path, pseudonym_key: bytes | None = None) -> None:
-        """Write every table that exists, the model and the manifest, atomically
-        (reports with keyed ID pseudonyms when ``pseudonym_key`` is given)."""
+    def write(self, out_dir: Path | StagedOutput, pseudonym_key: bytes | None = None) -> None:
+        """Write every table that exists, the model and the manifest into a staging folder,
+        then swap it into place (reports with keyed ID pseudonyms when ``pseudonym_key``
+        is given). ``out_dir`` is checked by :func:`relieflink.outputs.preflight` first
+        unless it is the :class:`~relieflink.outputs.StagedOutput` of a preflight already made."""
+        target = out_dir if isinstance(out_dir, StagedOutput) else preflight(Path(out_dir), self.batch_dir)
+        with target as staging:
+            self._write_files(staging, pseudonym_key)
+
+    def _write_files(self, staging: Path, pseudonym_key: bytes | None) -> None:
         from relieflink.audit.output import write_flags
 
         assert self.ingest is not None
-        with staged_output(Path(out_dir)) as staging:
-            write_parquet(conform(self.mentions, "mentions"), "mentions", staging / "mentions.parquet")
-            write_parquet(conform(self.records, "records"), "records", staging / "records.parquet")
-            write_parquet(self.ingest.quarantine, "quarantine", staging / "quarantine.parquet")
-            for name in ("pairs", "persons", "households"):
-                table = getattr(self, name)
-                if table is not None:
-                    table.to_parquet(staging / f"{name}.parquet", index=False)
-            if self.linkage_model is not None:
-                self.linkage_model.save(staging / "linkage_model.json")  # type: ignore[attr-defined]
-            if self.flags is not None:
-                write_flags(self.flags, staging / "flags.parquet")
-            if self.held is not None:
-                write_flags(self.held, staging / "held_flags.parquet")
-            write_json(staging / "run.json", self._manifest(staging))
-            if self.flags is not None:
-                from relieflink.report import write_reports
+        write_parquet(conform(self.mentions, "mentions"), "mentions", staging / "mentions.parquet")
+        write_parquet(conform(self.records, "records"), "records", staging / "records.parquet")
+        write_parquet(self.ingest.quarantine, "quarantine", staging / "quarantine.parquet")
+        for name in ("pairs", "persons", "households"):
+            table = getattr(self, name)
+            if table is not None:
+                table.to_parquet(staging / f"{name}.parquet", index=False)
+        if self.linkage_model is not None:
+            self.linkage_model.save(staging / "linkage_model.json")  # type: ignore[attr-defined]
+        if self.flags is not None:
+            write_flags(self.flags, staging / "flags.parquet")
+        if self.held is not None:
+            write_flags(self.held, staging / "held_flags.parquet")
+        write_json(staging / "run.json", self._manifest(staging))
+        if self.flags is not None:
+            from relieflink.report import write_reports
 
-                write_reports(staging, self.config.catalog, pseudonym_key=pseudonym_key)
-                write_json(staging / "run.json", self._manifest(staging))  # lists the reports too
+            write_reports(staging, self.config.catalog, pseudonym_key=pseudonym_key)
+            write_json(staging / "run.json", self._manifest(staging))  # lists the reports too
 
     def _manifest(self, staging: Path) -> dict[str, object]:
         assert self.ingest is not None
@@ -192,7 +198,7 @@ def config_digest(schemas: Path | None = None) -> dict[str, str]:
 
 def run_batch(
     batch_dir: Path,
-    out_dir: Path,
+    out_dir: Path | StagedOutput,
     *,
     config: IngestConfig | None = None,
     progress: Callable[[FileReport], None] | None = None,
@@ -202,17 +208,24 @@ def run_batch(
 ) -> Run:
     """Run the pipeline on ``batch_dir`` and write ``out_dir`` atomically.
 
+    ``out_dir`` is checked before any work (:func:`relieflink.outputs.preflight`:
+    raises :class:`~relieflink.errors.OutputRefused` when it may not be written,
+    :class:`~relieflink.errors.InputRefused` when ``batch_dir`` is not a folder)
+    and locked until the run's outputs are in place; or it is the
+    :class:`~relieflink.outputs.StagedOutput` of a preflight the caller made.
     ``decisions``: the reviewers' decisions file (kept outside the run folder);
     identity decisions are applied after linkage, flag decisions after the audit.
     ``pseudonym_key``: the reports carry keyed ID pseudonyms instead of masked IDs.
     """
     from relieflink.review import load_decisions
 
-    run = Run(batch_dir=Path(batch_dir), config=config or IngestConfig.load(), decisions=load_decisions(decisions))
-    run.ingest_stage(progress)
-    if "linkage" in stages:
-        run.linkage_stage()
-    if "audit" in stages:
-        run.audit_stage()
-    run.write(Path(out_dir), pseudonym_key=pseudonym_key)
+    target = out_dir if isinstance(out_dir, StagedOutput) else preflight(Path(out_dir), Path(batch_dir))
+    with target as staging:
+        run = Run(batch_dir=Path(batch_dir), config=config or IngestConfig.load(), decisions=load_decisions(decisions))
+        run.ingest_stage(progress)
+        if "linkage" in stages:
+            run.linkage_stage()
+        if "audit" in stages:
+            run.audit_stage()
+        run._write_files(staging, pseudonym_key)
     return run

@@ -6,6 +6,10 @@ kept on record), 交叉矩阵 (agency overlap), 数据质量 (the quarantine). E
 table sheet has its header row frozen, an autofilter and column widths
 fitted to the content. Identities are masked unless ``mask=False``.
 
+No cell is a formula: text that a spreadsheet could take for one (beginning
+with ``=``, ``+``, ``-`` or ``@``, also after leading blanks, or with a tab or
+carriage return) is written as quote-prefixed text (see :func:`_as_written`).
+
 Determinism: the document properties carry a fixed timestamp and the ZIP
 entries are rewritten with a fixed date, so the same run folder gives the
 same bytes.
@@ -22,7 +26,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import column_index_from_string, get_column_letter
 
@@ -107,6 +111,31 @@ def _width(v: object) -> float:
     return sum(2.0 if ord(ch) > 0x2E80 else 1.1 for ch in s)
 
 
+# what a spreadsheet may take for the start of a formula (OWASP's CSV-injection list): = + - @
+# at the start of the text, also after spaces, tabs or line breaks, and a leading tab or carriage return
+_FORMULA_START = ("=", "+", "-", "@")
+_LEADING_BLANKS = " \t\r\n\u3000"
+
+
+def _looks_like_formula(text: str) -> bool:
+    return text[:1] in ("\t", "\r") or text.lstrip(_LEADING_BLANKS)[:1] in _FORMULA_START
+
+
+def _as_written(ws, value: object) -> object:
+    """A cell value as the workbook gets it: never a formula. Text that could be taken for one
+    (a cell ``=HYPERLINK(...)`` or ``=1+1`` in an agency's export) is stored as a text cell and
+    quote-prefixed, so that Excel keeps it text even when the auditor edits the cell."""
+    cell = value if isinstance(value, Cell) else None
+    text = cell.value if cell is not None else value
+    if not (isinstance(text, str) and _looks_like_formula(text)):
+        return value
+    if cell is None:
+        cell = WriteOnlyCell(ws, value=text)
+    cell.data_type = "s"
+    cell.quotePrefix = True
+    return cell
+
+
 class SheetWriter:
     """Buffers a sheet's rows, then writes them to a write-only worksheet in one pass.
 
@@ -178,8 +207,8 @@ class SheetWriter:
     def close(self) -> None:
         for c, w in sorted({**self.widths, **self.fixed}.items()):
             self.ws.column_dimensions[get_column_letter(c + 1)].width = w
-        for r in self.rows:
-            self.ws.append(r)
+        for r in self.rows:  # every cell of the workbook is written here
+            self.ws.append([_as_written(self.ws, v) for v in r])
         # the used range, which write-only sheets leave out (readers such as openpyxl's
         # read-only mode rely on it); save_deterministic writes it into the sheet
         columns = max((len(r) for r in self.rows), default=1) or 1

@@ -16,6 +16,7 @@ disagree on what a duplicate or an exclusive status is.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -140,7 +141,7 @@ def _day(value: date | str | None) -> pd.Timestamp | None:
     return pd.Timestamp(value)
 
 
-def _match(index: ScreeningIndex, name: str, pinyin: str, valid: str | None, clean: str | None,
+def _match(index: ScreeningIndex, name: str | None, pinyin: str | None, valid: str | None, clean: str | None,
            birth: pd.Timestamp | None) -> list[Match]:
     """The persons the application may be, best evidence first."""
     found: dict[str, str] = {}
@@ -280,8 +281,14 @@ def screen(index: ScreeningIndex, application: Application, max_name_matches: in
     end = _day(application.period_end) or start
     if end < start:
         raise ValueError("the application's period ends before it starts")
-    names = normalize_names(pd.Series([application.name]))
-    name, pinyin = names["name"].iat[0], names["name_pinyin"].iat[0]
+    if application.amount is not None and not (math.isfinite(application.amount) and application.amount >= 0):
+        raise ValueError("the amount applied for must be a number of yuan, 0 or more")
+    names = normalize_names(pd.Series([application.name or ""]))
+    # an empty name is "no name given": the ID alone still names its person
+    name = names["name"].iat[0] if isinstance(names["name"].iat[0], str) else None
+    pinyin = names["name_pinyin"].iat[0] if isinstance(names["name_pinyin"].iat[0], str) else None
+    if name is None and not (application.id_number or "").strip():
+        raise ValueError("the application needs the applicant's name or resident ID")
     valid = clean = status = None
     birth = None
     if application.id_number:
@@ -292,7 +299,7 @@ def screen(index: ScreeningIndex, application: Application, max_name_matches: in
         digits = (valid or clean or "")[6:14]
         birth = pd.to_datetime(digits, format="%Y%m%d", errors="coerce") if len(digits) == 8 else None
         birth = None if birth is None or pd.isna(birth) else birth
-    matches = _match(index, name, pinyin, valid, clean, birth) if isinstance(name, str) else []
+    matches = _match(index, name, pinyin, valid, clean, birth)
     weak = [m for m in matches if m.how == "name"]
     more = max(0, len(weak) - max_name_matches)
     if more:
