@@ -297,3 +297,75 @@ def test_keyed_pseudonyms_instead_of_ids(run_dirs, tmp_path):
     assert (outs[0] / "flags.json").read_bytes() != (outs[2] / "flags.json").read_bytes()
     agency_ids = set(re.findall(r"PSN-[0-9a-f]{16}", (outs[0] / "reports" / "mzj.html").read_text(encoding="utf-8")))
     assert agency_ids and agency_ids <= set(re.findall(r"PSN-[0-9a-f]{16}", "".join(text.values())))
+
+
+# ---- no cell of a workbook is a formula (CSV/Excel injection) ----------------------------------
+
+HYPERLINK = '=HYPERLINK("http://evil.example/","x")'
+
+
+def _cells(path: Path) -> list:
+    from openpyxl import load_workbook
+
+    return [c for ws in load_workbook(path).worksheets for row in ws.iter_rows() for c in row]
+
+
+def test_planted_formulas_in_an_export_are_text_in_the_workbook(tmp_path):
+    import csv
+    import io
+
+    from conftest import FIXTURES
+
+    batch = tmp_path / "batch"
+    shutil.copytree(FIXTURES / "samples" / "exports", batch)
+    path = batch / "jd-banshan_临时救助.csv"  # GBK, the subdistricts' template
+    rows = list(csv.reader(io.StringIO(path.read_bytes().decode("gbk"))))
+    header = rows[0]
+    rows[1][header.index("救助金额")] = HYPERLINK
+    rows[2][header.index("审批日期")] = "=1+1"
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(rows)
+    path.write_bytes(buf.getvalue().encode("gbk"))
+    run_batch(batch, tmp_path / "run")
+    cells = _cells(tmp_path / "run" / "report.xlsx")
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    planted = [c for c in cells if c.value in (HYPERLINK, "=1+1")]
+    assert {c.value for c in planted} == {HYPERLINK, "=1+1"}  # shown as they were delivered (数据质量)
+    assert all(c.data_type == "s" and c.quotePrefix for c in planted)
+
+
+def test_formula_like_names_are_text_in_an_unmasked_workbook(run_dirs, tmp_path):
+    a, _, _ = run_dirs
+    run = tmp_path / "run"
+    shutil.copytree(a, run)
+    persons = pd.read_parquet(run / "persons.parquet")
+    flagged = pd.read_parquet(run / "flags.parquet")["person_id"].dropna().unique()[:2]
+    names = {flagged[0]: HYPERLINK, flagged[1]: " =1+1"}
+    persons["name"] = persons["person_id"].map(names).fillna(persons["name"])
+    persons.to_parquet(run / "persons.parquet", index=False)
+    write_reports(run, mask=False)
+    cells = _cells(run / "report.xlsx")
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    planted = [c for c in cells if c.value in names.values()]
+    assert {c.value for c in planted} == set(names.values())
+    assert all(c.data_type == "s" and c.quotePrefix for c in planted)
+
+
+def test_which_texts_are_kept_from_being_formulas(tmp_path):
+    from openpyxl import Workbook, load_workbook
+
+    from relieflink.report.xlsx import SheetWriter, save_deterministic
+
+    risky = ["=1+1", "+86 138", "-5", "@SUM(A1)", " =1+1", "\t=1", "\r1", "\n-1", "\u3000=1"]
+    plain = ["张三", "a=b", "1-2", "", "x@y"]
+    wb = Workbook(write_only=True)
+    sheet = SheetWriter(wb.create_sheet("t"))
+    sheet.table(["值", "数"], [[v, -5.0] for v in risky + plain])
+    sheet.close()
+    path = save_deterministic(wb, tmp_path / "t.xlsx")
+    rows = list(load_workbook(path)["t"].iter_rows(min_row=2))
+    # the text itself is kept (XML reads a carriage return back as a line feed)
+    assert [r[0].value or "" for r in rows] == [v.replace("\r", "\n") for v in risky + plain]
+    assert [bool(r[0].quotePrefix) for r in rows] == [True] * len(risky) + [False] * len(plain)
+    assert all(r[0].data_type == "s" for r in rows if r[0].value is not None)
+    assert all(r[1].value == -5.0 and r[1].data_type == "n" and not r[1].quotePrefix for r in rows)  # numbers stay numbers

@@ -124,3 +124,45 @@ def test_cli_screen(run_dir, dibao_holder, capsys, tmp_path):
     assert data["matches"][0]["how"] == "valid_id" and any(c["rule_id"] == "EXCL-STATUS" for c in data["conflicts"])
     assert main(["screen", str(run_dir), "--name", "张三", "--program", "MZJ-XX", "--start", "2015-06-01"]) == 2
     assert main(["screen", str(tmp_path / "nope"), "--name", "张三", "--program", "MZJ-DB", "--start", "2015-06-01"]) == 4
+
+
+def test_an_empty_name_with_a_valid_id_finds_the_person(index, run_dir, dibao_holder, capsys):
+    for name in ("", "  "):
+        result = screen(index, Application(name=name, id_number=dibao_holder["id_number"], program="MZJ-TK",
+                                           period_start="2015-06-01", period_end="2015-06-30"))
+        assert [(m.person_id, m.how) for m in result.matches] == [(dibao_holder["person_id"], "valid_id")]
+        assert any(c.rule_id == "EXCL-STATUS" for c in result.conflicts)
+    args = ["screen", str(run_dir), "--name", "", "--id", dibao_holder["id_number"], "--program", "MZJ-TK",
+            "--start", "2015-06-01", "--json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["matches"][0]["person_id"] == dibao_holder["person_id"]
+    with pytest.raises(ValueError, match="needs the applicant's name or resident ID"):
+        screen(index, Application(name="", program="MZJ-DB", period_start="2015-06-01"))
+
+
+def _strict_json(text: str) -> object:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("amount", ["-100", "nan", "inf", "-inf"])
+def test_an_amount_that_is_not_a_sum_of_money_is_refused(run_dir, dibao_holder, amount, capsys):
+    args = ["screen", str(run_dir), "--name", dibao_holder["name"], "--id", dibao_holder["id_number"],
+            "--program", "MZJ-DB", "--start", "2015-06-01", "--json", f"--amount={amount}"]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "must be a number of yuan, 0 or more" in captured.err
+
+
+def test_json_answers_are_strict_json(run_dir, dibao_holder, capsys):
+    from relieflink.outputs import json_text
+
+    assert _strict_json(json_text({"amount": float("nan"), "x": [float("inf"), 1.5]})) == {"amount": None, "x": [None, 1.5]}
+    for amount in ([], ["--amount", "0"], ["--amount", "1200.5"]):
+        args = ["screen", str(run_dir), "--name", dibao_holder["name"], "--id", dibao_holder["id_number"],
+                "--program", "MZJ-TK", "--start", "2015-06-01", "--json", *amount]
+        assert main(args) == 0
+        data = _strict_json(capsys.readouterr().out)
+        assert data["application"]["amount"] == (float(amount[1]) if amount else None)
