@@ -182,6 +182,35 @@ def test_disk_full_while_writing_is_a_sentence_and_keeps_the_previous_out(batche
     assert tempfile.tempdir == tempdir  # temporary files no longer sent to the staging folder
 
 
+def test_permission_lost_while_writing_is_a_sentence(batches, previous, monkeypatch, capsys):
+    import relieflink.pipeline
+
+    a, b, refs = batches
+
+    def denied(table, name, path):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(relieflink.pipeline, "write_parquet", denied)
+    assert main(["ingest", str(b), "--out", str(previous)]) == EXIT_INPUT
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"error: cannot write beside {previous} (Permission denied)")
+    assert _snapshot(previous) == refs["a"] and _leftovers(previous) == []
+
+
+def test_ctrl_c_leaves_out_as_it_was(batches, previous, monkeypatch, capsys):
+    import relieflink.pipeline
+
+    a, b, refs = batches
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(relieflink.pipeline.Run, "linkage_stage", interrupted)
+    assert main(["run", str(b), "--out", str(previous)]) == 130
+    assert "interrupted; the output folder was left as it was" in capsys.readouterr().err
+    assert _snapshot(previous) == refs["a"] and _leftovers(previous) == []
+
+
 def test_internal_error_leaves_out_as_it_was(batches, previous, monkeypatch, capsys):
     import relieflink.pipeline
 

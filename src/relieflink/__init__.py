@@ -24,12 +24,17 @@ _EXPORTS = {
     "Application": "relieflink.screening",
     "ScreeningIndex": "relieflink.screening",
     "screen": "relieflink.screening",
+    "InputRefused": "relieflink.errors",
+    "OutputRefused": "relieflink.errors",
+    "preflight": "relieflink.outputs",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from relieflink.errors import InputRefused, OutputRefused
     from relieflink.ingest.pipeline import IngestConfig, IngestResult, ingest_batch
+    from relieflink.outputs import preflight
     from relieflink.pipeline import Run, run_batch
     from relieflink.screening import Application, ScreeningIndex, screen
     from relieflink.synth import generate_batch

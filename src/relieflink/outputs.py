@@ -164,7 +164,8 @@ def _recover(out: Path) -> None:
             log.warning("restored %s from %s: the run that was replacing it was interrupted", out, previous.name)
         elif is_run_folder(out):
             shutil.rmtree(previous)  # the swap had finished: this is the output it replaced
-    for stale in sorted(out.parent.glob(f".{out.name}.relieflink-staging-*")):
+    prefix = _leftover(out, "staging-").name
+    for stale in sorted(p for p in out.parent.iterdir() if p.name.startswith(prefix)):
         shutil.rmtree(stale, ignore_errors=True)
 
 
@@ -238,10 +239,12 @@ class StagedOutput:
             self.commit()
             return
         self.abandon()
-        if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+        if not isinstance(exc, OSError):
+            return
+        if exc.errno in _NO_SPACE:
             raise OutputRefused(f"no space left on the device holding {self.shown}; free {_mb(self.needed)} MB "
                                 f"or choose another output folder") from None
-        if isinstance(exc, OSError) and exc.errno in _NOT_ALLOWED and str(exc.filename or "").startswith(str(self.root)):
+        if exc.errno in _NOT_ALLOWED and str(exc.filename or "").startswith(str(self.root)):
             raise OutputRefused(f"cannot write beside {self.shown} ({os.strerror(exc.errno)}); fix the folder's "
                                 f"permissions or choose another output folder") from None
 
@@ -325,12 +328,11 @@ def _check_contents(out: Path, shown: Path) -> None:
                                 f"permissions or choose another output folder")
 
 
-def preflight(out: Path, batch: Path | None = None, *, needed: int | None = None) -> StagedOutput:
+def preflight(out: Path, batch: Path | None = None) -> StagedOutput:
     """Check that a run may write ``out`` and prepare it, before any work (see the module's rules).
 
-    ``batch``: the batch folder the run reads (OUT may not overlap it; its size sets
-    the space needed). ``needed``: bytes to find free instead of the estimate
-    (:data:`SPACE_FACTOR` times the batch's size, at least :data:`SPACE_FLOOR`).
+    ``batch``: the batch folder the run reads. OUT may not overlap it, and the space
+    to find free is :data:`SPACE_FACTOR` times its size (at least :data:`SPACE_FLOOR`).
     Raises :class:`~relieflink.errors.InputRefused` when ``batch`` is not a folder,
     :class:`~relieflink.errors.OutputRefused` when OUT may not be written.
     """
@@ -341,8 +343,7 @@ def preflight(out: Path, batch: Path | None = None, *, needed: int | None = None
         if not batch.is_dir():
             raise InputRefused(f"{batch_shown} is not a folder; pass the folder that holds the agencies' exports")
     _check_places(out, batch, shown, batch_shown)
-    if needed is None:
-        needed = max(SPACE_FLOOR, SPACE_FACTOR * (_folder_bytes(batch) if batch is not None else 0))
+    needed = max(SPACE_FLOOR, SPACE_FACTOR * (_folder_bytes(batch) if batch is not None else 0))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         lock = _Lock(_leftover(out, "lock"), shown)
