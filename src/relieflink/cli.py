@@ -8,10 +8,14 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from relieflink import __version__
 from relieflink.config import ConfigError
 from relieflink.errors import InputRefused, Refused
+
+if TYPE_CHECKING:
+    from relieflink.ingest.pipeline import FileReport
 
 EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_CONFIG, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141
@@ -66,7 +70,7 @@ def _print_summary(summary: dict, out_dir: Path) -> None:  # noqa: C901 - a flat
         print(f"  report: {out_dir / 'report.html'} (workbook report.xlsx, per agency under reports/)")
 
 
-def needs_operator(files: list, records: int) -> list[str]:
+def needs_operator(files: list[FileReport], records: int) -> list[str]:
     """What a finished run leaves for the operator to fix (exit 1): files rejected whole,
     a batch with no recognized export, or one that gave no record."""
     notes = [f"{f.file}: rejected: {f.message}" for f in files if f.status == "rejected"]
@@ -138,7 +142,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 decisions=Path(args.decisions) if args.decisions else None)
 
 
-def _run_folder(out: Path, what: str) -> Path:
+def _require_run_folder(out: Path, what: str) -> Path:
     from relieflink.outputs import is_run_folder
 
     if not is_run_folder(out):
@@ -150,7 +154,7 @@ def _run_folder(out: Path, what: str) -> Path:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from relieflink.evaluate import evaluate_run, print_evaluation
 
-    out, truth = _run_folder(Path(args.out), "evaluate"), Path(args.truth)
+    out, truth = _require_run_folder(Path(args.out), "evaluate"), Path(args.truth)
     if not (truth / "truth.json").is_file() or not (truth / "mentions.parquet").is_file():
         hint = f" (did you mean {truth / 'truth'}?)" if (truth / "truth" / "truth.json").is_file() else ""
         raise InputRefused(f"{truth} is not a truth folder{hint}; pass --truth the truth folder that "
@@ -237,12 +241,13 @@ def cmd_screen(args: argparse.Namespace) -> int:
     from relieflink.outputs import json_text
     from relieflink.screening import Application, ScreeningIndex, screen
 
-    out = _run_folder(Path(args.out), "screen against")
+    out = _require_run_folder(Path(args.out), "screen against")
     try:
         index = ScreeningIndex.from_run(out)
     except FileNotFoundError as exc:
-        raise InputRefused(f"{out} lacks {Path(str(exc.filename)).name}: screen against the output folder of a "
-                           f"full `relieflink run` (not `ingest`)") from None
+        missing = Path(exc.filename).name if exc.filename else "the screening index's tables"
+        raise InputRefused(f"{out} lacks {missing}: screen against the output folder of a full `relieflink run` "
+                           f"(not `ingest`)") from None
     try:
         result = screen(index, Application(name=args.name, program=args.program, period_start=args.start,
                                            period_end=args.end, id_number=args.id, subdistrict=args.subdistrict,

@@ -328,6 +328,11 @@ def _check_contents(out: Path, shown: Path) -> None:
                                 f"permissions or choose another output folder")
 
 
+def _cannot_write(folder: Path, exc: OSError) -> OutputRefused:
+    return OutputRefused(f"cannot write in {folder} ({exc.strerror or type(exc).__name__}); fix the folder's "
+                         f"permissions or choose another output folder")
+
+
 def preflight(out: Path, batch: Path | None = None) -> StagedOutput:
     """Check that a run may write ``out`` and prepare it, before any work (see the module's rules).
 
@@ -348,13 +353,12 @@ def preflight(out: Path, batch: Path | None = None) -> StagedOutput:
         out.parent.mkdir(parents=True, exist_ok=True)
         lock = _Lock(_leftover(out, "lock"), shown)
     except OSError as exc:
-        raise OutputRefused(f"cannot write in {shown.parent} ({exc.strerror}); fix the folder's permissions or "
-                            f"choose another output folder") from None
+        raise _cannot_write(out.parent, exc) from None
     root = None
     try:
         _recover(out)
         _check_contents(out, shown)
-        root = Path(tempfile.mkdtemp(prefix=f".{out.name}.relieflink-staging-", dir=out.parent))
+        root = Path(tempfile.mkdtemp(prefix=_leftover(out, "staging-").name, dir=out.parent))
         (root / "run").mkdir()
         (root / "tmp").mkdir()
         free = _free_bytes(root)
@@ -366,8 +370,7 @@ def preflight(out: Path, batch: Path | None = None) -> StagedOutput:
             shutil.rmtree(root, ignore_errors=True)
         lock.release()
         if isinstance(exc, OSError):
-            raise OutputRefused(f"cannot write in {shown.parent} ({exc.strerror}); fix the folder's permissions "
-                                f"or choose another output folder") from None
+            raise _cannot_write(out.parent, exc) from None
         raise
     staged = StagedOutput(out, shown, root, lock, needed)
     _kill_point("prepared")
