@@ -115,6 +115,7 @@ def _width(v: object) -> float:
 # at the start of the text, also after spaces, tabs or line breaks, and a leading tab or carriage return
 _FORMULA_START = ("=", "+", "-", "@")
 _LEADING_BLANKS = " \t\r\n\u3000"
+_RISKY_FIRST = frozenset("".join(_FORMULA_START) + _LEADING_BLANKS)  # a cheap first test, cell by cell
 
 
 def _looks_like_formula(text: str) -> bool:
@@ -207,8 +208,10 @@ class SheetWriter:
     def close(self) -> None:
         for c, w in sorted({**self.widths, **self.fixed}.items()):
             self.ws.column_dimensions[get_column_letter(c + 1)].width = w
+        ws, risky = self.ws, _RISKY_FIRST
         for r in self.rows:  # every cell of the workbook is written here
-            self.ws.append([_as_written(self.ws, v) for v in r])
+            ws.append([_as_written(ws, v) if isinstance(v, Cell) or (isinstance(v, str) and v[:1] in risky) else v
+                       for v in r])
         # the used range, which write-only sheets leave out (readers such as openpyxl's
         # read-only mode rely on it); save_deterministic writes it into the sheet
         columns = max((len(r) for r in self.rows), default=1) or 1
