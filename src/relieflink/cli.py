@@ -39,12 +39,23 @@ def _print_summary(summary: dict, out_dir: Path) -> None:  # noqa: C901 - a flat
         print("  quarantine by problem: " + ", ".join(f"{k} {v}" for k, v in summary["quarantine_by_problem"].items()))
     if "persons" in summary:
         print(f"  persons {summary['persons']}  households {summary['households']}")
+    if summary.get("audit_period"):
+        period = summary["audit_period"]
+        how = "derived from the data: the year most payments begin in" if period["derived_from_data"] else "given"
+        print(f"  audit period {period['year']} (school year {period['school_year']}; {how})")
     if "flags" in summary:
-        print(f"  flags {summary['flags']}  amount at stake (findings) ¥{summary['amount_at_stake_findings']:,.2f}")
+        print(f"  flags {summary['flags']}  amount at stake (findings, each record once) "
+              f"¥{summary['amount_at_stake_findings']:,.2f}")
         for rule, n in summary["flags_by_rule"].items():
             print(f"    {rule:<40} {n:>7}")
         if summary.get("held_for_identity_review"):
             print(f"  held as identity questions (not flags; see `relieflink review`): {summary['held_for_identity_review']}")
+    if summary.get("decided_flags_with_changed_evidence"):
+        print(f"  decided flags whose evidence changed since the decision (decided; evidence changed since): "
+              f"{summary['decided_flags_with_changed_evidence']}")
+    if summary.get("decisions_unmatched"):
+        print(f"  decisions matching no flag of this run (kept in the file, not applied): "
+              f"{len(summary['decisions_unmatched'])}; see `relieflink review`")
     print("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
     if (out_dir / "report.html").exists():
         print(f"  report: {out_dir / 'report.html'} (workbook report.xlsx, per agency under reports/)")
@@ -65,7 +76,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
-         decisions: Path | None = None, pseudonym_key_file: str | None = None) -> int:
+         decisions: Path | None = None, pseudonym_key_file: str | None = None, period: int | None = None) -> int:
     from relieflink.pipeline import run_batch
 
     if not batch.is_dir():
@@ -81,14 +92,14 @@ def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage",
             return EXIT_INPUT
     print(f"relieflink: reading {batch}", file=sys.stderr)
     run = run_batch(batch, out, progress=_progress, stages=stages, decisions=decisions or default_decisions(out),
-                    pseudonym_key=key)
+                    pseudonym_key=key, period=period)
     _print_summary(run.summary(), out)
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     return _run(Path(args.batch), Path(args.out), decisions=Path(args.decisions) if args.decisions else None,
-                pseudonym_key_file=args.pseudonym_key)
+                pseudonym_key_file=args.pseudonym_key, period=args.period)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -137,7 +148,8 @@ def cmd_review(args: argparse.Namespace) -> int:
         print(f"error: {out} is not a run folder", file=sys.stderr)
         return EXIT_INPUT
     decisions_path = Path(args.decisions) if args.decisions else default_decisions(out)
-    items = open_items(out, load_decisions(decisions_path))
+    decisions = load_decisions(decisions_path)
+    items = open_items(out, decisions)
     print(f"{len(items)} open items in {out} (decisions: {decisions_path})")
     shown = items.head(args.limit)
     for item in shown.itertuples(index=False):
@@ -149,7 +161,20 @@ def cmd_review(args: argparse.Namespace) -> int:
                 print(f"      {item.rule_id}: {item.summary}")
     if len(items) > len(shown):
         print(f"  … {len(items) - len(shown)} more (--limit)")
+    _print_unmatched(out, decisions)
     return EXIT_OK
+
+
+def _print_unmatched(out: Path, decisions: list) -> None:  # type: ignore[type-arg]
+    """The flag decisions that match no flag of the run: listed, kept in the file, not applied."""
+    from relieflink.review import unmatched_flag_decisions
+
+    unmatched = unmatched_flag_decisions(out, decisions)
+    if unmatched:
+        print(f"{len(unmatched)} decisions match no flag of this run (the person left or the pattern ended; "
+              "kept in the decisions file, not applied):")
+        for d in unmatched:
+            print(f"  {d.unmatched_text()}")
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
@@ -169,7 +194,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
               f"{'confirm/dismiss' if item['kind'] == 'flag' else 'same/different'}", file=sys.stderr)
         return EXIT_USAGE
     if item["kind"] == "flag":
-        decision = Decision(kind, args.reviewer, args.reason, flag_id=args.item)
+        evidence = item["evidence"] if isinstance(item["evidence"], str) else None
+        decision = Decision(kind, args.reviewer, args.reason, flag_id=args.item, evidence=evidence)
     else:
         def key(text: str) -> MentionKey:
             file, row, role = text.rsplit("|", 2)
@@ -226,6 +252,13 @@ def cmd_screen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _year(text: str) -> int:
+    """``--period``: a calendar year (argparse turns the ValueError into a usage error, exit 2)."""
+    if not text.strip().isdigit() or not 1900 <= int(text) <= 2100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a year; give the calendar year to audit, e.g. 2016")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relieflink", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"relieflink {__version__}")
@@ -254,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="output folder (replaced atomically)")
         p.add_argument("--decisions", help="reviewer decisions to apply (default: relieflink-decisions.jsonl beside OUT)")
         if name == "run":
+            p.add_argument("--period", type=_year, metavar="YEAR",
+                           help="calendar year to audit (the school year from 1 September of it); default: derived "
+                                "from the data, the year in which most payment and service records begin")
             p.add_argument("--pseudonym-key", metavar="FILE",
                            help="reports carry keyed ID pseudonyms (HMAC-SHA256 under the secret key in FILE) "
                                 "instead of masked IDs, the same in every run made with the key")
