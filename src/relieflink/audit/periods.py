@@ -109,13 +109,13 @@ def derive_audit_period(records: pd.DataFrame) -> AuditPeriod | None:
     start = pd.to_datetime(records["period_start"], errors="coerce")
     if "event_date" in records:
         start = start.fillna(pd.to_datetime(records["event_date"], errors="coerce"))
-    years = start.dt.year
-    years = years[years.between(1900, 2100)]
-    if "kind" in records and records.loc[years.index, "kind"].isin(_DATING_KINDS).any():
-        years = years[records.loc[years.index, "kind"].isin(_DATING_KINDS)]
-    if years.empty:
+    years = start.dt.year.to_numpy(dtype=float, na_value=np.nan)
+    plausible = (years >= 1900) & (years <= 2100)
+    dating = records["kind"].isin(_DATING_KINDS).to_numpy() if "kind" in records else plausible
+    years = years[plausible & dating] if (plausible & dating).any() else years[plausible]
+    if not len(years):
         return None
-    counts = years.astype(np.int64).value_counts()
+    counts = pd.Series(years.astype(np.int64)).value_counts()
     best = counts[counts == counts.max()].index.max()
     return AuditPeriod(int(best), derived=True)
 
