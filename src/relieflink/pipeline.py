@@ -229,6 +229,10 @@ def run_batch(
 
     run = Run(batch_dir=Path(batch_dir), config=config or IngestConfig.load(), decisions=load_decisions(decisions),
               period=period)
+    if "audit" in stages:
+        from relieflink.audit import load_rules
+
+        load_rules(catalog=run.config.catalog)  # a rule file that does not validate is refused before any work
     run.ingest_stage(progress)
     if "linkage" in stages:
         run.linkage_stage()

@@ -151,7 +151,7 @@ def _one_flag_per_pattern(found: list[tuple[int, Rule, Hits]]) -> tuple[pd.DataF
     A rule id may have several clauses (EXCL-STATUS: exclusive statuses, and two relief
     households; MISS-DISABILITY: two allowances). When two clauses find the same pattern
     of one subject it is one flag: its records, programs and period joined, every
-    clause's reason kept (``_reasons``: (kind, facts) in rules.yaml order) for the
+    clause's reason kept (``_reasons``: (clause, facts) in rules.yaml order) for the
     explanation, a record's money at stake counted once (the largest a clause puts on it).
     Returns the flags and their involved records (``flag``, ``record_id``, ``stake``)."""
     hits, involved, offset = [], [], 0
@@ -210,7 +210,8 @@ def audit_records(
     info_columns = ["file", "row", "source", "agency", "program", "category", "amount", "link_confidence",
                     "identity_resolved", *(["name_key"] if "name_key" in r else [])]
     info = r.drop_duplicates("record_id").set_index("record_id")[info_columns]
-    dates = records.drop_duplicates("record_id").set_index("record_id").reindex(info.index)
+    date_columns = [c for c in ("period_start", "period_end", "event_date") if c in records]
+    dates = records[["record_id", *date_columns]].drop_duplicates("record_id").set_index("record_id").reindex(info.index)
     for column in ("period_start", "period_end", "event_date"):
         info[column] = dates[column] if column in dates else pd.NaT
     ex = involved.join(info, on="record_id")
