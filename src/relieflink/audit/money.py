@@ -33,15 +33,16 @@ def record_stakes(flags: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=float if c == "amount" else object) for c in STAKE_COLUMNS})
     ex = flags[["flag_id", "rule_id", "records", "amount_at_stake"]].explode("records")
     ex = ex[ex["records"].map(lambda r: isinstance(r, dict))]
-    recs = ex["records"]
-    amount = pd.to_numeric(recs.str.get("amount_at_stake"), errors="coerce")
-    legacy = ~recs.map(lambda r: "amount_at_stake" in r).astype(bool)
+    recs = ex["records"].tolist()
+    legacy = np.array(["amount_at_stake" not in r for r in recs], dtype=bool)
+    flag_ids = ex["flag_id"].astype(str).to_numpy(dtype=object)
     out = pd.DataFrame({
-        "flag_id": ex["flag_id"].astype(str).to_numpy(),
-        "rule_id": ex["rule_id"].astype(str).to_numpy(),
-        "file": np.where(legacy, "flag:" + ex["flag_id"].astype(str), recs.str.get("file").astype(str)),
-        "row": np.where(legacy, 0, recs.str.get("row").fillna(0).astype(np.int64)),
-        "amount": np.where(legacy, pd.to_numeric(ex["amount_at_stake"], errors="coerce"), amount),
+        "flag_id": flag_ids,
+        "rule_id": ex["rule_id"].astype(str).to_numpy(dtype=object),
+        "file": np.where(legacy, "flag:" + flag_ids, np.array([str(r.get("file")) for r in recs], dtype=object)),
+        "row": np.where(legacy, 0, np.array([int(r.get("row") or 0) for r in recs], dtype=np.int64)),
+        "amount": np.where(legacy, pd.to_numeric(ex["amount_at_stake"], errors="coerce").to_numpy(dtype=float),
+                           np.array([r.get("amount_at_stake", np.nan) for r in recs], dtype=float)),
     })
     if legacy.any():
         out = out.drop_duplicates(["flag_id", "file"])
