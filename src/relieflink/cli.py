@@ -165,7 +165,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_unmatched(out: Path, decisions: list) -> None:  # type: ignore[type-arg]
+def _print_unmatched(out: Path, decisions: list) -> None:
     """The flag decisions that match no flag of the run: listed, kept in the file, not applied."""
     from relieflink.review import unmatched_flag_decisions
 
@@ -253,7 +253,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
 
 def _year(text: str) -> int:
-    """``--period``: a calendar year (argparse turns the ValueError into a usage error, exit 2)."""
+    """``--period``: a calendar year (argparse reports anything else as a usage error, exit 2)."""
     if not text.strip().isdigit() or not 1900 <= int(text) <= 2100:
         raise argparse.ArgumentTypeError(f"{text!r} is not a year; give the calendar year to audit, e.g. 2016")
     return int(text)

@@ -1,9 +1,10 @@
 """Reviewer decisions: an append-only JSON Lines file kept outside the run folder.
 
 A decision is about a flag (``flag_confirmed`` / ``flag_dismissed``, by
-``flag_id``, which is derived from what the flag is about: rule, subject,
-pattern and audited year; with the flag's ``evidence`` fingerprint at the time
-of the decision, so a later run can say the evidence changed since) or about the identity of two mentions (``same_person`` /
+``flag_id``, derived from what the flag is about: rule, subject, pattern and
+audited year; with the flag's ``evidence`` fingerprint when it was decided, so
+a later run can say the evidence changed since) or about the identity of two
+mentions (``same_person`` /
 ``different_persons``, by their ``file``, ``row`` and ``role``, which stay
 the same from one run to the next). The latest decision on a subject wins.
 Every run reads the file and applies it (see :mod:`relieflink.review.apply`).
@@ -54,7 +55,7 @@ class Decision:
 
     def unmatched_text(self) -> str:
         """How a run names a decision that matches nothing in it (no personal data)."""
-        return f"{self.decision} {self.flag_id} ({self.at})" if self.flag_id is not None else f"{self.decision} {self.subject()} ({self.at})"
+        return f"{self.decision} {self.flag_id or self.subject()} ({self.at})"
 
     def validate(self) -> None:
         if not self.reviewer.strip() or not self.reason.strip():
