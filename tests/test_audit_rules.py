@@ -45,8 +45,8 @@ def audit(records, persons=None, mentions=None, held=False):
     if mentions is None:
         mentions = pd.DataFrame({"person_id": frame["person_id"], "source": frame["source"], "record_id": frame["record_id"]})
     if held:
-        return audit_records(frame, persons, mentions, RULES, CATALOG).held
-    return run_audit(frame, persons, mentions, RULES, CATALOG)
+        return audit_records(frame, persons, mentions, RULES, CATALOG, 2015).held
+    return run_audit(frame, persons, mentions, RULES, CATALOG, 2015)
 
 
 def rules_of(flags):

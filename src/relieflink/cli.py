@@ -59,12 +59,23 @@ def _print_summary(summary: dict, out_dir: Path) -> None:  # noqa: C901 - a flat
         print("  quarantine by problem: " + ", ".join(f"{k} {v}" for k, v in summary["quarantine_by_problem"].items()))
     if "persons" in summary:
         print(f"  persons {summary['persons']}  households {summary['households']}")
+    if summary.get("audit_period"):
+        period = summary["audit_period"]
+        how = "derived from the data: the year most payments begin in" if period["derived_from_data"] else "given"
+        print(f"  audit period {period['year']} (school year {period['school_year']}; {how})")
     if "flags" in summary:
-        print(f"  flags {summary['flags']}  amount at stake (findings) ¥{summary['amount_at_stake_findings']:,.2f}")
+        print(f"  flags {summary['flags']}  amount at stake (findings, each record once) "
+              f"¥{summary['amount_at_stake_findings']:,.2f}")
         for rule, n in summary["flags_by_rule"].items():
             print(f"    {rule:<40} {n:>7}")
         if summary.get("held_for_identity_review"):
             print(f"  held as identity questions (not flags; see `relieflink review`): {summary['held_for_identity_review']}")
+    if summary.get("decided_flags_with_changed_evidence"):
+        print(f"  decided flags whose evidence changed since the decision (decided; evidence changed since): "
+              f"{summary['decided_flags_with_changed_evidence']}")
+    if summary.get("decisions_unmatched"):
+        print(f"  decisions matching no flag of this run (kept in the file, not applied): "
+              f"{len(summary['decisions_unmatched'])}; see `relieflink review`")
     print("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
     if (out_dir / "report.html").exists():
         print(f"  report: {out_dir / 'report.html'} (workbook report.xlsx, per agency under reports/)")
@@ -115,7 +126,7 @@ def _read_key(path: Path) -> bytes:
 
 
 def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
-         decisions: Path | None = None, pseudonym_key_file: str | None = None) -> int:
+         decisions: Path | None = None, pseudonym_key_file: str | None = None, period: int | None = None) -> int:
     from relieflink.outputs import preflight
     from relieflink.pipeline import run_batch
 
@@ -123,7 +134,7 @@ def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage",
     target = preflight(out, batch)  # refused before any work: nothing read, nothing written
     print(f"relieflink: reading {batch}", file=sys.stderr)
     run = run_batch(batch, target, progress=_progress, stages=stages, decisions=decisions or default_decisions(out),
-                    pseudonym_key=key)
+                    pseudonym_key=key, period=period)
     summary = run.summary()
     _print_summary(summary, out)
     assert run.ingest is not None
@@ -134,7 +145,7 @@ def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage",
 
 def cmd_run(args: argparse.Namespace) -> int:
     return _run(Path(args.batch), Path(args.out), decisions=Path(args.decisions) if args.decisions else None,
-                pseudonym_key_file=args.pseudonym_key)
+                pseudonym_key_file=args.pseudonym_key, period=args.period)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -193,7 +204,8 @@ def cmd_review(args: argparse.Namespace) -> int:
         print(f"error: {out} is not a run folder", file=sys.stderr)
         return EXIT_INPUT
     decisions_path = Path(args.decisions) if args.decisions else default_decisions(out)
-    items = open_items(out, load_decisions(decisions_path))
+    decisions = load_decisions(decisions_path)
+    items = open_items(out, decisions)
     print(f"{len(items)} open items in {out} (decisions: {decisions_path})")
     shown = items.head(args.limit)
     for item in shown.itertuples(index=False):
@@ -205,7 +217,20 @@ def cmd_review(args: argparse.Namespace) -> int:
                 print(f"      {item.rule_id}: {item.summary}")
     if len(items) > len(shown):
         print(f"  … {len(items) - len(shown)} more (--limit)")
+    _print_unmatched(out, decisions)
     return EXIT_OK
+
+
+def _print_unmatched(out: Path, decisions: list) -> None:
+    """The flag decisions that match no flag of the run: listed, kept in the file, not applied."""
+    from relieflink.review import unmatched_flag_decisions
+
+    unmatched = unmatched_flag_decisions(out, decisions)
+    if unmatched:
+        print(f"{len(unmatched)} decisions match no flag of this run (the person left or the pattern ended; "
+              "kept in the decisions file, not applied):")
+        for d in unmatched:
+            print(f"  {d.unmatched_text()}")
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
@@ -225,7 +250,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
               f"{'confirm/dismiss' if item['kind'] == 'flag' else 'same/different'}", file=sys.stderr)
         return EXIT_USAGE
     if item["kind"] == "flag":
-        decision = Decision(kind, args.reviewer, args.reason, flag_id=args.item)
+        evidence = item["evidence"] if isinstance(item["evidence"], str) else None
+        decision = Decision(kind, args.reviewer, args.reason, flag_id=args.item, evidence=evidence)
     else:
         def key(text: str) -> MentionKey:
             file, row, role = text.rsplit("|", 2)
@@ -280,6 +306,13 @@ def cmd_screen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _year(text: str) -> int:
+    """``--period``: a calendar year (argparse reports anything else as a usage error, exit 2)."""
+    if not text.strip().isdigit() or not 1900 <= int(text) <= 2100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a year; give the calendar year to audit, e.g. 2016")
+    return int(text)
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the exit-code table of the epilog as written."""
 
@@ -322,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "step); never the batch folder, inside it or around it")
         p.add_argument("--decisions", help="reviewer decisions to apply (default: relieflink-decisions.jsonl beside OUT)")
         if name == "run":
+            p.add_argument("--period", type=_year, metavar="YEAR",
+                           help="calendar year to audit (the school year from 1 September of it); default: derived "
+                                "from the data, the year in which most payment and service records begin")
             p.add_argument("--pseudonym-key", metavar="FILE",
                            help="reports carry keyed ID pseudonyms (HMAC-SHA256 under the secret key in FILE) "
                                 "instead of masked IDs, the same in every run made with the key")

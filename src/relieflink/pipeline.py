@@ -13,8 +13,9 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
+import numpy as np
 import pandas as pd
 
 from relieflink import __version__
@@ -22,6 +23,9 @@ from relieflink.config import schemas_dir
 from relieflink.ingest.pipeline import FileReport, IngestConfig, IngestResult, file_reports_as_dicts, ingest_batch
 from relieflink.ingest.schema import conform, write_parquet
 from relieflink.outputs import StagedOutput, preflight, write_json
+
+if TYPE_CHECKING:
+    from relieflink.audit.periods import AuditPeriod
 
 
 @dataclass
@@ -41,6 +45,10 @@ class Run:
     linkage_model: object | None = None
     decisions: list = field(default_factory=list)
     refused_decisions: list[str] = field(default_factory=list)
+    # the audited year: given (``relieflink run --period``), else derived from the records by the audit
+    period: int | None = None
+    audit_period: AuditPeriod | None = None
+    unmatched_decisions: list = field(default_factory=list)  # flag decisions that match no flag of this run
     seconds: dict[str, float] = field(default_factory=dict)
 
     def ingest_stage(self, progress: Callable[[FileReport], None] | None = None) -> IngestResult:
@@ -83,12 +91,12 @@ class Run:
         assert self.persons is not None and self.records is not None, "run the linkage stage first"
         started = time.perf_counter()
         rules = load_rules(catalog=self.config.catalog)
-        result = audit_records(self.records, self.persons, self.mentions, rules, self.config.catalog)
-        self.flags, self.held = result.flags, result.held
+        result = audit_records(self.records, self.persons, self.mentions, rules, self.config.catalog, self.period)
+        self.flags, self.held, self.audit_period = result.flags, result.held, result.period
         if self.decisions:
             from relieflink.review.apply import apply_flag_decisions
 
-            self.flags = apply_flag_decisions(self.flags, self.decisions)
+            self.flags, self.unmatched_decisions = apply_flag_decisions(self.flags, self.decisions)
         self.seconds["audit"] = time.perf_counter() - started
         return self.flags
 
@@ -99,17 +107,25 @@ class Run:
             out["persons"] = len(self.persons)
             out["households"] = int(self.households["household_id"].nunique())
         if self.flags is not None:
+            from relieflink.audit.money import total
+
             f = self.flags
+            out["audit_period"] = self.audit_period.as_dict() if self.audit_period is not None else None
             out["flags"] = len(f)
             out["flags_by_rule"] = {
                 f"{rule} ({status})": int(n) for (rule, status), n in f.groupby(["rule_id", "status"]).size().items()
             }
             if self.held is not None:
                 out["held_for_identity_review"] = len(self.held)
-            out["amount_at_stake_findings"] = round(float(f.loc[f["status"] == "finding", "amount_at_stake"].fillna(0).sum()), 2)
+            # dismissed flags are on record but not findings; a record cited by several flags counts once
+            active = f["decision"].ne("dismissed").to_numpy() if "decision" in f else np.ones(len(f), dtype=bool)
+            out["amount_at_stake_findings"] = total(f[active & f["status"].eq("finding").to_numpy()])
         if self.decisions:
-            out["decisions_applied"] = len(self.decisions) - len(self.refused_decisions)
+            out["decisions_applied"] = len(self.decisions) - len(self.refused_decisions) - len(self.unmatched_decisions)
             out["decisions_refused"] = self.refused_decisions
+            out["decisions_unmatched"] = [d.unmatched_text() for d in self.unmatched_decisions]
+            if self.flags is not None and "decision_note" in self.flags:
+                out["decided_flags_with_changed_evidence"] = int(self.flags["decision_note"].notna().sum())
         out["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
         return out
 
@@ -205,6 +221,7 @@ def run_batch(
     stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
     decisions: Path | None = None,
     pseudonym_key: bytes | None = None,
+    period: int | None = None,
 ) -> Run:
     """Run the pipeline on ``batch_dir`` and write ``out_dir`` atomically.
 
@@ -216,12 +233,19 @@ def run_batch(
     ``decisions``: the reviewers' decisions file (kept outside the run folder);
     identity decisions are applied after linkage, flag decisions after the audit.
     ``pseudonym_key``: the reports carry keyed ID pseudonyms instead of masked IDs.
+    ``period``: the calendar year to audit; None derives it from the data (the year in
+    which most payment and service records begin), stated in the summary either way.
     """
     from relieflink.review import load_decisions
 
+    config = config or IngestConfig.load()
+    if "audit" in stages:
+        from relieflink.audit import load_rules
+
+        load_rules(catalog=config.catalog)  # a rule file that does not validate is refused before any work
     target = out_dir if isinstance(out_dir, StagedOutput) else preflight(Path(out_dir), Path(batch_dir))
     with target as staging:
-        run = Run(batch_dir=Path(batch_dir), config=config or IngestConfig.load(), decisions=load_decisions(decisions))
+        run = Run(batch_dir=Path(batch_dir), config=config, decisions=load_decisions(decisions), period=period)
         run.ingest_stage(progress)
         if "linkage" in stages:
             run.linkage_stage()

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from relieflink import privacy
-
+from relieflink.audit.rules import RuleSet
 from relieflink.config.catalog import Catalog
 
 
@@ -55,11 +55,17 @@ _VERB_EN = {
 }
 
 
-def explain(flags: pd.DataFrame, kinds: pd.Series, catalog: Catalog) -> tuple[pd.Series, pd.Series]:
-    """``explanation_zh`` and ``explanation_en`` of each flag (vectorized over flags)."""
+def explain(flags: pd.DataFrame, ruleset: RuleSet, catalog: Catalog) -> tuple[pd.Series, pd.Series]:
+    """``explanation_zh`` and ``explanation_en`` of each flag (vectorized over flags).
+
+    A flag raised by several clauses of one rule (``_reasons``: (clause, facts) pairs)
+    names every reason: the first with its programs, the others after it (低保 and
+    低保边缘 held at once, *and* in two relief households)."""
     names_zh = {p.code: p.name for p in catalog.programs}
     names_en = {p.code: p.name_en for p in catalog.programs}
     agencies_zh = {a.code: a.name for a in catalog.agencies}
+    kinds = [rule.kind for rule in ruleset.rules]
+    bases = [rule.basis for rule in ruleset.rules]
     who_zh = flags["_name_masked"] + "（" + flags["_id_masked"] + "）"
     who_en = flags["_name_masked"] + " (" + flags["_id_masked"].replace("无有效身份证号", "no valid ID") + ")"
     programs_zh = flags["programs"].map(lambda ps: "、".join(names_zh.get(p, p) for p in ps))
@@ -69,16 +75,34 @@ def explain(flags: pd.DataFrame, kinds: pd.Series, catalog: Catalog) -> tuple[pd
     amount = pd.to_numeric(flags["amount_at_stake"], errors="coerce")
     amount_zh = pd.Series(np.where(amount.notna() & (amount > 0), "，涉及金额" + amount.round(2).map("{:,.2f}".format) + "元", ""), index=flags.index)
     amount_en = pd.Series(np.where(amount.notna() & (amount > 0), "; amount at stake ¥" + amount.round(2).map("{:,.2f}".format), ""), index=flags.index)
-    facts = flags["facts"]
-    extra_zh = facts.map(lambda f: _facts_text(f, names_zh, "zh"))
-    extra_en = facts.map(lambda f: _facts_text(f, names_en, "en"))
-    verb_zh = kinds.map(_VERB_ZH)
-    verb_en = kinds.map(_VERB_EN)
-    zh = (who_zh + _period_zh(flags["period_start"], flags["period_end"]) + verb_zh + "：" + programs_zh + extra_zh
-          + "；涉及" + n + "条记录（" + sources_zh + "）" + amount_zh + "。依据：" + flags["_basis"])
-    en = (who_en + " " + verb_en + " " + _period_en(flags["period_start"], flags["period_end"]) + ": " + programs_en + extra_en
-          + "; " + n + " records" + amount_en + ".")
+    reasons = flags["_reasons"]
+    first_kind = reasons.map(lambda rs: kinds[rs[0][0]])
+    extra_zh = reasons.map(lambda rs: _reasons_text(rs, kinds, names_zh, "zh"))
+    extra_en = reasons.map(lambda rs: _reasons_text(rs, kinds, names_en, "en"))
+    basis = reasons.map(lambda rs: "".join(dict.fromkeys(bases[clause] for clause, _ in rs)))
+    zh = (who_zh + _period_zh(flags["period_start"], flags["period_end"]) + first_kind.map(_VERB_ZH) + "：" + programs_zh
+          + extra_zh + "；涉及" + n + "条记录（" + sources_zh + "）" + amount_zh + "。依据：" + basis)
+    en = (who_en + " " + first_kind.map(_VERB_EN) + " " + _period_en(flags["period_start"], flags["period_end"]) + ": "
+          + programs_en + extra_en + "; " + n + " records" + amount_en + ".")
     return zh, en
+
+
+_AND = {"zh": ("；且", "；"), "en": ("; and ", "; ")}
+
+
+def _reasons_text(reasons: list[tuple[int, object]], kinds: list[str], names: dict[str, str], language: str) -> str:
+    """The facts of the first reason, then each further reason: its verb when its kind differs
+    from the one before, and its facts."""
+    text = _facts_text(reasons[0][1], names, language)
+    verbs = _VERB_ZH if language == "zh" else _VERB_EN
+    another_kind, same_kind = _AND[language]
+    for (before, _), (clause, facts) in zip(reasons, reasons[1:]):
+        more = _facts_text(facts, names, language).lstrip("，, ")
+        if kinds[clause] != kinds[before]:
+            text += another_kind + verbs[kinds[clause]] + (("，" if language == "zh" else ", ") + more if more else "")
+        elif more:
+            text += same_kind + more
+    return text
 
 
 # The facts a rule kind records, worded per language: (key that selects it, template).

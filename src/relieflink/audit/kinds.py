@@ -1,20 +1,34 @@
 """The rule kinds: each finds its hits on the prepared records, vectorized.
 
-Every kind returns *hits*, one row per flag, with the columns of
-:data:`HIT_COLUMNS`: the subject (person and household), the involved record
-ids, the programs, the period concerned (day numbers), the amount at stake
-and a few facts for the explanation. Pair-based kinds find pairs of records
-with a self-join and then gather the pairs of one person (and program
-combination) into one flag.
+Every kind returns :class:`Hits`: one row per hit with the columns of
+:data:`HIT_COLUMNS` — the subject (a person, or a household for rules about
+households), the pattern (for pair kinds the programs combined; one pattern per
+subject otherwise), the person and household, the programs, the period
+concerned (day numbers) and a few facts for the explanation — and one row per
+(hit, involved record) with the money at stake on that record. Pair-based kinds
+find pairs of records with a self-join and then gather the pairs of one person
+and program combination into one hit.
+
+Money at stake (SPEC §5): of two records that should not both have been paid
+(the same program twice, two programs for one need, two exclusive benefits, two
+relief households), at most one is due, so at least the smaller of the two over
+the overlap — per-month amounts times the overlapping months of the audited
+year, other amounts whole — was paid without ground. That money sits on the
+record it was paid on (the smaller one; on a tie the later one); a record in
+several pairs of a hit carries the largest. The review kinds (many agencies,
+frequent relief) put each involved record's money of the year on it: what a
+reviewer looks at, not an excess. A missed benefit puts no money at stake.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from relieflink.audit.grouping import lists_by_group
-from relieflink.audit.periods import OPEN, age_on, day_of_month_index, month_of_day, school_year_bounds, school_year_of, year_bounds
+from relieflink.audit.periods import AuditPeriod, age_on, day_of_month_index, month_of_day, school_year_of
 from relieflink.audit.unlinked import unlinked_entitlement
 from relieflink.audit.rules import (
     EntitlementRule,
@@ -27,17 +41,43 @@ from relieflink.audit.rules import (
     SameProgramRule,
 )
 
-HIT_COLUMNS = [
-    "person_id", "household_id", "record_ids", "programs", "day_lo", "day_hi", "amount_at_stake", "facts",
-]
+HIT_COLUMNS = ["subject", "pattern", "person_id", "household_id", "programs", "day_lo", "day_hi", "facts",
+               "possible_unlinked"]
+INVOLVED_COLUMNS = ["hit", "record_id", "stake"]
 
 
-_PAIR_COLUMNS = ["record_id", "program", "day_lo", "day_hi", "month_lo", "month_hi", "event_day", "amount",
+@dataclass(frozen=True)
+class Hits:
+    """What one rule finds.
+
+    ``hits``: one row per hit (:data:`HIT_COLUMNS`, index 0..n-1): ``subject`` is
+    ``person:<person_id>`` or ``household:<household_id>``; ``pattern`` tells two hits of
+    one subject apart (the programs of a pair kind, ``""`` where a rule finds one
+    pattern per subject). ``involved``: one row per (hit, record): the record id and
+    the money at stake on that record (0 when the record is cited but carries none,
+    NaN for a missed benefit).
+    """
+
+    hits: pd.DataFrame
+    involved: pd.DataFrame
+
+    @property
+    def empty(self) -> bool:
+        return self.hits.empty
+
+
+def _empty_hits() -> Hits:
+    return Hits(pd.DataFrame({c: pd.Series(dtype=object) for c in HIT_COLUMNS}),
+                pd.DataFrame({"hit": pd.Series(dtype=np.int64), "record_id": pd.Series(dtype=np.int64),
+                              "stake": pd.Series(dtype=float)}))
+
+
+def _person_subject(person_id: pd.Series) -> np.ndarray:
+    return ("person:" + person_id.astype(str)).to_numpy(dtype=object)
+
+
+_PAIR_COLUMNS = ["record_id", "program", "agency", "day_lo", "day_hi", "month_lo", "month_hi", "event_day", "amount",
                  "amount_basis", "household_id", "household_no", "periodicity"]
-
-
-def _empty_hits() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in HIT_COLUMNS})
 
 
 def _self_pairs(r: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -62,12 +102,6 @@ def _overlap_months(p: pd.DataFrame, horizon: tuple[int, int]) -> tuple[np.ndarr
     return lo, hi
 
 
-def audit_months(ruleset: RuleSet) -> tuple[int, int]:
-    """First and last month index of the audited calendar year."""
-    y = ruleset.audit_period.year
-    return y * 12, y * 12 + 11
-
-
 def _monthly_money(amount: pd.Series, basis: pd.Series, months: np.ndarray) -> np.ndarray:
     """Money of a record over ``months`` months: per-month amounts times months, else the amount."""
     a = pd.to_numeric(amount, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -75,32 +109,67 @@ def _monthly_money(amount: pd.Series, basis: pd.Series, months: np.ndarray) -> n
     return np.where(per_month, a * months, a)
 
 
-def _gather(pairs: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, money: np.ndarray, facts: pd.Series | None = None) -> pd.DataFrame:
-    """Pairs of one person and program combination → one hit with all their records."""
+def _carried_by_b(p: pd.DataFrame, money_a: np.ndarray, money_b: np.ndarray) -> np.ndarray:
+    """Which record of each pair carries the pair's money at stake: the one with less money
+    (an unknown amount never carries over a known one); on a tie the later one, then by
+    program and agency, then by record id — content first, so that rows moving in a file
+    do not move money between agencies."""
+    fa, fb = np.nan_to_num(money_a, nan=np.inf), np.nan_to_num(money_b, nan=np.inf)
+    b = fb < fa
+    tie = fa == fb
+    da, db = p["day_lo_a"].to_numpy(), p["day_lo_b"].to_numpy()
+    b |= tie & (db > da)
+    tie &= db == da
+    ka = (p["program_a"].astype(str) + "|" + p["agency_a"].astype(str)).to_numpy()
+    kb = (p["program_b"].astype(str) + "|" + p["agency_b"].astype(str)).to_numpy()
+    b |= tie & (kb > ka)
+    tie &= kb == ka
+    return b | (tie & (p["record_id_b"].to_numpy() > p["record_id_a"].to_numpy()))
+
+
+def _gather(pairs: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, money_a: np.ndarray, money_b: np.ndarray) -> Hits:
+    """Pairs of one person and program combination → one hit with all their records.
+
+    The pair's money at stake is the smaller of its two records' money (see the module
+    docstring), on the record that carries it; a record carries the largest of its pairs."""
     if pairs.empty:
         return _empty_hits()
-    p = pairs.assign(_lo=lo, _hi=hi, _money=np.nan_to_num(money, nan=0.0))
+    p = pairs.assign(_lo=lo, _hi=hi)
     progs = np.where(p["program_a"] <= p["program_b"], p["program_a"] + "|" + p["program_b"], p["program_b"] + "|" + p["program_a"])
     p["_progs"] = progs
-    # money is counted once per "b" record (the one that should not have been paid)
-    p["_money"] = np.where(p.duplicated(["person_id", "_progs", "record_id_b"]), 0.0, p["_money"])
-    recs = pd.concat(
-        [p[["person_id", "_progs", "record_id_a"]].rename(columns={"record_id_a": "rid"}),
-         p[["person_id", "_progs", "record_id_b"]].rename(columns={"record_id_b": "rid"})]
-    ).drop_duplicates().sort_values(["person_id", "_progs", "rid"])
-    rec_lists = lists_by_group(recs["person_id"] + "#" + recs["_progs"], recs["rid"])
+    b_carries = _carried_by_b(p, money_a, money_b)
+    stake = np.nan_to_num(np.fmin(money_a, money_b), nan=0.0)
     agg = p.groupby(["person_id", "_progs"], sort=True).agg(
-        household_id=("household_id_a", "first"), day_lo=("_lo", "min"), day_hi=("_hi", "max"), amount_at_stake=("_money", "sum"),
-        n_pairs=("_lo", "size"),
-    )
-    agg = agg.reset_index()
-    agg["record_ids"] = (agg["person_id"] + "#" + agg["_progs"]).map(rec_lists).to_numpy()
-    agg["programs"] = agg["_progs"].str.split("|").map(lambda x: sorted(set(x)))  # one or two codes per flag
-    agg["facts"] = [{"pairs": int(n)} for n in agg["n_pairs"]] if facts is None else facts
-    return agg[HIT_COLUMNS]
+        household_id=("household_id_a", "first"), day_lo=("_lo", "min"), day_hi=("_hi", "max"), n_pairs=("_lo", "size"),
+    ).reset_index()
+    hit_of = p.groupby(["person_id", "_progs"], sort=True).ngroup().to_numpy()  # the row of ``agg``
+    involved = pd.DataFrame({
+        "hit": np.concatenate([hit_of, hit_of]),
+        "record_id": np.concatenate([p["record_id_a"].to_numpy(), p["record_id_b"].to_numpy()]).astype(np.int64),
+        "stake": np.concatenate([np.where(b_carries, 0.0, stake), np.where(b_carries, stake, 0.0)]),
+    })
+    involved = involved.groupby(["hit", "record_id"], sort=True, as_index=False)["stake"].max()
+    hits = pd.DataFrame({
+        "subject": _person_subject(agg["person_id"]),
+        "pattern": agg["_progs"].to_numpy(),
+        "person_id": agg["person_id"].to_numpy(),
+        "household_id": agg["household_id"].to_numpy(),
+        "programs": agg["_progs"].str.split("|").map(lambda x: sorted(set(x))).to_numpy(),  # one or two codes per hit
+        "day_lo": agg["day_lo"].to_numpy(),
+        "day_hi": agg["day_hi"].to_numpy(),
+        "facts": [{"pairs": int(n)} for n in agg["n_pairs"]],
+        "possible_unlinked": False,
+    })
+    return Hits(hits[HIT_COLUMNS], involved[INVOLVED_COLUMNS])
 
 
-def same_program_overlap(rule: SameProgramRule, r: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
+def _pair_money(p: pd.DataFrame, months: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each record's money over a pair's overlap: per-month amounts times the months, else the amount."""
+    return (_monthly_money(p["amount_a"], p["amount_basis_a"], months),
+            _monthly_money(p["amount_b"], p["amount_basis_b"], months))
+
+
+def same_program_overlap(rule: SameProgramRule, r: pd.DataFrame, period: AuditPeriod) -> Hits:
     r = r[r["kind"].isin(rule.params.kinds) & r["person_id"].notna()]
     by = ["person_id", "program"]
     if rule.params.match_category:  # 免学费 and 国家助学金 are two items of student aid, not a duplicate
@@ -110,7 +179,7 @@ def same_program_overlap(rule: SameProgramRule, r: pd.DataFrame, ruleset: RuleSe
     if p.empty:
         return _empty_hits()
     per = p["periodicity_a"].to_numpy()
-    mlo, mhi = _overlap_months(p, audit_months(ruleset))
+    mlo, mhi = _overlap_months(p, period.months())
     dlo = np.maximum(p["day_lo_a"].to_numpy(), p["day_lo_b"].to_numpy())
     dhi = np.minimum(p["day_hi_a"].to_numpy(), p["day_hi_b"].to_numpy())
     one_off = per == "one_off"
@@ -118,16 +187,27 @@ def same_program_overlap(rule: SameProgramRule, r: pd.DataFrame, ruleset: RuleSe
     hit = np.where(per == "monthly", mlo <= mhi, np.where(one_off, gap <= rule.params.one_off_window_days, dlo <= dhi))
     p, mlo, mhi, dlo, dhi = p[hit], mlo[hit], mhi[hit], dlo[hit], dhi[hit]
     months = np.clip(mhi - mlo + 1, 0, None)
-    money = _monthly_money(p["amount_b"], p["amount_basis_b"], months)
+    money_a, money_b = _pair_money(p, months)
     # monthly programs report the overlapping months within the audited year (open ends are not dates)
     monthly = p["periodicity_a"].to_numpy() == "monthly"
     dlo = np.where(monthly, day_of_month_index(np.clip(mlo, 0, None)), dlo)
     dhi = np.where(monthly, day_of_month_index(np.clip(mhi, 0, None), last=True), dhi)
-    return _gather(p, dlo, dhi, money)
+    return _gather(p, dlo, dhi, money_a, money_b)
 
 
-def equivalent_programs(rule: EquivalentRule, r: pd.DataFrame) -> pd.DataFrame:
-    hits = []
+def _concat_hits(parts: list[Hits]) -> Hits:
+    """The hits of several groups or pairs of one rule as one :class:`Hits`."""
+    parts = [h for h in parts if not h.empty]
+    if not parts:
+        return _empty_hits()
+    offsets = np.cumsum([0] + [len(h.hits) for h in parts[:-1]])
+    involved = pd.concat([h.involved.assign(hit=h.involved["hit"].to_numpy() + off) for h, off in zip(parts, offsets)],
+                         ignore_index=True)
+    return Hits(pd.concat([h.hits for h in parts], ignore_index=True), involved)
+
+
+def equivalent_programs(rule: EquivalentRule, r: pd.DataFrame) -> Hits:
+    parts = []
     for group in rule.params.groups:
         g = r[r["program"].isin(group.programs) & r["person_id"].notna()]
         p = _self_pairs(g, ["person_id"])
@@ -148,44 +228,41 @@ def equivalent_programs(rule: EquivalentRule, r: pd.DataFrame) -> pd.DataFrame:
         a = pd.to_numeric(p["amount_a"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         b = pd.to_numeric(p["amount_b"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         gap = np.abs(p["event_day_a"].to_numpy() - p["event_day_b"].to_numpy())
-        h = _gather(p, lo, hi, np.fmin(a, b))
-        h["facts"] = [{"match": group.match, "days_apart": int(d)} for d in
-                      pd.Series(gap).groupby([p["person_id"].to_numpy()]).min().reindex(h["person_id"]).to_numpy()]
-        hits.append(h)
-    hits = [h for h in hits if not h.empty]
-    return pd.concat(hits, ignore_index=True) if hits else _empty_hits()
+        h = _gather(p, lo, hi, a, b)
+        h.hits["facts"] = [{"match": group.match, "days_apart": int(d)} for d in
+                           pd.Series(gap).groupby([p["person_id"].to_numpy()]).min().reindex(h.hits["person_id"]).to_numpy()]
+        parts.append(h)
+    return _concat_hits(parts)
 
 
-def exclusive_programs(rule: ExclusiveRule, r: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
-    hits = []
+def exclusive_programs(rule: ExclusiveRule, r: pd.DataFrame, period: AuditPeriod) -> Hits:
+    parts = []
     for first, second in rule.params.pairs:
         a = r[r["program"].eq(first) & r["person_id"].notna()]
         b = r[r["program"].eq(second) & r["person_id"].notna()]
         p = _cross_pairs(a, b, ["person_id"])
         if p.empty:
             continue
-        mlo, mhi = _overlap_months(p, audit_months(ruleset))
+        mlo, mhi = _overlap_months(p, period.months())
         ok = mlo <= mhi
         p, mlo, mhi = p[ok], mlo[ok], mhi[ok]
-        months = mhi - mlo + 1
-        money = _monthly_money(p["amount_b"], p["amount_basis_b"], months)
-        hits.append(_gather(p, day_of_month_index(mlo), day_of_month_index(mhi, last=True), money))
-    hits = [h for h in hits if not h.empty]
-    return pd.concat(hits, ignore_index=True) if hits else _empty_hits()
+        money_a, money_b = _pair_money(p, mhi - mlo + 1)
+        parts.append(_gather(p, day_of_month_index(mlo), day_of_month_index(mhi, last=True), money_a, money_b))
+    return _concat_hits(parts)
 
 
-def multiple_households(rule: HouseholdsRule, r: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
+def multiple_households(rule: HouseholdsRule, r: pd.DataFrame, period: AuditPeriod) -> Hits:
     g = r[r["program"].isin(rule.params.programs) & r["person_id"].notna() & r["household_no"].notna()]
     p = _self_pairs(g, ["person_id"])
     p = p[p["household_no_a"] != p["household_no_b"]]
     if p.empty:
         return _empty_hits()
-    mlo, mhi = _overlap_months(p, audit_months(ruleset))
+    mlo, mhi = _overlap_months(p, period.months())
     ok = mlo <= mhi
     p, mlo, mhi = p[ok], mlo[ok], mhi[ok]
-    money = _monthly_money(p["amount_b"], p["amount_basis_b"], mhi - mlo + 1)
-    h = _gather(p, day_of_month_index(mlo), day_of_month_index(mhi, last=True), money)
-    h["facts"] = [{"households": 2} for _ in range(len(h))]
+    money_a, money_b = _pair_money(p, mhi - mlo + 1)
+    h = _gather(p, day_of_month_index(mlo), day_of_month_index(mhi, last=True), money_a, money_b)
+    h.hits["facts"] = [{"households": 2} for _ in range(len(h.hits))]
     return h
 
 
@@ -193,8 +270,20 @@ def _in_period(r: pd.DataFrame, lo: int, hi: int) -> np.ndarray:
     return (r["day_lo"].to_numpy() <= hi) & (r["day_hi"].to_numpy() >= lo)
 
 
-def multi_source(rule: MultiSourceRule, r: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
-    lo, hi = year_bounds(ruleset.audit_period.year)
+def _subject_hits(keys: pd.Series, subject: np.ndarray, agg: pd.DataFrame, g: pd.DataFrame, money: np.ndarray) -> Hits:
+    """Hits of a kind that finds one pattern per subject: ``agg`` one row per sorted key,
+    ``g`` the involved records with their key (``keys``) and money."""
+    hit = pd.Index(agg.index).get_indexer(keys.to_numpy())
+    involved = pd.DataFrame({"hit": hit.astype(np.int64), "record_id": g["record_id"].to_numpy(dtype=np.int64),
+                             "stake": np.asarray(money, dtype=float)})
+    hits = agg.reset_index(drop=True).assign(subject=subject, pattern="")
+    if "possible_unlinked" not in hits:
+        hits["possible_unlinked"] = False
+    return Hits(hits[HIT_COLUMNS], involved.sort_values(["hit", "record_id"], kind="stable").reset_index(drop=True))
+
+
+def multi_source(rule: MultiSourceRule, r: pd.DataFrame, period: AuditPeriod) -> Hits:
+    lo, hi = period.days()
     unit = "person_id" if rule.params.unit == "person" else "household_id"
     g = r[r["kind"].isin(rule.params.kinds) & r[unit].notna() & _in_period(r, lo, hi)]
     n_agencies = g.groupby(unit)["agency"].nunique()
@@ -204,20 +293,17 @@ def multi_source(rule: MultiSourceRule, r: pd.DataFrame, ruleset: RuleSet) -> pd
         return _empty_hits()
     amount = pd.to_numeric(g["amount"], errors="coerce").fillna(0.0)
     months = np.clip(np.minimum(g["month_hi"], month_of_day(np.array([hi]))[0]) - np.maximum(g["month_lo"], month_of_day(np.array([lo]))[0]) + 1, 1, 12)
-    money = pd.Series(np.where(g["amount_basis"].eq("month"), amount * months, amount), index=g.index)
-    agg = g.assign(_money=money).groupby(unit, sort=True).agg(
-        amount_at_stake=("_money", "sum"), first_person=("person_id", "first"), first_household=("household_id", "first"),
-    )
-    agg["record_ids"] = lists_by_group(g[unit], g["record_id"])
+    money = np.where(g["amount_basis"].eq("month"), amount * months, amount)
+    agg = g.groupby(unit, sort=True).agg(person_id=("person_id", "first"), household_id=("household_id", "first"))
     agg["programs"] = lists_by_group(g[unit], g["program"], unique=True)
-    agg["agencies"] = lists_by_group(g[unit], g["agency"], unique=True)
-    agg = agg.reset_index(drop=True).rename(columns={"first_person": "person_id", "first_household": "household_id"})
+    agencies = lists_by_group(g[unit], g["agency"], unique=True)
     agg["day_lo"], agg["day_hi"] = lo, hi
-    agg["facts"] = [{"agencies": a} for a in agg["agencies"]]
-    return agg[HIT_COLUMNS]
+    agg["facts"] = [{"agencies": a} for a in agencies.reindex(agg.index)]
+    subject = (rule.params.unit + ":" + pd.Series(agg.index, dtype=object).astype(str)).to_numpy(dtype=object)
+    return _subject_hits(g[unit], subject, agg, g, money)
 
 
-def frequency(rule: FrequencyRule, r: pd.DataFrame) -> pd.DataFrame:
+def frequency(rule: FrequencyRule, r: pd.DataFrame) -> Hits:
     g = r[r["program"].isin(rule.params.programs) & r["person_id"].notna()].sort_values(["person_id", "event_day", "record_id"])
     if g.empty:
         return _empty_hits()
@@ -235,23 +321,22 @@ def frequency(rule: FrequencyRule, r: pd.DataFrame) -> pd.DataFrame:
     if g.empty:
         return _empty_hits()
     amount = pd.to_numeric(g["amount"], errors="coerce").fillna(0.0)
-    agg = g.assign(_money=amount).groupby("person_id", sort=True).agg(
+    agg = g.groupby("person_id", sort=True).agg(
         household_id=("household_id", "first"), day_lo=("event_day", "min"), day_hi=("event_day", "max"),
-        amount_at_stake=("_money", "sum"), n=("record_id", "size"), most=("_max", "max"),
+        n=("record_id", "size"), most=("_max", "max"),
     )
-    agg["record_ids"] = lists_by_group(g["person_id"], g["record_id"])
     agg["programs"] = lists_by_group(g["person_id"], g["program"], unique=True)
-    agg = agg.reset_index()
     agg["facts"] = [{"grants": int(n), "most_in_window": int(m), "window_days": rule.params.window_days} for n, m in zip(agg["n"], agg["most"])]
-    return agg[HIT_COLUMNS]
+    agg["person_id"] = agg.index
+    return _subject_hits(g["person_id"], _person_subject(pd.Series(agg.index, dtype=object)), agg, g, amount.to_numpy())
 
 
 def entitlement_missing(
-    rule: EntitlementRule, r: pd.DataFrame, persons: pd.DataFrame, mentions: pd.DataFrame, ruleset: RuleSet
-) -> pd.DataFrame:
+    rule: EntitlementRule, r: pd.DataFrame, persons: pd.DataFrame, mentions: pd.DataFrame, ruleset: RuleSet,
+    period: AuditPeriod,
+) -> Hits:
     prm = rule.params
-    lo, hi = (year_bounds(ruleset.audit_period.year) if prm.period == "year"
-              else school_year_bounds(ruleset.audit_period.school_year))
+    lo, hi = period.days() if prm.period == "year" else period.school_year_days()
     live = r[_in_period(r, lo, hi) & r["person_id"].notna()]
 
     def holders(programs: list[str]) -> pd.Index:
@@ -323,40 +408,63 @@ def entitlement_missing(
         evidence = pd.concat([evidence, via_household]).drop_duplicates()
     programs_of = live.drop_duplicates("record_id").set_index("record_id")["program"]
     evidence = evidence.assign(program=evidence["record_id"].map(programs_of)).sort_values(["person_id", "record_id"])
-    record_ids = lists_by_group(evidence["person_id"], evidence["record_id"])
-    agg = pd.DataFrame({"person_id": record_ids.index, "record_ids": record_ids.to_numpy()})
-    agg["programs"] = agg["person_id"].map(lists_by_group(evidence["person_id"], evidence["program"], unique=True)).to_numpy()
+    agg = pd.DataFrame({"person_id": np.sort(evidence["person_id"].unique())})
     agg["household_id"] = agg["person_id"].map(hh_of)
-    agg["day_lo"], agg["day_hi"] = lo, hi
-    agg["amount_at_stake"] = np.nan
-    facts = {"entitlement": list(prm.entitlement)} if prm.entitlement else {"lacks_status": list(prm.household_holds_none)}
-    agg["facts"] = [dict(facts) for _ in range(len(agg))]
     agg["possible_unlinked"] = False
     if prm.entitlement:
         verdict = unlinked_entitlement(agg["person_id"], eligible, live, r, persons, prm, hi,
                                        ruleset.rare_name_max_persons)
-        agg = agg[~verdict.paid].reset_index(drop=True)
-        agg["possible_unlinked"] = verdict.doubtful[~verdict.paid]
-        for facts_of_flag, maybe in zip(agg["facts"], agg["possible_unlinked"]):
-            if maybe:
-                facts_of_flag["possible_unlinked"] = True
-    return agg[[*HIT_COLUMNS, "possible_unlinked"]]
+        agg = agg.assign(possible_unlinked=verdict.doubtful)[~verdict.paid].reset_index(drop=True)
+    evidence = evidence[evidence["person_id"].isin(agg["person_id"])]
+    if agg.empty:
+        return _empty_hits()
+    if prm.unit == "household":
+        agg, evidence = _one_per_household(agg, evidence, persons)
+    else:
+        agg["subject"] = _person_subject(agg["person_id"])
+    key = agg.set_index("person_id")["subject"]
+    evidence = evidence.assign(subject=evidence["person_id"].map(key))
+    agg = agg.set_index("subject").sort_index()
+    agg["programs"] = lists_by_group(evidence["subject"], evidence["program"], unique=True)
+    agg["day_lo"], agg["day_hi"] = lo, hi
+    facts = {"entitlement": list(prm.entitlement)} if prm.entitlement else {"lacks_status": list(prm.household_holds_none)}
+    agg["facts"] = [dict(facts, **({"possible_unlinked": True} if maybe else {})) for maybe in agg["possible_unlinked"]]
+    ev = evidence.drop_duplicates(["subject", "record_id"])
+    return _subject_hits(ev["subject"], agg.index.to_numpy(dtype=object), agg, ev, np.full(len(ev), np.nan))
 
 
-def find_hits(rule, records: pd.DataFrame, persons: pd.DataFrame, mentions: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _one_per_household(agg: pd.DataFrame, evidence: pd.DataFrame, persons: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The hits of one household as one, on the member with most evidence records, then the
+    eldest, then the smallest person id (a member without a household stays on their own)."""
+    agg = agg.assign(subject=np.where(agg["household_id"].notna(), "household:" + agg["household_id"].astype(str),
+                                      "person:" + agg["person_id"].astype(str)))
+    n = evidence.groupby("person_id").size()
+    birth = persons.drop_duplicates("person_id").set_index("person_id")["birth_date"] if "birth_date" in persons else None
+    order = agg.assign(_n=-agg["person_id"].map(n).fillna(0).to_numpy(),
+                       _birth=pd.to_datetime(agg["person_id"].map(birth), errors="coerce") if birth is not None else pd.NaT)
+    order = order.sort_values(["subject", "_n", "_birth", "person_id"], na_position="last", kind="stable")
+    doubtful = order.groupby("subject", sort=False)["possible_unlinked"].transform("any")
+    chosen = order.assign(possible_unlinked=doubtful).drop_duplicates("subject")[["person_id", "household_id", "possible_unlinked", "subject"]]
+    evidence = evidence.assign(person_id=evidence["person_id"].map(agg.set_index("person_id")["subject"]).map(
+        chosen.set_index("subject")["person_id"]))
+    return chosen.reset_index(drop=True), evidence
+
+
+def find_hits(rule, records: pd.DataFrame, persons: pd.DataFrame, mentions: pd.DataFrame, ruleset: RuleSet,  # type: ignore[no-untyped-def]
+              period: AuditPeriod) -> Hits:
     """Dispatch a rule to its kind."""
     if isinstance(rule, SameProgramRule):
-        return same_program_overlap(rule, records, ruleset)
+        return same_program_overlap(rule, records, period)
     if isinstance(rule, EquivalentRule):
         return equivalent_programs(rule, records)
     if isinstance(rule, ExclusiveRule):
-        return exclusive_programs(rule, records, ruleset)
+        return exclusive_programs(rule, records, period)
     if isinstance(rule, HouseholdsRule):
-        return multiple_households(rule, records, ruleset)
+        return multiple_households(rule, records, period)
     if isinstance(rule, MultiSourceRule):
-        return multi_source(rule, records, ruleset)
+        return multi_source(rule, records, period)
     if isinstance(rule, FrequencyRule):
         return frequency(rule, records)
     if isinstance(rule, EntitlementRule):
-        return entitlement_missing(rule, records, persons, mentions, ruleset)
+        return entitlement_missing(rule, records, persons, mentions, ruleset, period)
     raise TypeError(f"no implementation for rule kind {type(rule).__name__}")

@@ -9,6 +9,8 @@ An open end is ``OPEN``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -47,6 +49,75 @@ def year_bounds(year: int) -> tuple[int, int]:
 
 def school_year_bounds(start_year: int) -> tuple[int, int]:
     return int(days(pd.Series([f"{start_year}-09-01"]))[0]), int(days(pd.Series([f"{start_year + 1}-08-31"]))[0])
+
+
+@dataclass(frozen=True)
+class AuditPeriod:
+    """The period a run audits: a calendar year, and the school year that starts on
+    1 September of it (2015: the calendar year 2015 and the school year 2015-2016).
+
+    A parameter of the run, not configuration: next year's batch is audited by passing
+    its year (or letting :func:`derive_audit_period` read it from the data).
+    ``derived`` says which of the two it was, for the run's summary.
+    """
+
+    year: int
+    school_year: int | None = None
+    derived: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1900 <= int(self.year) <= 2100:
+            raise ValueError(f"the audit period must be a year between 1900 and 2100, not {self.year}")
+        object.__setattr__(self, "year", int(self.year))
+        object.__setattr__(self, "school_year", int(self.year if self.school_year is None else self.school_year))
+
+    def days(self) -> tuple[int, int]:
+        """First and last day number of the calendar year."""
+        return year_bounds(self.year)
+
+    def school_year_days(self) -> tuple[int, int]:
+        """First and last day number of the school year (1 September to 31 August)."""
+        return school_year_bounds(int(self.school_year))  # type: ignore[arg-type]
+
+    def months(self) -> tuple[int, int]:
+        """First and last month index of the calendar year."""
+        return self.year * 12, self.year * 12 + 11
+
+    def as_dict(self) -> dict[str, object]:
+        """What the run's summary and ``run.json`` state about the period."""
+        return {"year": self.year, "school_year": f"{self.school_year}-{int(self.school_year) + 1}",  # type: ignore[arg-type]
+                "derived_from_data": self.derived}
+
+
+# Record kinds whose dates say which year a batch is about: what was paid or served (statuses
+# such as certificates or 低保 start years back and stay open).
+_DATING_KINDS = ("payment", "service")
+
+
+def derive_audit_period(records: pd.DataFrame) -> AuditPeriod | None:
+    """The audit period a batch is about when the run is not given one: the calendar year in
+    which the most payment and service records begin (their period start, else their date),
+    the later year on a tie; of any records when none of these carries a date; None when no
+    record does.
+
+    A monthly batch holds statuses begun years ago and the odd payment dated in the next
+    year; the bulk of its payments falls in the year it reports on. The rule reads only the
+    records, so the same batch always gives the same period.
+    """
+    if records.empty or "period_start" not in records:
+        return None
+    start = pd.to_datetime(records["period_start"], errors="coerce")
+    if "event_date" in records:
+        start = start.fillna(pd.to_datetime(records["event_date"], errors="coerce"))
+    years = start.dt.year.to_numpy(dtype=float, na_value=np.nan)
+    plausible = (years >= 1900) & (years <= 2100)
+    dating = records["kind"].isin(_DATING_KINDS).to_numpy() if "kind" in records else plausible
+    years = years[plausible & dating] if (plausible & dating).any() else years[plausible]
+    if not len(years):
+        return None
+    counts = pd.Series(years.astype(np.int64)).value_counts()
+    best = counts[counts == counts.max()].index.max()
+    return AuditPeriod(int(best), derived=True)
 
 
 def coverage(records: pd.DataFrame, catalog: Catalog, paid_ahead_from_month: int = 7) -> pd.DataFrame:

@@ -71,6 +71,9 @@ class Ground(_Strict):
 
 class EntitlementParams(_Strict):
     period: Literal["year", "school_year"] = "year"
+    # household: one flag per household (a referral is of the household: the worker and the
+    # child named on one 金秋助学 row are one case), on the member with most evidence, then the eldest
+    unit: Literal["person", "household"] = "person"
     holds_any: list[str] = []
     household_holds_any: list[str] = []
     named_in_sources: list[str] = []
@@ -139,13 +142,10 @@ Rule = Annotated[
 ]
 
 
-class AuditPeriod(_Strict):
-    year: int = Field(ge=1990, le=2100)
-    school_year: int = Field(ge=1990, le=2100)
-
-
 class RuleSet(_Strict):
-    audit_period: AuditPeriod
+    """The rules and their shared thresholds. The audited year is not here: it is a
+    parameter of the run (:class:`relieflink.audit.periods.AuditPeriod`)."""
+
     link_confidence_threshold: float = Field(0.99, gt=0, le=1)
     school_year_paid_ahead_from_month: int = Field(7, ge=1, le=12)
     rare_name_max_persons: int = Field(4, ge=0)
@@ -184,6 +184,9 @@ def load_rules(path: Path | None = None, catalog: Catalog | None = None) -> Rule
 
     path = path or schemas_dir() / "rules.yaml"
     data = read_yaml(path)
+    if isinstance(data, dict) and "audit_period" in data:
+        raise ConfigError(path, "the audit period is a parameter of the run now (relieflink run --period YEAR, "
+                                "or derived from the data); remove this key", key="audit_period")
     try:
         ruleset = RuleSet.model_validate(data)
     except ValidationError as exc:

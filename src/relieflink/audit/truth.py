@@ -8,6 +8,7 @@ batch as ``truth/flags.parquet``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -55,11 +56,21 @@ def truth_inputs(truth_dir: Path, catalog: Catalog) -> tuple[pd.DataFrame, pd.Da
     return records, persons, men
 
 
+def generated_year(truth_dir: Path) -> int | None:
+    """The calendar year the generator wrote the batch for (``truth.json``), if it says."""
+    path = Path(truth_dir) / "truth.json"
+    if not path.exists():
+        return None
+    year = json.loads(path.read_text(encoding="utf-8")).get("year")
+    return int(year) if year is not None else None
+
+
 def true_flags(truth_dir: Path, ruleset: RuleSet | None = None, catalog: Catalog | None = None) -> pd.DataFrame:
+    """The flags of the generated batch's own year (else of the year derived from its records)."""
     catalog = catalog or load_catalog()
     ruleset = ruleset or load_rules(catalog=catalog)
     records, persons, mentions = truth_inputs(truth_dir, catalog)
-    return run_audit(records, persons, mentions, ruleset, catalog)
+    return run_audit(records, persons, mentions, ruleset, catalog, generated_year(truth_dir))
 
 
 def write_true_flags(generated_dir: Path) -> Path:

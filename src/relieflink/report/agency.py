@@ -33,7 +33,7 @@ from html import escape
 
 import pandas as pd
 
-from relieflink.report.data import CATEGORY_ZH, DECISION_ZH, STATUS_ZH, ReportData, record_view
+from relieflink.report.data import CATEGORY_ZH, DECISION_NOTE_ZH, DECISION_ZH, STATUS_ZH, ReportData, record_view
 from relieflink.report.html import date_str, e, money, page, table, tag
 from relieflink.privacy import Masker, is_blank
 
@@ -132,6 +132,8 @@ def render_agency(data: ReportData, code: str, mask: Masker, records: dict[str, 
             status = tag(f.status, STATUS_ZH.get(f.status, f.status))
             if isinstance(f.decision, str) and f.decision:
                 status += "<br>" + e(DECISION_ZH.get(f.decision, f.decision))
+            if isinstance(f.decision_note, str) and f.decision_note:
+                status += "<br>" + e(DECISION_NOTE_ZH.get(f.decision_note, f.decision_note))
             if it["only_own"]:
                 note = e(mask.explanation(f.explanation_zh, f.id_number))
                 amount = money(f.amount_at_stake)

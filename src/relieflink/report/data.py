@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from relieflink.audit.output import EVIDENCE_CHANGED, EVIDENCE_CHANGED_ZH
 from relieflink.config.catalog import Catalog
 
 # Labels for the data-quality section (unknown codes are shown as they are).
@@ -59,6 +60,8 @@ ID_STATUS_ZH = {
 STATUS_ZH = {"finding": "发现", "review": "待复核"}
 CATEGORY_ZH = {"duplicate": "重复救助", "overlap": "多头救助", "missed": "遗漏救助"}
 DECISION_ZH = {"confirmed": "已确认", "dismissed": "已排除"}
+# a decided flag whose records changed since the decision (review/apply.py)
+DECISION_NOTE_ZH = {EVIDENCE_CHANGED: EVIDENCE_CHANGED_ZH}
 UNKNOWN_SUBDISTRICT = "（未知）"
 
 
@@ -174,15 +177,33 @@ def build(*, catalog: Catalog, ruleset, flags, records, persons, mentions, quara
         quarantine=quarantine,
         manifest=manifest,
         rules=rules,
-        audit_year=int(ruleset.audit_period.year),
+        audit_year=_audit_year(manifest, records),
         agency_order=agency_order,
     )
     data.flags = enrich_flags(flags, data)
     return data
 
 
+def _audit_year(manifest: dict, records: pd.DataFrame) -> int | None:
+    """The year the run audited, as its manifest states it (else as the audit derives it)."""
+    from relieflink.audit.periods import derive_audit_period
+
+    period = (manifest or {}).get("counts", {}).get("audit_period")
+    if isinstance(period, dict) and period.get("year") is not None:
+        return int(period["year"])
+    derived = derive_audit_period(records)
+    return derived.year if derived is not None else None
+
+
 def _key(files, rows) -> np.ndarray:
     return (pd.Series(files, dtype=object).astype(str) + "\x1f" + pd.Series(rows).astype("int64").astype(str)).to_numpy()
+
+
+def record_agencies(records: pd.DataFrame) -> pd.Series:
+    """The agency of every record (the one that paid its money), indexed by ``file\x1frow``."""
+    if records.empty:
+        return pd.Series(dtype=object)
+    return pd.Series(records["agency"].astype(str).to_numpy(), index=_key(records["file"], records["row"]))
 
 
 def _grantors(f: pd.DataFrame, data: ReportData) -> list[list[str]]:
@@ -211,8 +232,8 @@ def enrich_flags(flags: pd.DataFrame, data: ReportData) -> pd.DataFrame:
     """
     if flags is None or flags.empty:
         cols = ["flag_id", "rule_id", "category", "status", "person_id", "household_id", "records", "programs",
-                "missed_programs", "period_start", "period_end", "amount_at_stake", "link_confidence", "explanation_zh",
-                "explanation_en", "decision", "decided_by", "decision_reason"]
+                "missed_programs", "period_start", "period_end", "amount_at_stake", "link_confidence", "evidence",
+                "explanation_zh", "explanation_en", "decision", "decided_by", "decision_reason", "decision_note"]
         out = pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
         for c in ("agencies", "record_keys", "grantors"):
             out[c] = pd.Series(dtype=object)
@@ -220,7 +241,7 @@ def enrich_flags(flags: pd.DataFrame, data: ReportData) -> pd.DataFrame:
             out[c] = pd.Series(dtype=object)
         return out
     f = flags.copy()
-    for c in ("decision", "decided_by", "decision_reason"):
+    for c in ("evidence", "decision", "decided_by", "decision_reason", "decision_note"):
         if c not in f:
             f[c] = None
     f = f.sort_values("flag_id", kind="mergesort").reset_index(drop=True)

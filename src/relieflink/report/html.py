@@ -12,6 +12,7 @@ from html import escape
 import pandas as pd
 
 from relieflink import __version__
+from relieflink.audit import money as at_stake
 from relieflink.report.data import (
     CATEGORY_ZH,
     DECISION_ZH,
@@ -22,6 +23,7 @@ from relieflink.report.data import (
     UNKNOWN_SUBDISTRICT,
     ReportData,
     overlap_matrix,
+    record_agencies,
 )
 from relieflink.privacy import Masker, as_text, is_blank
 from relieflink.report.svg import FONT, hbar, heat_color, text_on
@@ -134,48 +136,53 @@ def tag(kind: str, label: str) -> str:
 
 
 def counts_by_rule(data: ReportData) -> pd.DataFrame:
-    """Per rule: findings, review items, dismissed, amount at stake of findings and of review items."""
+    """Per rule: findings, review items, dismissed, amount at stake of findings and of review
+    items (each record once within the rule: see :mod:`relieflink.audit.money`)."""
     f = data.flags
+    act = data.active
+    fin = at_stake.by_rule(act[act["status"] == "finding"])
+    rev = at_stake.by_rule(act[act["status"] == "review"])
     rows = []
     for rid in data.rule_ids():
         g = f[f["rule_id"] == rid]
         dismissed = g["decision"].fillna("") == "dismissed"
-        act = g[~dismissed]
-        fin = act[act["status"] == "finding"]
-        rev = act[act["status"] == "review"]
+        act_g = g[~dismissed]
         info = data.rules.get(rid)
         rows.append({
             "rule_id": rid,
             "title": data.rule_title(rid),
             "category": info.category if info else (g["category"].iloc[0] if len(g) else ""),
-            "finding": len(fin),
-            "review": len(rev),
+            "finding": int((act_g["status"] == "finding").sum()),
+            "review": int((act_g["status"] == "review").sum()),
             "dismissed": int(dismissed.sum()),
-            "amount_finding": float(fin["amount_at_stake"].fillna(0).sum()),
-            "amount_review": float(rev["amount_at_stake"].fillna(0).sum()),
+            "amount_finding": float(fin.get(rid, 0.0)),
+            "amount_review": float(rev.get(rid, 0.0)),
         })
     return pd.DataFrame(rows)
 
 
 def counts_by(data: ReportData, column: str, keys: list[str]) -> pd.DataFrame:
-    """Per agency (``agencies``: a flag counts for each agency involved) or per subdistrict."""
+    """Per agency (``agencies``: a flag counts for each agency involved; a record's money for
+    the agency that paid it) or per subdistrict (a flag's; its records' money once)."""
     act = data.active
+    fin = act[act["status"] == "finding"]
     if column == "agencies":
         ex = act.explode("agencies")
         ex = ex[ex["agencies"].notna()]
         key = ex["agencies"]
+        amounts = at_stake.by_record(fin, record_agencies(data.records))
     else:
         ex = act
         key = act[column]
+        amounts = at_stake.by_flag(fin, pd.Series(fin[column].to_numpy(), index=fin["flag_id"].to_numpy()))
     rows = []
     for k in keys:
         g = ex[key == k]
-        fin = g[g["status"] == "finding"]
         rows.append({
             "key": k,
-            "finding": len(fin),
+            "finding": int((g["status"] == "finding").sum()),
             "review": int((g["status"] == "review").sum()),
-            "amount_finding": float(fin["amount_at_stake"].fillna(0).sum()),
+            "amount_finding": float(amounts.get(k, 0.0)),
         })
     return pd.DataFrame(rows)
 
@@ -203,7 +210,7 @@ def summary_items(data: ReportData) -> list[tuple[str, str, bool]]:
         ("发现", f"{len(fin):,}", True),
         ("待复核", f"{int((active['status'] == 'review').sum()):,}", False),
         ("已排除", f"{int((data.flags['decision'].fillna('') == 'dismissed').sum()):,}", False),
-        ("涉及金额（发现，元）", money(fin["amount_at_stake"].fillna(0).sum()), True),
+        ("涉及金额（发现，元）", money(at_stake.total(fin)), True),
     ]
     if c.get("held_for_identity_review"):
         # patterns on links the pattern itself makes unlikely: identity questions, not flags
@@ -243,7 +250,8 @@ def render_report(data: ReportData, mask: Masker) -> str:
     parts.append(
         "<footer>口径说明：一条预警涉及多个部门的记录时，在每个涉及的部门各计一次，故按部门合计可能大于预警总数；"
         "街道按预警所涉记录中出现最多的所属街道归属。交叉救助矩阵统计审计年度内获得发放或服务（不含资格身份）的人员。"
-        "涉及金额为预警所涉记录的可能多发金额，遗漏救助类预警不计金额。"
+        "涉及金额为预警所涉记录的可能多发金额：两条不应同时发放的记录中至少较小的一笔，同一条记录被多条预警引用时只计一次；"
+        "按部门的金额计入发放该记录的部门。遗漏救助类预警不计金额。"
         f"<br>relieflink {e(__version__)} 生成。</footer>"
     )
     return page(f"救助数据比对审计报告 {year}年", "\n".join(parts))
@@ -288,8 +296,9 @@ def _section_rules(data: ReportData) -> str:
             f"{r.finding:,}", f"{r.review:,}", f"{r.dismissed:,}", money(r.amount_finding),
         ])
         attrs.append(f'data-rule="{escape(r.rule_id)}" data-finding="{r.finding}" data-review="{r.review}" data-dismissed="{r.dismissed}"')
-    total = ["合计", "", "", f"{int(cr['finding'].sum()):,}", f"{int(cr['review'].sum()):,}",
-             f"{int(cr['dismissed'].sum()):,}", money(cr["amount_finding"].sum())] if len(cr) else None
+    # a record two rules cite counts once in the total: it is not the sum of the rules' amounts
+    total = ["合计（每条记录只计一次）", "", "", f"{int(cr['finding'].sum()):,}", f"{int(cr['review'].sum()):,}",
+             f"{int(cr['dismissed'].sum()):,}", money(at_stake.total(data.findings))] if len(cr) else None
     chart = hbar(
         [(f"{r.rule_id} {r.title.split('／')[0]}", [r.finding, r.review]) for r in cr.itertuples()],
         ["发现", "待复核"],
@@ -362,17 +371,14 @@ def _section_matrix(data: ReportData) -> str:
 
 
 def money_by_agency(data: ReportData) -> pd.DataFrame:
-    """Amount at stake of findings and of review items per agency (a flag counts for each agency involved)."""
-    act = data.active.explode("agencies")
-    rows = []
-    for code in data.agency_order:
-        g = act[act["agencies"] == code]
-        rows.append({
-            "key": code,
-            "amount_finding": float(g.loc[g["status"] == "finding", "amount_at_stake"].fillna(0).sum()),
-            "amount_review": float(g.loc[g["status"] == "review", "amount_at_stake"].fillna(0).sum()),
-        })
-    return pd.DataFrame(rows)
+    """Amount at stake of findings and of review items per agency: each record's money once,
+    for the agency that paid it (the agencies add up to the total)."""
+    act = data.active
+    agencies = record_agencies(data.records)
+    fin = at_stake.by_record(act[act["status"] == "finding"], agencies)
+    rev = at_stake.by_record(act[act["status"] == "review"], agencies)
+    return pd.DataFrame([{"key": code, "amount_finding": float(fin.get(code, 0.0)), "amount_review": float(rev.get(code, 0.0))}
+                         for code in data.agency_order])
 
 
 def _section_money(data: ReportData) -> str:
@@ -388,14 +394,16 @@ def _section_money(data: ReportData) -> str:
                         ["发现"], money=True, title="按部门的涉及金额（发现）")
     rule_rows = [[e(r.rule_id), e(r.title), money(r.amount_finding), money(r.amount_review)] for r in cr.itertuples()]
     ag_rows = [[e(data.agency_name(r.key)), money(r.amount_finding), money(r.amount_review)] for r in ma.itertuples()]
+    totals = ["合计（每条记录只计一次）", "", money(at_stake.total(data.findings)), money(at_stake.total(data.review))]
     return (
         '<section id="money"><h2>六、涉及金额</h2>'
-        '<p class="small">预警所涉记录的可能多发或重复发放金额（元）；图中只计“发现”，“待复核”金额见表（多头救助的待复核金额是'
+        '<p class="small">预警所涉记录的可能多发或重复发放金额（元），每条记录只计一次（被多条预警引用的记录不重复计算）；'
+        "按规则的金额为其中各规则所涉部分，规则之间可能重叠，故各规则之和可大于合计。图中只计“发现”，“待复核”金额见表（多头救助的待复核金额是"
         "该人全年所获救助总额，并非多发金额）。遗漏救助类预警不计金额。</p>"
         f'<h3>按规则</h3><div class="chart">{rule_chart if len(fin_rules) else "<p>无</p>"}</div>'
-        + table(["规则", "名称", "发现（元）", "待复核（元）"], rule_rows, numeric={2, 3})
-        + f'<h3>按部门（涉及多部门的预警在每个部门各计一次）</h3><div class="chart">{agency_chart if len(fin_ag) else "<p>无</p>"}</div>'
-        + table(["部门/街道", "发现（元）", "待复核（元）"], ag_rows, numeric={1, 2})
+        + table(["规则", "名称", "发现（元）", "待复核（元）"], rule_rows, numeric={2, 3}, total=totals)
+        + f'<h3>按部门（每条记录的金额计入发放该记录的部门，只计一次）</h3><div class="chart">{agency_chart if len(fin_ag) else "<p>无</p>"}</div>'
+        + table(["部门/街道", "发现（元）", "待复核（元）"], ag_rows, numeric={1, 2}, total=["合计", *totals[2:]])
         + "</section>"
     )
 

@@ -33,6 +33,7 @@ from openpyxl.utils import column_index_from_string, get_column_letter
 from relieflink.report.data import (
     ACTION_ZH,
     CATEGORY_ZH,
+    DECISION_NOTE_ZH,
     DECISION_ZH,
     PROBLEM_ZH,
     STATUS_ZH,
@@ -81,6 +82,7 @@ def flag_columns(data: ReportData, mask: Masker) -> list[Column]:
         ("类别", lambda f: CATEGORY_ZH.get(f.category, f.category), None),
         ("状态", lambda f: STATUS_ZH.get(f.status, f.status), None),
         ("复核决定", lambda f: DECISION_ZH.get(_s(f.decision), _s(f.decision)), None),
+        ("复核说明", lambda f: DECISION_NOTE_ZH.get(_s(f.decision_note), _s(f.decision_note)), None),
         ("人员编号", lambda f: _s(f.person_id), None),
         ("姓名", lambda f: mask.name(f.name), None),
         ("身份证号", lambda f: mask.id(f.id_number), None),
@@ -268,7 +270,7 @@ def _summary_sheet(ws, data: ReportData, mask: Masker) -> None:
         [None, None, None, "#,##0", "#,##0", "#,##0", MONEY, MONEY], filter_=False, freeze=False,
     )
     sheet.blank()
-    sheet.text("预警按部门（涉及多部门的预警在每个部门各计一次）", BOLD)
+    sheet.text("预警按部门（涉及多部门的预警在每个部门各计一次；金额计入发放该记录的部门，每条记录只计一次）", BOLD)
     cb = counts_by(data, "agencies", [a.code for a in data.catalog.agencies])
     sheet.table(["部门/街道", "发现", "待复核", "涉及金额（发现，元）"],
                 [[data.agency_name(x.key), x.finding, x.review, x.amount_finding] for x in cb.itertuples()],

@@ -9,7 +9,11 @@ IDs, which the hard rule of SPEC §4 forbids (the decision is then reported
 as refused). Person ids are derived from content as in linkage, so they
 stay stable. Flag decisions mark flags ``confirmed`` or ``dismissed``: a
 dismissed flag stays in ``flags.parquet`` for the record but leaves the
-findings and the review queue.
+findings and the review queue. A flag decision binds to the flag id (what the
+flag is about, not where its records sit); when the flag's evidence is no longer
+what the reviewer saw, the decision still holds and the flag's
+``decision_note`` says so (:data:`EVIDENCE_CHANGED`); a decision whose flag is
+not in the run is returned as unmatched (listed, kept in the file, not applied).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from relieflink.review.decisions import Decision, flag_decisions, identity_constraints
+from relieflink.audit.output import EVIDENCE_CHANGED
+from relieflink.review.decisions import Decision, flag_decisions, identity_constraints, matching_no_flag
 
 
 def _mention_index(mentions: pd.DataFrame) -> pd.Series:
@@ -88,11 +93,15 @@ def reviewed_same(mentions: pd.DataFrame, decisions: list[Decision]) -> np.ndarr
     return _mention_index(mentions).index.isin(list(keys))
 
 
-def apply_flag_decisions(flags: pd.DataFrame, decisions: list[Decision]) -> pd.DataFrame:
-    """Flags with ``decision``, ``decided_by``, ``decision_reason`` (null when undecided)."""
+def apply_flag_decisions(flags: pd.DataFrame, decisions: list[Decision]) -> tuple[pd.DataFrame, list[Decision]]:
+    """Flags with ``decision``, ``decided_by``, ``decision_reason`` and ``decision_note``
+    (null when undecided, or when the evidence is what the reviewer saw); and the flag
+    decisions that match no flag of this run."""
     table = flag_decisions(decisions)
-    out = flags.drop(columns=[c for c in ("decision", "decided_by", "decision_reason") if c in flags])
+    out = flags.drop(columns=[c for c in ("decision", "decided_by", "decision_reason", "decision_note") if c in flags])
     out = out.merge(table, on="flag_id", how="left")
     confirmed = out["decision"].eq("confirmed")
     out.loc[confirmed, "status"] = "finding"
-    return out
+    changed = out["decided_evidence"].notna() & out["decided_evidence"].ne(out["evidence"])
+    out["decision_note"] = pd.Series(np.where(changed, EVIDENCE_CHANGED, None), index=out.index, dtype=object)
+    return out.drop(columns=["decided_evidence"]), matching_no_flag(decisions, set(flags["flag_id"]))

@@ -1,7 +1,10 @@
 """Reviewer decisions: an append-only JSON Lines file kept outside the run folder.
 
 A decision is about a flag (``flag_confirmed`` / ``flag_dismissed``, by
-``flag_id``) or about the identity of two mentions (``same_person`` /
+``flag_id``, derived from what the flag is about: rule, subject, pattern and
+audited year; with the flag's ``evidence`` fingerprint when it was decided, so
+a later run can say the evidence changed since) or about the identity of two
+mentions (``same_person`` /
 ``different_persons``, by their ``file``, ``row`` and ``role``, which stay
 the same from one run to the next). The latest decision on a subject wins.
 Every run reads the file and applies it (see :mod:`relieflink.review.apply`).
@@ -41,6 +44,7 @@ class Decision:
     flag_id: str | None = None
     mentions: tuple[MentionKey, MentionKey] | None = None
     at: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    evidence: str | None = None  # a flag decision: the flag's evidence fingerprint when it was decided
 
     def subject(self) -> str:
         if self.flag_id is not None:
@@ -48,6 +52,10 @@ class Decision:
         assert self.mentions is not None
         a, b = sorted(f"{m.file}|{m.row}|{m.role}" for m in self.mentions)
         return f"identity:{a}~{b}"
+
+    def unmatched_text(self) -> str:
+        """How a run names a decision that matches nothing in it (no personal data)."""
+        return f"{self.decision} {self.flag_id or self.subject()} ({self.at})"
 
     def validate(self) -> None:
         if not self.reviewer.strip() or not self.reason.strip():
@@ -85,6 +93,7 @@ def load_decisions(path: Path | None) -> list[Decision]:
                 mentions=tuple(MentionKey(m["file"], int(m["row"]), m.get("role", "beneficiary")) for m in mentions)
                 if mentions else None,
                 at=raw.get("at", ""),
+                evidence=raw.get("evidence"),
             )
             if decision.decision not in (*FLAG_DECISIONS, *IDENTITY_DECISIONS):
                 raise ValueError(f"unknown decision {decision.decision!r}")
@@ -107,6 +116,12 @@ def identity_constraints(decisions: list[Decision]) -> pd.DataFrame:
 
 
 def flag_decisions(decisions: list[Decision]) -> pd.DataFrame:
+    """Flag decisions as rows: flag id, decision, who, why, and the evidence fingerprint then."""
     rows = [{"flag_id": d.flag_id, "decision": d.decision.removeprefix("flag_"), "decided_by": d.reviewer,
-             "decision_reason": d.reason} for d in decisions if d.decision in FLAG_DECISIONS]
-    return pd.DataFrame(rows, columns=["flag_id", "decision", "decided_by", "decision_reason"])
+             "decision_reason": d.reason, "decided_evidence": d.evidence} for d in decisions if d.decision in FLAG_DECISIONS]
+    return pd.DataFrame(rows, columns=["flag_id", "decision", "decided_by", "decision_reason", "decided_evidence"])
+
+
+def matching_no_flag(decisions: list[Decision], flag_ids: set[str]) -> list[Decision]:
+    """The flag decisions whose flag id is not among ``flag_ids`` (the flags of a run)."""
+    return [d for d in decisions if d.decision in FLAG_DECISIONS and d.flag_id not in flag_ids]

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from relieflink.review.decisions import Decision, flag_decisions, identity_constraints
+from relieflink.review.decisions import Decision, flag_decisions, identity_constraints, matching_no_flag
 
-ITEM_COLUMNS = ["item_id", "kind", "rule_id", "summary", "left", "right", "probability"]
+# ``evidence``: a flag item's evidence fingerprint, stored with a decision on it
+ITEM_COLUMNS = ["item_id", "kind", "rule_id", "summary", "left", "right", "probability", "evidence"]
 
 
 def _pair_keys(left: pd.Series, right: pd.Series) -> pd.Series:
@@ -40,6 +41,15 @@ def _mention_keys(mentions: pd.DataFrame) -> pd.Series:
     return (mentions["file"].astype(str) + "|" + mentions["row"].astype(int).astype(str) + "|" + mentions["role"].astype(str))
 
 
+def unmatched_flag_decisions(out_dir: Path, decisions: list[Decision]) -> list[Decision]:
+    """The flag decisions that match no flag of the run in ``out_dir`` (the person left, the
+    pattern ended, or the decision was taken on an id of an older version): they stay in the
+    decisions file and are not applied, and ``relieflink review`` lists them."""
+    flags_path = Path(out_dir) / "flags.parquet"
+    present = set(pd.read_parquet(flags_path, columns=["flag_id"])["flag_id"]) if flags_path.exists() else set()
+    return matching_no_flag(decisions, present)
+
+
 def open_items(out_dir: Path, decisions: list[Decision]) -> pd.DataFrame:
     """Every item waiting for a reviewer, flags first, deterministic order."""
     out_dir = Path(out_dir)
@@ -52,6 +62,7 @@ def open_items(out_dir: Path, decisions: list[Decision]) -> pd.DataFrame:
         parts.append(pd.DataFrame({
             "item_id": todo["flag_id"], "kind": "flag", "rule_id": todo["rule_id"], "summary": todo["explanation_zh"],
             "left": None, "right": None, "probability": todo["link_confidence"],
+            "evidence": todo["evidence"] if "evidence" in todo else None,
         }))
     decided = _decided_pairs(decisions)
     held_path = out_dir / "held_flags.parquet"
@@ -83,4 +94,4 @@ def open_items(out_dir: Path, decisions: list[Decision]) -> pd.DataFrame:
         return pd.DataFrame(columns=ITEM_COLUMNS)
     items = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(not p.empty for p in parts) else pd.DataFrame(columns=ITEM_COLUMNS)
     items = items.drop_duplicates("item_id")  # a held pattern's pair may be a clerical-review pair too
-    return items[ITEM_COLUMNS].sort_values(["kind", "rule_id", "item_id"], na_position="last", kind="stable").reset_index(drop=True)
+    return items.reindex(columns=ITEM_COLUMNS).sort_values(["kind", "rule_id", "item_id"], na_position="last", kind="stable").reset_index(drop=True)

@@ -66,8 +66,8 @@ class ScreeningIndex:
     run_dir: Path | None = None
     # person_id → the run's flags about them: (rule_id, frozenset of (file, row))
     flags_of: dict[str, set[tuple[str, frozenset]]] = field(default_factory=dict)
-    # screening's rule sets per (program, year, from September), built on first use
-    rules_cache: dict[tuple, RuleSet] = field(default_factory=dict, repr=False)
+    # screening's rule sets per program applied for, built on first use
+    rules_cache: dict[str, RuleSet] = field(default_factory=dict, repr=False)
     next_record_id: int = field(init=False)  # no record of the run has it: the application's record
     rule_titles: dict[str, str] = field(init=False, repr=False)  # a rule of several clauses: its first title
 

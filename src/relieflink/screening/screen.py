@@ -23,7 +23,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from relieflink.audit import audit_records
+from relieflink.audit import AuditPeriod, audit_records
 from relieflink.audit.rules import RuleSet, programs_of
 from relieflink.identity.names import normalize_names
 from relieflink.identity.resident_id import check_char, normalize_ids
@@ -204,18 +204,21 @@ def _benefits(index: ScreeningIndex, pid: str) -> list[Benefit]:
     return out
 
 
-def _rules_for(index: ScreeningIndex, program: str, start: pd.Timestamp) -> RuleSet:
-    """The rules an approval of ``program`` can trigger, auditing the application's year."""
-    key = (program, start.year, start.month >= 9)
+def _rules_for(index: ScreeningIndex, program: str) -> RuleSet:
+    """The rules an approval of ``program`` can trigger."""
     cache = index.rules_cache
-    if key not in cache:
+    if program not in cache:
         rs = index.ruleset
         keep = [r for r in rs.rules if r.kind != "entitlement_missing"
                 and (not programs_of(r) or any(code == program for _, code in programs_of(r)))]
-        period = rs.audit_period.model_copy(update={"year": start.year,
-                                                    "school_year": start.year if start.month >= 9 else start.year - 1})
-        cache[key] = rs.model_copy(update={"rules": keep, "audit_period": period})
-    return cache[key]
+        cache[program] = rs.model_copy(update={"rules": keep})
+    return cache[program]
+
+
+def _period_of(start: pd.Timestamp) -> AuditPeriod:
+    """The period an application is audited in: the calendar year it starts in, and the
+    school year it falls in (from 1 September)."""
+    return AuditPeriod(start.year, school_year=start.year if start.month >= 9 else start.year - 1)
 
 
 def _conflicts(index: ScreeningIndex, matches: list[Match], app: Application, start: pd.Timestamp,
@@ -225,7 +228,7 @@ def _conflicts(index: ScreeningIndex, matches: list[Match], app: Application, st
     if not matches:
         return []
     program = index.catalog.program(app.program)
-    rules = _rules_for(index, app.program, start)
+    rules = _rules_for(index, app.program)
     empty = np.zeros(0, dtype=np.int64)
     pids = [m.person_id for m in matches]
     mine = index.records.iloc[np.concatenate([index.records_of.get(pid, empty) for pid in pids])]
@@ -249,7 +252,7 @@ def _conflicts(index: ScreeningIndex, matches: list[Match], app: Application, st
         "mention_id": -1 - np.arange(len(matches)), "record_id": new_ids, "role": "beneficiary", "source": agency,
         "name": [m.name for m in matches], "name_pinyin": pinyin, "person_id": pids})], ignore_index=True)
     persons = index.persons.iloc[[index.person_at[pid] for pid in pids]].reset_index(drop=True)
-    result = audit_records(records, persons, mentions, rules, index.catalog)
+    result = audit_records(records, persons, mentions, rules, index.catalog, _period_of(start))
     flags = pd.concat([result.flags, result.held], ignore_index=True)
     order = {pid: i for i, pid in enumerate(pids)}
     out = []
