@@ -61,7 +61,7 @@ class MappedTable:
     records: pd.DataFrame
 
 
-def _blank(raw: pd.Series | C.Split) -> np.ndarray:
+def blank_cells(raw: pd.Series | C.Split) -> np.ndarray:
     """True where a cell is empty: None, NaN or only whitespace (Arrow compute on text cells)."""
     split = raw if isinstance(raw, C.Split) else C.split_cells(raw)
     # Empty after trimming whitespace = empty or only whitespace (the same Unicode
@@ -93,7 +93,7 @@ class _Cells:
     def blank(self, column: str) -> np.ndarray:
         key = f"blank:{column}"
         if key not in self._cache:
-            self._cache[key] = _blank(self.split(column))
+            self._cache[key] = blank_cells(self.split(column))
         return self._cache[key]  # type: ignore[return-value]
 
     def parsed(self, column: str) -> tuple[pd.Series, np.ndarray]:
@@ -497,7 +497,7 @@ def map_table(
             return raw_lines[mask]
         return frame[mask].astype(str).agg("\t".join, axis=1)
 
-    cells = _Cells(frame, table, gazetteer, raw.splits if not frame.columns.has_duplicates else None)
+    cells = _Cells(frame, table, gazetteer, raw.splits)
     if identities:
         cells._cache.update(identities)
     expected = list(table.columns)
@@ -511,10 +511,7 @@ def map_table(
             quarantine.add(file, rows[mask], column, problem, message, ROW_REJECTED, raws)
             rejected |= mask
 
-    if frame.columns.has_duplicates:
-        blank_row = np.logical_and.reduce([_blank(frame[c]) for c in frame.columns]) if len(frame.columns) else np.ones(n, bool)
-    else:
-        blank_row = np.logical_and.reduce([cells.blank(c) for c in frame.columns]) if len(frame.columns) else np.ones(n, bool)
+    blank_row = np.logical_and.reduce([cells.blank(c) for c in frame.columns]) if len(frame.columns) else np.ones(n, bool)
     reject(blank_row, None, "blank_row", "the row is empty")
     reject(_total_rows(cells, expected), None, "totals_row", "a totals row (合计), not a record")
     for column in table.required_columns:
