@@ -13,7 +13,8 @@ import gc
 import hashlib
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +22,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from relieflink.config import Catalog, SourceSpec, load_catalog, load_sources
+from relieflink.config import Catalog, Plausibility, SourceSpec, load_catalog, load_plausibility, load_sources
 from relieflink.identity import Gazetteer
 from relieflink.ingest.batch import BatchFile, delivery_order, discover
 from relieflink.ingest.mapping import blank_cells, map_table, normalize_identities, table_frame
+from relieflink.ingest.plausibility import Checks
 from relieflink.ingest.quarantine import (
     DUPLICATE_DELIVERY, FILE_REJECTED, NOTED, ROW_REJECTED, VALUE_DROPPED, Quarantine,
 )
@@ -79,16 +81,24 @@ class IngestResult:
 
 @dataclass
 class IngestConfig:
+    """What the ingest reads its batch with: the catalog, the source mappings, the gazetteer, the
+    plausibility thresholds and the audit period (first and last day) they may refer to (None:
+    only the absolute bounds apply)."""
+
     catalog: Catalog
     sources: list[SourceSpec]
     gazetteer: Gazetteer
+    plausibility: Plausibility
+    audit_period: tuple[date, date] | None = None
 
     @classmethod
-    def load(cls, schemas: Path | None = None) -> "IngestConfig":
+    def load(cls, schemas: Path | None = None, audit_period: tuple[date, date] | None = None) -> "IngestConfig":
         catalog = load_catalog(schemas / "programs.yaml" if schemas else None)
         sources = load_sources(schemas / "sources" if schemas else None, catalog)
         gazetteer = Gazetteer.load(schemas / "gazetteer.yaml" if schemas else None)
-        return cls(catalog=catalog, sources=sources, gazetteer=gazetteer)
+        plausibility = load_plausibility(schemas / "plausibility.yaml" if schemas else None, catalog)
+        return cls(catalog=catalog, sources=sources, gazetteer=gazetteer, plausibility=plausibility,
+                   audit_period=audit_period)
 
 
 def _fingerprint(table: RawTable) -> str:
@@ -152,13 +162,22 @@ def _gc_paused():
             gc.enable()
 
 
-def ingest_batch(batch_dir: Path, config: IngestConfig | None = None, progress=None) -> IngestResult:
-    """Read and map every file of ``batch_dir``; never raises on bad input files (see :func:`_ingest_batch`)."""
+def ingest_batch(
+    batch_dir: Path, config: IngestConfig | None = None, progress=None,
+    audit_period: tuple[date, date] | None = None,
+) -> IngestResult:
+    """Read and map every file of ``batch_dir``; never raises on bad input files (see :func:`_ingest_batch`).
+
+    ``audit_period`` (first and last day), when given, replaces the config's: record dates far
+    outside it and birth dates after it are implausible (``schemas/plausibility.yaml``)."""
+    config = config or IngestConfig.load()
+    if audit_period is not None:
+        config = replace(config, audit_period=audit_period)
     with _gc_paused():
         return _ingest_batch(batch_dir, config, progress)
 
 
-def _ingest_batch(batch_dir: Path, config: IngestConfig | None = None, progress=None) -> IngestResult:
+def _ingest_batch(batch_dir: Path, config: IngestConfig, progress=None) -> IngestResult:
     """Read and map every file of ``batch_dir``; never raises on bad input files.
 
     Two phases: every file is read, checked and fingerprinted first; then the
@@ -167,7 +186,6 @@ def _ingest_batch(batch_dir: Path, config: IngestConfig | None = None, progress=
     ``FileReport.seconds`` is the file's own reading and mapping time plus its
     share (by rows) of the batch-wide identity normalization.
     """
-    config = config or IngestConfig.load()
     files = discover(Path(batch_dir), config.sources)
     quarantine = Quarantine()
     reports: dict[str, FileReport] = {}
@@ -299,7 +317,8 @@ def _map_file(
 ) -> None:
     assert bf.source is not None and bf.table is not None
     rejected_before = len(quarantine.parts)
-    mapped = map_table(raw, bf.table, bf.source, bf.name, config.catalog, config.gazetteer, quarantine, identities)
+    mapped = map_table(raw, bf.table, bf.source, bf.name, config.catalog, config.gazetteer, quarantine, identities,
+                       Checks(config.plausibility, config.audit_period))
     report.rows_quarantined += sum(
         len(p) for p in quarantine.parts[rejected_before:] if p["action"].iat[0] == ROW_REJECTED
     )
@@ -378,11 +397,25 @@ def _assemble(
         values = np.full(len(rec), np.nan)
         values[bfound] = ben_id[bpos[bfound]]
         rec["beneficiary_mention_id"] = values
+    _link_reversals(rec)
     q = quarantine.sort_values(["file", "row", "column", "problem"], kind="stable", na_position="first")
     return IngestResult(
         mentions=conform(men, "mentions"), records=conform(rec, "records"),
         quarantine=conform(q.reset_index(drop=True), "quarantine"), files=files,
     )
+
+
+def _link_reversals(rec: pd.DataFrame) -> None:
+    """``reverses_record_id`` from the ``reverses_row`` the mapping found (same file): a merge of the
+    few reversals with the records, by (file, row)."""
+    rec["reverses_record_id"] = pd.array([pd.NA] * len(rec), dtype="Int64")
+    if "reverses_row" not in rec or not rec["reverses_row"].notna().any():
+        return
+    at = np.flatnonzero(rec["reverses_row"].notna().to_numpy())
+    wanted = pd.DataFrame({"file": rec["file"].to_numpy()[at],
+                           "row": rec["reverses_row"].to_numpy()[at].astype(np.int64)})
+    found = wanted.merge(rec[["file", "row", "record_id"]].astype({"row": np.int64}), on=["file", "row"], how="left")
+    rec.loc[rec.index[at], "reverses_record_id"] = found["record_id"].to_numpy()
 
 
 def _assemble_merge(
@@ -408,6 +441,7 @@ def _assemble_merge(
     ben = men.loc[men["role"].eq("beneficiary"), ["file", "row", "mention_id"]]
     rec = rec.merge(ben.rename(columns={"mention_id": "beneficiary_mention_id"}), on=["file", "row"], how="left",
                     validate="one_to_one")
+    _link_reversals(rec)
     return IngestResult(mentions=conform(men, "mentions"), records=conform(rec, "records"), quarantine=q, files=files)
 
 

@@ -330,7 +330,9 @@ def csv_records(lines: list[str], expected_columns: list[str]) -> tuple[list[lis
 
     Fast path: one record per line (``csv.reader`` over the lines yields fewer
     rows than lines only when a quoted cell runs over a line end). Otherwise
-    :func:`_records_over_lines`.
+    :func:`_records_over_lines`. Lines are split before parsing (see
+    :func:`~relieflink.ingest.encoding.split_lines`), so a line break inside a
+    cell reads as ``\n`` whatever the file used.
     """
     try:
         rows = list(csv.reader(lines))
@@ -341,45 +343,63 @@ def csv_records(lines: list[str], expected_columns: list[str]) -> tuple[list[lis
     return _records_over_lines(lines, set(expected_columns))
 
 
+# A quoted cell may hold a few line breaks (an address, a remark); an open quote running longer is a stray quote.
+MAX_RECORD_LINES = 50
+
+
 def _records_over_lines(lines: list[str], expected: set[str]) -> tuple[list[list[str]], np.ndarray, list[str]]:
     """CSV records of which some span lines (a line break inside a quoted cell).
 
-    A record spanning lines is kept when it fits the header; one that does
-    not (an unbalanced quote that swallows the lines after it) is read as
-    its first line alone and reading resumes on the next line, so that a
-    stray quote costs one line, not the rest of the file.
+    A line with an odd number of quote characters leaves a quoted cell open,
+    so the record runs on to the line that closes it (at most
+    :data:`MAX_RECORD_LINES`). Such a record is kept when it reads as one
+    record that fits the header and none of its further lines would be a
+    record on its own; otherwise its first line is read alone and reading
+    resumes on the next line. So a stray quote, which would swallow the rest
+    of the file into one cell, costs its own line only.
     """
+    head = [_line_cells(line) for line in lines[:HEADER_SEARCH_ROWS]]
+    at = _find_header(head, expected)
+    header = _header(head[at]) if at is not None else None
+    odd = [line.count('"') % 2 == 1 for line in lines]
     rows: list[list[str]] = []
     starts: list[int] = []
     texts: list[str] = []
-    header: _Header | None = None
-    pos, n = 0, len(lines)
-    while pos < n:
-        reader = csv.reader(lines[i] + "\n" for i in range(pos, n))
-        start, resume = pos, None
-        try:
-            for cells in reader:
-                end = pos + reader.line_num
-                if end - start > 1:
-                    if header is None:
-                        at = _find_header(rows, expected)
-                        header = _header(rows[at]) if at is not None else None
-                    if header is None or not header.fits(np.array([len(cells)]))[0]:
-                        resume = start
-                        break
-                rows.append(cells)
-                starts.append(start)
-                texts.append("\n".join(lines[start:end]) if end - start > 1 else lines[start])
-                start = end
-        except csv.Error:  # a field beyond the size limit: the record is read as its first line alone
-            resume = start
-        if resume is None:
-            break
-        rows.append(_line_cells(lines[resume]))
-        starts.append(resume)
-        texts.append(lines[resume])
-        pos = resume + 1
+    i, n = 0, len(lines)
+    while i < n:
+        j, open_quote = i, odd[i]
+        while open_quote and j + 1 < n and j + 1 - i < MAX_RECORD_LINES:
+            j += 1
+            open_quote ^= odd[j]
+        record = _spanning_record(lines[i : j + 1], header) if j > i and not open_quote else None
+        if record is None:
+            rows.append(_line_cells(lines[i]))
+            starts.append(i)
+            texts.append(lines[i])
+            i += 1
+            continue
+        rows.append(record)
+        starts.append(i)
+        texts.append("\n".join(lines[i : j + 1]))
+        i = j + 1
     return rows, np.asarray(starts, dtype=np.int64), texts
+
+
+def _spanning_record(lines: list[str], header: _Header | None) -> list[str] | None:
+    """The cells of ``lines`` read as one record, or None when they are not one record that fits
+    ``header`` (or a further line would be a record by itself)."""
+    if header is None:
+        return None
+    try:
+        records = list(csv.reader(line + "\n" for line in lines))
+    except csv.Error:
+        return None
+    if len(records) != 1 or not header.fits(np.array([len(records[0])]))[0]:
+        return None
+    alone = np.array([len(_line_cells(line)) for line in lines[1:]])
+    if ((alone >= max(header.named_width, 2)) & (alone <= header.width)).any():
+        return None
+    return [cell.replace("\r", "") for cell in records[0]]
 
 
 def _line_cells(line: str) -> list[str]:
