@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relieflink.config import ConfigError, load_catalog, load_plausibility, packaged_schemas_dir
 from relieflink.ingest.pipeline import ingest_batch
 
 JD_HEADER = "序号,申请人,身份证号,联系电话,所属社区,救助类型,救助事由,救助金额,审批日期,经办人"
@@ -268,6 +267,8 @@ def _write_config(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_shipped_thresholds_load():
+    from relieflink.config import load_catalog, load_plausibility
+
     limits = load_plausibility(catalog=load_catalog())
     assert limits.amounts.limit("MZJ-YLJZ", "record") == 1_000_000
     assert limits.amounts.limit("JD-LSJZ", "record") == 200_000
@@ -282,6 +283,8 @@ def test_the_shipped_thresholds_load():
     ("MZJ-YLJZ: 1000000", "MZJ-YLJX: 1000000", "amounts.by_program.MZJ-YLJX"),
 ])
 def test_a_wrong_key_or_value_names_the_file_and_the_key(tmp_path, old, new, key):
+    from relieflink.config import ConfigError, load_catalog, load_plausibility, packaged_schemas_dir
+
     text = (packaged_schemas_dir() / "plausibility.yaml").read_text(encoding="utf-8")
     assert old in text
     path = _write_config(tmp_path, text.replace(old, new))
