@@ -158,8 +158,14 @@ def _write_xlsx(path: Path, rows: list[list[object]]) -> None:
     wb.save(path)
 
 
-def _cells(line: str) -> list[object]:
-    return line.split(",")
+def _write_daguan(batch: Path, fmt: str, header: str, rows: list[str]) -> str:
+    """jd-daguan's file as CSV (GBK) or as a workbook, with these lines; its name."""
+    name = f"jd-daguan_临时救助.{fmt}"
+    if fmt == "csv":
+        _write_gbk(batch / name, [header, *rows])
+    else:
+        _write_xlsx(batch / name, [line.split(",") for line in [header, *rows]])
+    return name
 
 
 @pytest.mark.parametrize("encoding", ["gbk", "utf-8"])
@@ -202,13 +208,7 @@ def test_unbalanced_quote_costs_its_own_line_only(batch, ingest_config):
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_duplicate_header_name_reads_the_first_and_lists_the_second(batch, ingest_config, fmt):
-    header = HEADER + ",救助金额,经办人"
-    rows = [OTHER_ROWS[0] + ",999,", OTHER_ROWS[1] + ",,"]
-    name = f"jd-daguan_临时救助.{fmt}"
-    if fmt == "csv":
-        _write_gbk(batch / name, [header, *rows])
-    else:
-        _write_xlsx(batch / name, [_cells(header), *map(_cells, rows)])
+    name = _write_daguan(batch, fmt, HEADER + ",救助金额,经办人", [OTHER_ROWS[0] + ",999,", OTHER_ROWS[1] + ",,"])
     result = ingest_batch(batch, ingest_config)
     recs = _records(result, name)
     assert recs["row"].tolist() == [2, 3]
@@ -224,13 +224,8 @@ def test_duplicate_header_name_reads_the_first_and_lists_the_second(batch, inges
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_blank_header_names_are_not_mapped_and_their_cells_noted(batch, ingest_config, fmt):
-    header = HEADER.replace("救助事由", "") + ",,"  # column G unnamed, K and L unnamed at the end
-    rows = [OTHER_ROWS[0] + ",x,", OTHER_ROWS[1] + ",,"]
-    name = f"jd-daguan_临时救助.{fmt}"
-    if fmt == "csv":
-        _write_gbk(batch / name, [header, *rows])
-    else:
-        _write_xlsx(batch / name, [_cells(header), *map(_cells, rows)])
+    # column G unnamed, K and L unnamed at the end
+    name = _write_daguan(batch, fmt, HEADER.replace("救助事由", "") + ",,", [OTHER_ROWS[0] + ",x,", OTHER_ROWS[1] + ",,"])
     result = ingest_batch(batch, ingest_config)
     recs = _records(result, name)
     assert recs["row"].tolist() == [2, 3] and recs["category"].isna().all()  # 救助事由 is not read

@@ -16,7 +16,7 @@ from itertools import repeat
 from operator import itemgetter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -214,13 +214,16 @@ def grid_to_table(
         grid = _text_grid(kept, header.width)
         if grid is not None:
             index = pd.RangeIndex(len(kept))
-            as_series = lambda arr: pd.Series(pd.arrays.ArrowStringArray(arr), index=index)  # noqa: E731
+
+            def column(position: int) -> pd.Series:
+                return pd.Series(pd.arrays.ArrowStringArray(grid[position]), index=index)
+
             return RawTable(
-                frame=pd.DataFrame({name: as_series(grid[i]) for name, i in zip(names, header.keep)}, index=index),
+                frame=pd.DataFrame({name: column(i) for name, i in zip(names, header.keep)}, index=index),
                 row_numbers=numbers[ok],
                 raw_lines=lines[ok].reset_index(drop=True),
                 broken=broken,
-                dropped_columns=_dropped(header, lambda i: as_series(grid[i])),
+                dropped_columns=_dropped(header, column),
                 header_row=header_row,
             )
     width = header.width
@@ -254,7 +257,8 @@ def grid_to_table(
     )
 
 
-def _dropped(header: _Header, cells_at) -> list[DroppedColumn]:
+def _dropped(header: _Header, cells_at: Callable[[int], pd.Series]) -> list[DroppedColumn]:
+    """The header's dropped columns, each with its cells (``cells_at``: the cells of a position)."""
     return [DroppedColumn(label, position + 1, problem, message, cells_at(position))
             for position, label, problem, message in header.dropped]
 
@@ -399,7 +403,7 @@ def _spanning_record(lines: list[str], header: _Header | None) -> list[str] | No
     alone = np.array([len(_line_cells(line)) for line in lines[1:]])
     if ((alone >= max(header.named_width, 2)) & (alone <= header.width)).any():
         return None
-    return [cell.replace("\r", "") for cell in records[0]]
+    return records[0]
 
 
 def _line_cells(line: str) -> list[str]:
@@ -471,12 +475,10 @@ def _nested_values(frame: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame,
         nested = np.fromiter((isinstance(v, (dict, list)) for v in values), dtype=bool, count=len(values))
         if not nested.any():
             continue
-        message = (f"the value of {column} is a JSON {{kind}}, not a single value; "
-                   "it was left empty, export the field as text")
         for i in np.flatnonzero(nested).tolist():
             kind = "object" if isinstance(values[i], dict) else "array"
-            bad.append((int(rows[i]), column, "nested_json_value", message.format(kind=kind),
-                        json.dumps(values[i], ensure_ascii=False)))
+            message = f"the value of {column} is a JSON {kind}, not a single value; it was left empty, export it as text"
+            bad.append((int(rows[i]), column, "nested_json_value", message, json.dumps(values[i], ensure_ascii=False)))
         values = values.copy()
         values[nested] = None
         frame[column] = values
