@@ -66,7 +66,7 @@ def _netted(records: pd.DataFrame) -> np.ndarray:
     amount = pd.to_numeric(records["amount"], errors="coerce") if "amount" in records else pd.Series(np.nan, index=records.index)
     out = (amount < 0).to_numpy(dtype=bool, na_value=False)
     if "reverses_record_id" in records and "record_id" in records:
-        out |= records["record_id"].isin(records["reverses_record_id"].dropna()).to_numpy(dtype=bool)
+        out = out | records["record_id"].isin(records["reverses_record_id"].dropna()).to_numpy(dtype=bool)
     return out
 
 

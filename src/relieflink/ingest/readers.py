@@ -427,7 +427,7 @@ def read_jsonl(data: bytes, expected_columns: list[str]) -> RawTable:
     blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(line_text)), 0).to_numpy(zero_copy_only=False)
     undecodable = np.zeros(len(lines), dtype=bool)
     undecodable[decoded.undecodable] = True
-    blank &= ~undecodable
+    blank = blank & ~undecodable
     body_at = np.flatnonzero(~blank & ~undecodable)
     body = line_text.take(pa.array(body_at)).to_pylist()
     try:  # fast path: every non-blank line at once, as one JSON array parsed in C
