@@ -206,8 +206,7 @@ def grid_to_table(
         assert lines is not None
         ok = header.fits(lengths)
         broken = [
-            (int(numbers[i]), "wrong_field_count", _describe_broken("wrong_field_count", int(lengths[i]), header.width),
-             lines.iat[i])
+            (int(numbers[i]), "wrong_field_count", _describe_broken(int(lengths[i]), header.width), lines.iat[i])
             for i in np.flatnonzero(~ok).tolist()
         ]
         kept = body if ok.all() else [body[i] for i in np.flatnonzero(ok).tolist()]
@@ -230,16 +229,9 @@ def grid_to_table(
     frame = pd.DataFrame(body, dtype=object) if body else pd.DataFrame(index=range(0), columns=range(width), dtype=object)
     for extra in range(frame.shape[1], width):
         frame[extra] = None
-    if raw_lines is None:
-        # Excel rows are as wide as the sheet: trailing empty cells are not extra fields.
-        tail = frame.iloc[:, width:]
-        extra_filled = tail.notna().to_numpy() & (tail.astype(str).to_numpy() != "") if tail.shape[1] else None
-        ok = np.ones(len(body), dtype=bool) if extra_filled is None else ~extra_filled.any(axis=1)
-        broken = [
-            (int(numbers[i]), "extra_fields", _describe_broken("extra_fields", width, width),
-             "\t".join("" if c is None else str(c) for c in body[i]))
-            for i in np.flatnonzero(~ok).tolist()
-        ]
+    if raw_lines is None:  # Excel: every row is as wide as the sheet, the header row included
+        ok = np.ones(len(body), dtype=bool)
+        broken = []
     frame = frame.loc[ok, : width - 1].reset_index(drop=True)
     dropped = _dropped(header, lambda i: frame[i])
     frame = frame[header.keep]
@@ -263,11 +255,9 @@ def _dropped(header: _Header, cells_at: Callable[[int], pd.Series]) -> list[Drop
             for position, label, problem, message in header.dropped]
 
 
-def _describe_broken(problem: str, got: int, width: int) -> str:
-    if problem == "wrong_field_count":
-        what = "truncated" if got < width else "has extra fields"
-        return f"the line {what}: {got} fields where the header has {width}; fix or re-export the line"
-    return "cells beyond the last header column are filled; check the sheet layout"
+def _describe_broken(got: int, width: int) -> str:
+    what = "truncated" if got < width else "has extra fields"
+    return f"the line {what}: {got} fields where the header has {width}; fix or re-export the line"
 
 
 def sniff_format(data: bytes, name: str) -> str:

@@ -57,7 +57,7 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 
 
 _PANDAS_DTYPES = {"int32": "int32", "int64": "int64", "double": "float64", "bool": "bool",
-                  "date32[day]": "datetime64[ns]", "timestamp[ns]": "datetime64[ns]", "timestamp[us]": "datetime64[ns]"}
+                  "date32[day]": "datetime64[ns]", "timestamp[ms]": "datetime64[ns]"}
 
 
 def empty_frame(table: str) -> pd.DataFrame:
