@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -134,3 +135,181 @@ def test_bad_cells_keep_the_row_and_name_the_column(batch, ingest_config):
     q = _problems(result, "jd-daguan_临时救助.csv")
     # 救助金额 is required: the row cannot be a record without a readable amount
     assert q[["row", "column", "problem"]].values.tolist() == [[2, "救助金额", "unparseable_required_value"]]
+
+
+# ---------------------------------------------------------------- issue #8: crashes, lost rows, nonsense
+
+# The good rows under other serial numbers: the same cells under the same row numbers would be a
+# repeated delivery of jd-hushu's file.
+OTHER_ROWS = ["7" + GOOD_ROWS[0][1:], "8" + GOOD_ROWS[1][1:]]
+
+
+def _records(result, file: str) -> pd.DataFrame:
+    return result.records[result.records["file"] == file].reset_index(drop=True)
+
+
+def _write_xlsx(path: Path, rows: list[list[object]]) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+
+
+def _write_daguan(batch: Path, fmt: str, header: str, rows: list[str]) -> str:
+    """jd-daguan's file as CSV (GBK) or as a workbook, with these lines; its name."""
+    name = f"jd-daguan_临时救助.{fmt}"
+    if fmt == "csv":
+        _write_gbk(batch / name, [header, *rows])
+    else:
+        _write_xlsx(batch / name, [line.split(",") for line in [header, *rows]])
+    return name
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8"])
+def test_line_break_in_a_quoted_cell_keeps_true_line_numbers(batch, ingest_config, encoding):
+    """A record whose quoted cell holds a line break is named by the line it starts on; the
+    lines after it keep their numbers, broken ones included."""
+    lines = [
+        HEADER,
+        GOOD_ROWS[0].replace(",李伟", ',"李\n伟"'),      # lines 2-3
+        GOOD_ROWS[1],                                     # line 4
+        "3,张三,3301051970",                              # line 5: truncated
+        GOOD_ROWS[0].replace("1,王芳", '5,"王\r\n芳"'),   # lines 6-7 (CRLF inside the cell)
+        GOOD_ROWS[1].replace("2,", "6,"),                 # line 8
+    ]
+    (batch / "jd-daguan_临时救助.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    result = ingest_batch(batch, ingest_config)
+    recs = _records(result, "jd-daguan_临时救助.csv")
+    assert recs["row"].tolist() == [2, 4, 6, 8]
+    assert '"李\\n伟"' in recs["detail"].iat[0]  # the cell keeps its line break
+    q = _problems(result, "jd-daguan_临时救助.csv")
+    assert q[["row", "problem"]].values.tolist() == [[5, "wrong_field_count"]]
+    _good_file_intact(result)
+
+
+def test_unbalanced_quote_costs_its_own_line_only(batch, ingest_config):
+    """A quote that is never closed would swallow the rest of the file into one cell: the line is
+    rejected alone and the lines after it are read."""
+    lines = [HEADER, GOOD_ROWS[0], GOOD_ROWS[1].replace(",李伟", ',"李伟'), GOOD_ROWS[0].replace("1,", "3,"),
+             GOOD_ROWS[1].replace("2,", "4,")]
+    _write_gbk(batch / "jd-daguan_临时救助.csv", lines)
+    result = ingest_batch(batch, ingest_config)
+    assert _records(result, "jd-daguan_临时救助.csv")["row"].tolist() == [2, 3, 4, 5]  # 3 reads to its end
+    lines[2] = GOOD_ROWS[1].replace(",其他,", ',"其他,')  # now the open quote shifts the fields: line 3 fails
+    _write_gbk(batch / "jd-daguan_临时救助.csv", lines)
+    result = ingest_batch(batch, ingest_config)
+    assert _records(result, "jd-daguan_临时救助.csv")["row"].tolist() == [2, 4, 5]
+    q = _problems(result, "jd-daguan_临时救助.csv")
+    assert q[["row", "problem", "action"]].values.tolist() == [[3, "wrong_field_count", "row_rejected"]]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_duplicate_header_name_reads_the_first_and_lists_the_second(batch, ingest_config, fmt):
+    name = _write_daguan(batch, fmt, HEADER + ",救助金额,经办人", [OTHER_ROWS[0] + ",999,", OTHER_ROWS[1] + ",,"])
+    result = ingest_batch(batch, ingest_config)
+    recs = _records(result, name)
+    assert recs["row"].tolist() == [2, 3]
+    assert recs["amount"].tolist() == [1000.0, 500.0]  # the first 救助金额 column
+    q = _problems(result, name)
+    file_level = q[q["row"].isna()]
+    assert sorted(file_level["column"]) == ["救助金额", "经办人"]
+    assert set(file_level["problem"]) == {"duplicate_column"} and set(file_level["action"]) == {"noted"}
+    assert "columns H and K" in file_level.loc[file_level["column"] == "救助金额", "message"].iat[0]
+    cells = q[q["row"].notna()]
+    assert cells[["row", "column", "action", "raw_value"]].values.tolist() == [[2, "救助金额", "value_dropped", "999"]]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_blank_header_names_are_not_mapped_and_their_cells_noted(batch, ingest_config, fmt):
+    # column G unnamed, K and L unnamed at the end
+    name = _write_daguan(batch, fmt, HEADER.replace("救助事由", "") + ",,", [OTHER_ROWS[0] + ",x,", OTHER_ROWS[1] + ",,"])
+    result = ingest_batch(batch, ingest_config)
+    recs = _records(result, name)
+    assert recs["row"].tolist() == [2, 3] and recs["category"].isna().all()  # 救助事由 is not read
+    q = _problems(result, name)
+    blank = q[q["problem"] == "blank_column_name"]
+    assert blank.loc[blank["row"].isna(), "column"].tolist() == ["column G", "column K"]  # L holds nothing
+    cells = blank[blank["row"].notna()]
+    assert cells[["row", "column", "action", "raw_value"]].values.tolist() == [
+        [2, "column G", "noted", "因病"], [2, "column K", "noted", "x"], [3, "column G", "noted", "其他"]]
+
+
+def test_json_object_or_array_value_is_a_cell_problem(tmp_path, ingest_config):
+    d = tmp_path / "batch"
+    d.mkdir()
+    good = {"xm": "张敏", "cjzh": "33010319731019482841", "cjlb": "4", "cjdj": "1", "btlx": "重度残疾人护理补贴",
+            "je": "200", "ffny": "201501", "jdmc": "米市巷街道", "sqmc": "江涨桥社区"}
+    lines = [good, {**good, "sqmc": {"name": "江涨桥", "code": 3}}, {**good, "jdmc": ["米市巷街道", "湖墅街道"]},
+             {**good, "je": {"amount": 200}}]
+    (d / "cl_残疾人补贴.jsonl").write_text(
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n[1, 2]\n", encoding="utf-8")
+    result = ingest_batch(d, ingest_config)
+    assert _records(result, "cl_残疾人补贴.jsonl")["row"].tolist() == [1, 2, 3]
+    q = result.quarantine
+    nested = q[q["problem"] == "nested_json_value"]
+    assert nested[["row", "column", "action", "raw_value"]].values.tolist() == [
+        [2, "sqmc", "value_dropped", '{"name": "江涨桥", "code": 3}'],
+        [3, "jdmc", "value_dropped", '["米市巷街道", "湖墅街道"]'],
+        [4, "je", "value_dropped", '{"amount": 200}'],
+    ]
+    # je is required: without it row 4 is no record; a line that is not an object is a rejected row
+    rejected = q[q["action"] == "row_rejected"]
+    assert rejected[["row", "problem"]].values.tolist() == [[4, "missing_required_value"], [5, "bad_json_line"]]
+
+
+def test_one_undecodable_byte_costs_its_line_only(batch, ingest_config):
+    lines = [HEADER, GOOD_ROWS[0], GOOD_ROWS[1], GOOD_ROWS[0].replace("1,", "3,")]
+    data = ("\r\n".join(lines) + "\r\n").encode("gbk").replace("李强".encode("gbk"), b"\xff\xfe")
+    (batch / "jd-daguan_临时救助.csv").write_bytes(data)
+    result = ingest_batch(batch, ingest_config)
+    assert _records(result, "jd-daguan_临时救助.csv")["row"].tolist() == [2, 4]
+    q = _problems(result, "jd-daguan_临时救助.csv")
+    assert q[["row", "column", "problem", "action"]].values.tolist() == [[3, None, "undecodable_line", "row_rejected"]]
+    assert q["raw_value"].iat[0].startswith("2,\\xff\\xfe,330105197001011234")
+    assert "gb18030" in q["message"].iat[0] and "李" not in q["message"].iat[0]
+    assert {f.file: f for f in result.files}["jd-daguan_临时救助.csv"].status == "ingested"
+
+
+def test_file_cut_inside_a_multibyte_character_keeps_its_other_lines(batch, ingest_config):
+    data = ("\n".join([HEADER, *OTHER_ROWS]) + "\n").encode("utf-8")
+    cut = data + OTHER_ROWS[0].encode("utf-8")[:4]  # "7," and the first two of the three bytes of 王
+    (batch / "jd-daguan_临时救助.csv").write_bytes(cut)
+    result = ingest_batch(batch, ingest_config)
+    assert _records(result, "jd-daguan_临时救助.csv")["row"].tolist() == [2, 3]
+    q = _problems(result, "jd-daguan_临时救助.csv")
+    assert q[["row", "problem", "raw_value"]].values.tolist() == [[4, "undecodable_line", "7,\\xe7\\x8e"]]
+    assert {f.file: f for f in result.files}["jd-daguan_临时救助.csv"].encoding == "utf-8"
+
+
+@pytest.mark.parametrize("make", ["empty_folder", "unknown_files_only", "header_only_csv"])
+def test_a_batch_with_nothing_readable_runs_through(tmp_path, ingest_config, make):
+    """Linkage, audit and reports run on a batch with nothing readable and write empty tables
+    with the canonical schemas."""
+    import pyarrow.parquet as pq
+
+    from relieflink.ingest.schema import canonical_schemas
+    from relieflink.pipeline import run_batch
+
+    d = tmp_path / "batch"
+    d.mkdir()
+    if make == "unknown_files_only":
+        (d / "notes.txt").write_text("hello", encoding="utf-8")
+        (d / "名单.xlsx").write_bytes(b"PK\x03\x04 not really")
+    elif make == "header_only_csv":
+        _write_gbk(d / "jd-hushu_临时救助.csv", [HEADER])
+        (d / "mzj_医疗救助.csv").write_text("姓名,身份证号,救助类别,医院,入院日期,出院日期,医疗总费用,救助金额,所属街道\n",
+                                           encoding="utf-8")
+    out = tmp_path / "out"
+    run = run_batch(d, out, config=ingest_config)
+    for table in ("records", "mentions", "quarantine"):
+        written = pq.read_schema(out / f"{table}.parquet").remove_metadata()
+        assert written.equals(canonical_schemas()[table].remove_metadata()), table
+    assert pq.read_table(out / "records.parquet").num_rows == 0
+    assert pq.read_table(out / "flags.parquet").num_rows == 0
+    assert (out / "report.html").is_file() and (out / "report.xlsx").is_file()
+    summary = run.summary()
+    assert summary["records"] == 0 and summary["flags"] == 0
+    assert len(pq.read_table(out / "quarantine.parquet")) == (2 if make == "unknown_files_only" else 0)

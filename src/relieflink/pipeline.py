@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import time
+from datetime import date
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -53,7 +54,10 @@ class Run:
 
     def ingest_stage(self, progress: Callable[[FileReport], None] | None = None) -> IngestResult:
         started = time.perf_counter()
-        self.ingest = ingest_batch(self.batch_dir, self.config, progress=progress)
+        # a given audit year bounds the credible record dates (schemas/plausibility.yaml); a derived one
+        # is known only after the ingest, so then only the absolute bounds apply
+        bounds = (date(self.period, 1, 1), date(self.period, 12, 31)) if self.period is not None else None
+        self.ingest = ingest_batch(self.batch_dir, self.config, progress=progress, audit_period=bounds)
         self.mentions, self.records = self.ingest.mentions, self.ingest.records
         self.seconds["ingest"] = time.perf_counter() - started
         return self.ingest

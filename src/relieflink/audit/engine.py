@@ -42,8 +42,9 @@ def prepare_records(
 ) -> pd.DataFrame:
     """Records with the period columns the rule kinds compare (see periods.py), and the
     beneficiary's name as written on the record (``name_key``: toneless pinyin) when the
-    mentions carry it."""
-    r = records.copy()
+    mentions carry it. Reversals (冲正) are netted here, the one place every rule reads its records
+    from: a record with a negative amount and the record it reverses count in no rule."""
+    r = records.loc[~_netted(records)].copy()
     if mentions is not None and "name_pinyin" in mentions and "record_id" in mentions:
         ben = mentions[mentions["role"].eq("beneficiary")].drop_duplicates("record_id").set_index("record_id")["name_pinyin"]
         r["name_key"] = r["record_id"].map(ben).astype(object)
@@ -65,6 +66,16 @@ def prepare_records(
     for column in ("person_id", "household_id", "household_no", "source", "program", "agency", "kind"):
         slim[column] = slim[column].astype(object).where(slim[column].notna(), None)
     return pd.concat([slim, cov], axis=1)
+
+
+def _netted(records: pd.DataFrame) -> np.ndarray:
+    """Records that a reversal cancels: the reversals (negative amounts, whether or not the ingest
+    found the record they reverse) and the records they reverse (``reverses_record_id``)."""
+    amount = pd.to_numeric(records["amount"], errors="coerce") if "amount" in records else pd.Series(np.nan, index=records.index)
+    out = (amount < 0).to_numpy(dtype=bool, na_value=False)
+    if "reverses_record_id" in records and "record_id" in records:
+        out = out | records["record_id"].isin(records["reverses_record_id"].dropna()).to_numpy(dtype=bool)
+    return out
 
 
 def _records_lists(flag_of: np.ndarray, ex: pd.DataFrame) -> pd.Series:

@@ -15,6 +15,7 @@ from relieflink.config.sources import (
     load_sources,
 )
 from relieflink.config.canonical import CanonicalField, load_canonical
+from relieflink.config.plausibility import Plausibility, load_plausibility
 
 __all__ = [
     "Agency",
@@ -22,12 +23,14 @@ __all__ = [
     "Catalog",
     "ConfigError",
     "MentionSpec",
+    "Plausibility",
     "Program",
     "RecordSpec",
     "SourceSpec",
     "TableSpec",
     "load_canonical",
     "load_catalog",
+    "load_plausibility",
     "load_sources",
     "packaged_schemas_dir",
     "schemas_dir",

@@ -38,8 +38,9 @@ def read_yaml(path: Path) -> Any:
 
 
 def from_validation_error(path: Path, exc: ValidationError) -> ConfigError:
-    """Turn the first pydantic error into a ConfigError with a dotted key."""
-    err = exc.errors()[0]
+    """Turn the first pydantic error into a ConfigError with a dotted key (an unknown key first:
+    a misspelled key also makes the key it stands for missing, and the misspelling is the news)."""
+    err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
     key = ".".join(str(part) for part in err["loc"]) or None
     extra = f" ({len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
     return ConfigError(path, f"{err['msg']}{extra}", key=key)

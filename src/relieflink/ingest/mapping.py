@@ -16,9 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from relieflink.config.catalog import Catalog
-from relieflink.config.sources import Choice, Constant, FromSource, MentionSpec, SourceSpec, TableSpec
+from relieflink.config.sources import PERIOD_PARSERS, Choice, Constant, FromSource, MentionSpec, SourceSpec, TableSpec
 from relieflink.identity import _cells as C
 from relieflink.identity import Gazetteer, normalize_addresses, normalize_ids, normalize_names, normalize_phones
+from relieflink.ingest import plausibility as P
 from relieflink.ingest import values as V
 from relieflink.ingest.quarantine import NOTED, ROW_REJECTED, VALUE_DROPPED, Quarantine
 from relieflink.ingest.readers import RawTable
@@ -61,7 +62,7 @@ class MappedTable:
     records: pd.DataFrame
 
 
-def _blank(raw: pd.Series | C.Split) -> np.ndarray:
+def blank_cells(raw: pd.Series | C.Split) -> np.ndarray:
     """True where a cell is empty: None, NaN or only whitespace (Arrow compute on text cells)."""
     split = raw if isinstance(raw, C.Split) else C.split_cells(raw)
     # Empty after trimming whitespace = empty or only whitespace (the same Unicode
@@ -93,7 +94,7 @@ class _Cells:
     def blank(self, column: str) -> np.ndarray:
         key = f"blank:{column}"
         if key not in self._cache:
-            self._cache[key] = _blank(self.split(column))
+            self._cache[key] = blank_cells(self.split(column))
         return self._cache[key]  # type: ignore[return-value]
 
     def parsed(self, column: str) -> tuple[pd.Series, np.ndarray]:
@@ -127,6 +128,11 @@ class _Cells:
                 bad = pd.Series(False, index=raw.index)
             self._cache[key] = (values.reset_index(drop=True), np.asarray(bad, dtype=bool))
         return self._cache[key]  # type: ignore[return-value]
+
+    def drop(self, column: str, mask: np.ndarray) -> None:
+        """Parsed values found implausible are empty from here on (for every field built from them)."""
+        values, bad = self.parsed(column)
+        self._cache[f"parsed:{column}"] = (values.mask(pd.Series(mask, index=values.index)), bad)
 
     def names(self, column: str) -> pd.DataFrame:
         key = f"names:{column}"
@@ -477,12 +483,13 @@ def _as_datetime(values: pd.Series) -> pd.Series:
 
 def map_table(
     raw: RawTable, table: TableSpec, source: SourceSpec, file: str, catalog: Catalog, gazetteer: Gazetteer,
-    quarantine: Quarantine, identities: dict[str, pd.DataFrame] | None = None,
+    quarantine: Quarantine, identities: dict[str, pd.DataFrame] | None = None, checks: P.Checks | None = None,
 ) -> MappedTable:
     """Turn the data rows of one file into mentions and records; problems go to quarantine.
 
     ``identities`` are this file's part of :func:`normalize_identities` (names
     and IDs normalized with the other files); without it they are computed here.
+    ``checks``: the plausibility thresholds (none applied when None).
     """
     frame = table_frame(raw, table)
     n = len(frame)
@@ -497,7 +504,7 @@ def map_table(
             return raw_lines[mask]
         return frame[mask].astype(str).agg("\t".join, axis=1)
 
-    cells = _Cells(frame, table, gazetteer, raw.splits if not frame.columns.has_duplicates else None)
+    cells = _Cells(frame, table, gazetteer, raw.splits)
     if identities:
         cells._cache.update(identities)
     expected = list(table.columns)
@@ -511,10 +518,7 @@ def map_table(
             quarantine.add(file, rows[mask], column, problem, message, ROW_REJECTED, raws)
             rejected |= mask
 
-    if frame.columns.has_duplicates:
-        blank_row = np.logical_and.reduce([_blank(frame[c]) for c in frame.columns]) if len(frame.columns) else np.ones(n, bool)
-    else:
-        blank_row = np.logical_and.reduce([cells.blank(c) for c in frame.columns]) if len(frame.columns) else np.ones(n, bool)
+    blank_row = np.logical_and.reduce([cells.blank(c) for c in frame.columns]) if len(frame.columns) else np.ones(n, bool)
     reject(blank_row, None, "blank_row", "the row is empty")
     reject(_total_rows(cells, expected), None, "totals_row", "a totals row (合计), not a record")
     for column in table.required_columns:
@@ -531,6 +535,23 @@ def map_table(
                f"({', '.join(program_spec.values)}); add it to {source.path.name if source.path else 'the mapping'}")
     else:
         program = pd.Series([program_spec.value] * n, dtype=object)
+
+    # Values that read well but cannot be true: dropped (a required date: the row rejected).
+    if checks is not None:
+        for column, mask, message in _implausible_dates(cells, table, checks):
+            if table.columns[column].required:
+                reject(mask, column, "implausible_date", message + "; the row cannot be a record without it")
+            elif (mask := mask & ~rejected).any():
+                quarantine.add(file, rows[mask], column, "implausible_date", message + "; the value was left empty",
+                               VALUE_DROPPED, cells.raw(column)[mask])
+                cells.drop(column, mask)
+        if table.record.amount is not None:
+            column = table.record.amount.column
+            mask, messages = _implausible_amounts(cells, column, table.record.amount.basis, program, checks)
+            if (mask := mask & ~rejected).any():
+                quarantine.add(file, rows[mask], column, "implausible_amount", messages[mask], VALUE_DROPPED,
+                               cells.raw(column)[mask])
+                cells.drop(column, mask)
 
     if isinstance(table.record.beneficiary, Choice):
         beneficiary_key, _ = _choice(cells, table.record.beneficiary)
@@ -572,11 +593,13 @@ def map_table(
                            _ID_PROBLEM_MESSAGES.get(str(status), str(status)), NOTED, sub["id_raw"])
 
     records = _build_records(cells, table, source, catalog, program, n)
+    _end_no_earlier_than_start(records, cells, table, file, rows, rejected, quarantine, n)
     beneficiary = mentions[mentions["role"].eq("beneficiary")]
     records = records[~rejected].copy()
     records["file"] = file
     records["row"] = rows[~rejected]
     records["source"] = source.source
+    _mark_reversals(records, beneficiary, cells, table, file, quarantine)
     mentions["file"] = file
     mentions["row"] = rows[mentions["row_index"].to_numpy()]
     mentions["source"] = source.source
@@ -587,6 +610,92 @@ def map_table(
             fallback = records["row_index"].map(cert[cert_col])
             records[column] = records[column].astype("Int32").fillna(pd.to_numeric(fallback, errors="coerce").astype("Int32"))
     return MappedTable(mentions=mentions.drop(columns=["_cert_category", "_cert_level", "_stated_sex", "_stated_birth"]), records=records)
+
+
+def _implausible_dates(cells: _Cells, table: TableSpec, checks: P.Checks) -> list[tuple[str, np.ndarray, str]]:
+    """(column, mask, message) for the dates before or after their credible bounds, per date column."""
+    birth_columns = {spec.birth_date for spec in table.mentions.values() if spec.birth_date}
+    found = []
+    for column, spec in table.columns.items():
+        if spec.parse not in PERIOD_PARSERS:
+            continue
+        low, high = checks.date_bounds(birth=column in birth_columns)
+        early, late = P.outside(cells.parsed(column)[0], spec.parse, low, high)
+        if early.any():
+            found.append((column, early, f"the date in {column} is before {low.why}"))
+        if late.any():
+            assert high is not None
+            found.append((column, late, f"the date in {column} is after {high.why}"))
+    return found
+
+
+def _implausible_amounts(
+    cells: _Cells, column: str, basis: str, program: pd.Series, checks: P.Checks
+) -> tuple[np.ndarray, np.ndarray]:
+    """Amounts beyond their program's credible limit (sign ignored): the mask and each such row's message."""
+    amount = pd.to_numeric(cells.parsed(column)[0], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    limit, key = P.amount_limits(checks.limits, program, basis)
+    mask = np.abs(np.nan_to_num(amount)) > limit
+    messages = np.empty(len(amount), dtype=object)
+    messages[mask] = [
+        f"the amount in {column} exceeds {value:,.0f} yuan, the largest credible one ({P.CONFIG_FILE} {where}); "
+        "it was left empty, so the record counts in no money at stake"
+        for value, where in zip(limit[mask], key[mask])
+    ]
+    return mask, messages
+
+
+def _end_no_earlier_than_start(
+    records: pd.DataFrame, cells: _Cells, table: TableSpec, file: str, rows: np.ndarray, rejected: np.ndarray,
+    quarantine: Quarantine, n: int,
+) -> None:
+    """A period that ends before it starts covers its start period only (noted), so no rule sees a
+    negative period: the end is replaced by the end the start column gives (its day, month or year).
+    Swapping is not done: an end typed a year early would then stretch the record over a year."""
+    spec = table.record
+    if spec.end is None or spec.start is None or spec.end == spec.start:
+        return
+    backwards = (records["period_end"] < records["period_start"]).to_numpy(dtype=bool, na_value=False) & ~rejected
+    if not backwards.any():
+        return
+    own_end, _ = _period_bounds(cells, spec.start, True, n)
+    records.loc[backwards, "period_end"] = own_end[backwards].to_numpy()
+    quarantine.add(file, rows[backwards], spec.end, "end_before_start",
+                   f"the period ends ({spec.end}) before it starts ({spec.start}); "
+                   "the record is taken to cover its start period only", NOTED, cells.raw(spec.end)[backwards])
+
+
+def _mark_reversals(
+    records: pd.DataFrame, beneficiary: pd.DataFrame, cells: _Cells, table: TableSpec, file: str,
+    quarantine: Quarantine,
+) -> None:
+    """Negative amounts are reversals (冲正): noted, and linked to the record they reverse when this
+    file holds it (``reverses_row``; see :func:`relieflink.ingest.plausibility.match_reversals`).
+    Both records stay; the audit leaves a reversed pair and unmatched reversals out of every rule."""
+    records["reverses_row"] = pd.array([pd.NA] * len(records), dtype="Int32")
+    amount = pd.to_numeric(records["amount"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    negative = amount < 0
+    if table.record.amount is None or not negative.any():
+        return
+    column = table.record.amount.column
+    who = beneficiary.drop_duplicates("row_index").set_index("row_index")
+    identity = (records["row_index"].map(who["name"]).astype(object).fillna("").astype(str) + "|"
+                + records["row_index"].map(who["id_clean"]).astype(object).fillna("").astype(str))
+    target = P.match_reversals(records, identity)
+    found = target >= 0
+    row = records["row"].to_numpy()
+    raw = cells.raw(column).to_numpy(dtype=object)[records["row_index"].to_numpy()]
+    records.loc[found, "reverses_row"] = row[target[found]]
+    reversed_row = pd.Series(row[np.maximum(target, 0)]).astype(str).to_numpy(dtype=object)
+    messages = np.where(found, "a negative amount: the reversal (冲正) of row " + reversed_row
+                        + " of this file; the two are netted and count in no rule",
+                        "a negative amount: the reversal (冲正) of a record not in this file; "
+                        "kept, it counts in no rule")
+    quarantine.add(file, row[negative], column, "negative_amount", messages[negative], NOTED, raw[negative])
+    if found.any():
+        quarantine.add(file, row[target[found]], column, "reversed_record",
+                       "reversed (冲正) by row " + pd.Series(row[found]).astype(str).to_numpy(dtype=object)
+                       + " of this file; the two are netted and count in no rule", NOTED, raw[target[found]])
 
 
 def _build_records(

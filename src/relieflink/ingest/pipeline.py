@@ -13,7 +13,8 @@ import gc
 import hashlib
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +22,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from relieflink.config import Catalog, SourceSpec, load_catalog, load_sources
+from relieflink.config import Catalog, Plausibility, SourceSpec, load_catalog, load_plausibility, load_sources
 from relieflink.identity import Gazetteer
 from relieflink.ingest.batch import BatchFile, delivery_order, discover
-from relieflink.ingest.mapping import map_table, normalize_identities, table_frame
-from relieflink.ingest.quarantine import DUPLICATE_DELIVERY, FILE_REJECTED, ROW_REJECTED, Quarantine
-from relieflink.ingest.readers import RawTable, UnreadableFile, read_file
+from relieflink.ingest.mapping import blank_cells, map_table, normalize_identities, table_frame
+from relieflink.ingest.plausibility import Checks
+from relieflink.ingest.quarantine import (
+    DUPLICATE_DELIVERY, FILE_REJECTED, NOTED, ROW_REJECTED, VALUE_DROPPED, Quarantine,
+)
+from relieflink.ingest.readers import RawTable, UnreadableFile, column_letter, read_file
 
 
 @dataclass
@@ -41,6 +45,7 @@ class FileReport:
     status: str  # ingested | duplicate | rejected | unknown
     encoding: str | None = None
     sheet: str | None = None
+    header_row: int | None = None  # the row (CSV: line) holding the header; 0 for JSON Lines
     data_rows: int = 0
     records: int = 0
     rows_quarantined: int = 0
@@ -76,16 +81,24 @@ class IngestResult:
 
 @dataclass
 class IngestConfig:
+    """What the ingest reads its batch with: the catalog, the source mappings, the gazetteer, the
+    plausibility thresholds and the audit period (first and last day) they may refer to (None:
+    only the absolute bounds apply)."""
+
     catalog: Catalog
     sources: list[SourceSpec]
     gazetteer: Gazetteer
+    plausibility: Plausibility
+    audit_period: tuple[date, date] | None = None
 
     @classmethod
-    def load(cls, schemas: Path | None = None) -> "IngestConfig":
+    def load(cls, schemas: Path | None = None, audit_period: tuple[date, date] | None = None) -> "IngestConfig":
         catalog = load_catalog(schemas / "programs.yaml" if schemas else None)
         sources = load_sources(schemas / "sources" if schemas else None, catalog)
         gazetteer = Gazetteer.load(schemas / "gazetteer.yaml" if schemas else None)
-        return cls(catalog=catalog, sources=sources, gazetteer=gazetteer)
+        plausibility = load_plausibility(schemas / "plausibility.yaml" if schemas else None, catalog)
+        return cls(catalog=catalog, sources=sources, gazetteer=gazetteer, plausibility=plausibility,
+                   audit_period=audit_period)
 
 
 def _fingerprint(table: RawTable) -> str:
@@ -149,13 +162,22 @@ def _gc_paused():
             gc.enable()
 
 
-def ingest_batch(batch_dir: Path, config: IngestConfig | None = None, progress=None) -> IngestResult:
-    """Read and map every file of ``batch_dir``; never raises on bad input files (see :func:`_ingest_batch`)."""
+def ingest_batch(
+    batch_dir: Path, config: IngestConfig | None = None, progress=None,
+    audit_period: tuple[date, date] | None = None,
+) -> IngestResult:
+    """Read and map every file of ``batch_dir``; never raises on bad input files (see :func:`_ingest_batch`).
+
+    ``audit_period`` (first and last day), when given, replaces the config's: record dates far
+    outside it and birth dates after it are implausible (``schemas/plausibility.yaml``)."""
+    config = config or IngestConfig.load()
+    if audit_period is not None:
+        config = replace(config, audit_period=audit_period)
     with _gc_paused():
         return _ingest_batch(batch_dir, config, progress)
 
 
-def _ingest_batch(batch_dir: Path, config: IngestConfig | None = None, progress=None) -> IngestResult:
+def _ingest_batch(batch_dir: Path, config: IngestConfig, progress=None) -> IngestResult:
     """Read and map every file of ``batch_dir``; never raises on bad input files.
 
     Two phases: every file is read, checked and fingerprinted first; then the
@@ -164,7 +186,6 @@ def _ingest_batch(batch_dir: Path, config: IngestConfig | None = None, progress=
     ``FileReport.seconds`` is the file's own reading and mapping time plus its
     share (by rows) of the batch-wide identity normalization.
     """
-    config = config or IngestConfig.load()
     files = discover(Path(batch_dir), config.sources)
     quarantine = Quarantine()
     reports: dict[str, FileReport] = {}
@@ -223,7 +244,7 @@ def _read_file(
         report.status, report.message = "rejected", str(exc)
         quarantine.add(bf.name, None, None, exc.problem, str(exc), FILE_REJECTED)
         return report, None
-    report.encoding, report.sheet = raw.encoding, raw.sheet
+    report.encoding, report.sheet, report.header_row = raw.encoding, raw.sheet, raw.header_row
     report.data_rows = len(raw.frame) + len(raw.broken)
     for row, problem, message, text in raw.broken:
         quarantine.add(bf.name, [row], None, problem, message, ROW_REJECTED, [text])
@@ -231,6 +252,7 @@ def _read_file(
 
     missing = [c for c in table.required_columns if c not in raw.frame.columns]
     if missing:
+        _note_unread_cells(bf.name, raw, quarantine)  # a blank or repeated header name may be why
         report.status = "rejected"
         report.message = (
             f"missing required column(s) {', '.join(missing)}; the export must contain them "
@@ -256,8 +278,31 @@ def _read_file(
         report.rows_quarantined += len(raw.frame)
         return report, None
     first_delivery[key] = bf.name
+    _note_unread_cells(bf.name, raw, quarantine)
     raw.frame = table_frame(raw, table)
     return report, raw
+
+
+def _note_unread_cells(file: str, raw: RawTable, quarantine: Quarantine) -> None:
+    """Account for what the reader could not take as cells of kept rows.
+
+    A column with a blank or repeated header name is named once at file
+    level and each of its non-blank cells is listed (a repeated name's cells
+    are dropped values: the first column of that name is the one read; a
+    blank name's are noted, as any column the mapping does not use). A JSON
+    object or array given as a value is a dropped value, its JSON text kept.
+    """
+    for column in raw.dropped_columns:
+        filled = ~blank_cells(column.cells)
+        if column.problem == "blank_column_name" and not filled.any():
+            continue  # an empty column without a name (Excel's used range): nothing to say
+        quarantine.add(file, None, column.label, column.problem, column.message, NOTED)
+        action = VALUE_DROPPED if column.problem == "duplicate_column" else NOTED
+        quarantine.add(file, raw.row_numbers[filled], column.label, column.problem,
+                       f"a cell of {column.label} (column {column_letter(column.position)}), which is not read",
+                       action, column.cells[filled])
+    for row, column_name, problem, message, text in raw.bad_cells:
+        quarantine.add(file, [row], column_name, problem, message, VALUE_DROPPED, [text])
 
 
 def _map_file(
@@ -272,7 +317,8 @@ def _map_file(
 ) -> None:
     assert bf.source is not None and bf.table is not None
     rejected_before = len(quarantine.parts)
-    mapped = map_table(raw, bf.table, bf.source, bf.name, config.catalog, config.gazetteer, quarantine, identities)
+    mapped = map_table(raw, bf.table, bf.source, bf.name, config.catalog, config.gazetteer, quarantine, identities,
+                       Checks(config.plausibility, config.audit_period))
     report.rows_quarantined += sum(
         len(p) for p in quarantine.parts[rejected_before:] if p["action"].iat[0] == ROW_REJECTED
     )
@@ -351,6 +397,7 @@ def _assemble(
         values = np.full(len(rec), np.nan)
         values[bfound] = ben_id[bpos[bfound]]
         rec["beneficiary_mention_id"] = values
+    _link_reversals(rec)
     q = quarantine.sort_values(["file", "row", "column", "problem"], kind="stable", na_position="first")
     return IngestResult(
         mentions=conform(men, "mentions"), records=conform(rec, "records"),
@@ -358,14 +405,33 @@ def _assemble(
     )
 
 
+def _link_reversals(rec: pd.DataFrame) -> None:
+    """``reverses_record_id`` from the ``reverses_row`` the mapping found (same file): a merge of the
+    few reversals with the records, by (file, row)."""
+    rec["reverses_record_id"] = pd.array([pd.NA] * len(rec), dtype="Int64")
+    if "reverses_row" not in rec or not rec["reverses_row"].notna().any():
+        return
+    at = np.flatnonzero(rec["reverses_row"].notna().to_numpy())
+    wanted = pd.DataFrame({"file": rec["file"].to_numpy()[at],
+                           "row": rec["reverses_row"].to_numpy()[at].astype(np.int64)})
+    found = wanted.merge(rec[["file", "row", "record_id"]].astype({"row": np.int64}), on=["file", "row"], how="left")
+    rec.loc[rec.index[at], "reverses_record_id"] = found["record_id"].to_numpy()
+
+
 def _assemble_merge(
     mentions: list[pd.DataFrame], records: list[pd.DataFrame], quarantine: pd.DataFrame, files: list[FileReport]
 ) -> IngestResult:
     """The general form of :func:`_assemble` (sorts and merges), for the cases its fast path does not cover."""
-    from relieflink.ingest.schema import conform
+    from relieflink.ingest.schema import conform, empty_frame
 
-    rec = pd.concat(records, ignore_index=True) if records else pd.DataFrame(columns=["file", "row"])
-    men = pd.concat(mentions, ignore_index=True) if mentions else pd.DataFrame(columns=["file", "row", "role"])
+    q = quarantine.sort_values(["file", "row", "column", "problem"], kind="stable", na_position="first")
+    q = conform(q.reset_index(drop=True), "quarantine")
+    records = [r for r in records if len(r)]
+    mentions = [m for m in mentions if len(m)]
+    if not records:  # nothing readable: empty tables with the canonical columns
+        return IngestResult(mentions=empty_frame("mentions"), records=empty_frame("records"), quarantine=q, files=files)
+    rec = pd.concat(records, ignore_index=True)
+    men = pd.concat(mentions, ignore_index=True)
     rec = rec.sort_values(["file", "row"], kind="stable").reset_index(drop=True)
     rec["record_id"] = np.arange(len(rec), dtype=np.int64)
     men["_role_order"] = men["role"].map(_ROLE_ORDER)
@@ -375,11 +441,8 @@ def _assemble_merge(
     ben = men.loc[men["role"].eq("beneficiary"), ["file", "row", "mention_id"]]
     rec = rec.merge(ben.rename(columns={"mention_id": "beneficiary_mention_id"}), on=["file", "row"], how="left",
                     validate="one_to_one")
-    q = quarantine.sort_values(["file", "row", "column", "problem"], kind="stable", na_position="first")
-    return IngestResult(
-        mentions=conform(men, "mentions"), records=conform(rec, "records"),
-        quarantine=conform(q.reset_index(drop=True), "quarantine"), files=files,
-    )
+    _link_reversals(rec)
+    return IngestResult(mentions=conform(men, "mentions"), records=conform(rec, "records"), quarantine=q, files=files)
 
 
 def file_reports_as_dicts(files: list[FileReport]) -> list[dict[str, object]]:

@@ -56,6 +56,18 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     return out
 
 
+_PANDAS_DTYPES = {"int32": "int32", "int64": "int64", "double": "float64", "bool": "bool",
+                  "date32[day]": "datetime64[ns]", "timestamp[ms]": "datetime64[ns]"}
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    """A canonical table without rows: every column, with the dtype the stages give it
+    (text as object, dates as datetime64), so that later stages run on a batch with
+    nothing readable as they do on any other."""
+    schema = canonical_schemas()[table]
+    return pd.DataFrame({f.name: pd.Series(dtype=_PANDAS_DTYPES.get(str(f.type), object)) for f in schema})
+
+
 def to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
     """Arrow table with the canonical types (dates as date32, ints as int32/64)."""
     schema = canonical_schemas()[table]

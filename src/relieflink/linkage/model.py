@@ -44,6 +44,8 @@ def estimate_u(tab: Table, comparisons: list[Comparison], n_pairs: int, seed: in
         a_idx, b_idx = np.flatnonzero(dataset == 0), np.flatnonzero(dataset == 1)
         li = rng.choice(a_idx, size=n_pairs)
         ri = rng.choice(b_idx, size=n_pairs)
+    elif n < 2:  # no pair to draw (a batch with nothing readable): every level unseen
+        li = ri = np.zeros(0, dtype=np.int64)
     else:
         li = rng.choice(n, size=n_pairs, p=p)
         ri = rng.choice(n, size=n_pairs, p=p)
@@ -124,6 +126,8 @@ def em(patterns: np.ndarray, counts: np.ndarray, comparisons: list[Comparison], 
     u = {k: list(v) for k, v in u.items()}
     lam = prior
     it = 0
+    if counts.sum() <= 0:  # no candidate pair (nothing readable): nothing to learn from
+        return m, u, lam, it
     for it in range(1, max_iter + 1):
         logm = _loglik(patterns, comparisons, null_masks, m)
         logu = _loglik(patterns, comparisons, null_masks, u)

@@ -271,7 +271,7 @@ def build_households(mentions: pd.DataFrame, cfg: dict) -> tuple[pd.Series, pd.D
         ac = pd.factorize(mentions["address"].astype(object), use_na_sentinel=True)[0].astype(np.int64)
         tc = pd.factorize(mentions["phone"].astype(object), use_na_sentinel=True)[0].astype(np.int64)
         ok = (ac >= 0) & (tc >= 0)
-        ap = pd.DataFrame({"k": ac[ok] * (int(tc.max()) + 1) + tc[ok], "p": pidx[ok]}).drop_duplicates()
+        ap = pd.DataFrame({"k": ac[ok] * (int(tc.max(initial=0)) + 1) + tc[ok], "p": pidx[ok]}).drop_duplicates()
         size = ap.groupby("k")["p"].transform("size").to_numpy()
         ap = ap[(size > 1) & (size <= cap)]
         f2 = ap.groupby("k")["p"].transform("min").to_numpy()

@@ -56,7 +56,7 @@ def _given_pinyin(name_pinyin: pd.Series, surname: pd.Series, name: pd.Series) -
     """Pinyin of the given name: the name's syllables after the surname's (one per Han character)."""
     key = pd.DataFrame({"p": name_pinyin, "s": surname, "n": name})
     codes = [pd.factorize(key[c], use_na_sentinel=True)[0].astype(np.int64) + 1 for c in "psn"]
-    k = (codes[0] * (codes[1].max() + 1) + codes[1]) * (codes[2].max() + 1) + codes[2]
+    k = (codes[0] * (codes[1].max(initial=0) + 1) + codes[1]) * (codes[2].max(initial=0) + 1) + codes[2]
     inv, _ = pd.factorize(k)
     first_idx = pd.Series(np.arange(len(k))).groupby(inv, sort=True).first().to_numpy()
     uniq = key.iloc[first_idx]

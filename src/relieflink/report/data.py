@@ -38,6 +38,16 @@ PROBLEM_ZH = {
     "id_conflicts_stated": "身份证号与登记的性别/出生日期/年龄矛盾",
     "id_head_id_on_member": "成员行误填户主身份证号",
     "id_missing": "身份证号缺失",
+    "undecodable_line": "该行含无法解码的字节",
+    "duplicate_column": "表头列名重复（采用第一列）",
+    "blank_column_name": "表头列名为空（该列未读取）",
+    "nested_json_value": "JSON字段值为对象或数组",
+    "bad_json_line": "该行不是JSON对象",
+    "implausible_amount": "金额超出可信上限",
+    "implausible_date": "日期超出可信范围",
+    "end_before_start": "终止日期早于起始日期",
+    "negative_amount": "负数金额（冲正）",
+    "reversed_record": "已被冲正的记录",
 }
 ACTION_ZH = {
     "row_rejected": "整行未入库",

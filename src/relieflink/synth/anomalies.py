@@ -469,6 +469,8 @@ class RowPlanter:
             self.pl.used.update(int(x) for x in t.loc[m, "pid"])
             s = self.y0 + int(rng.integers(2, 9))
             if compliant:
+                # 低保边缘 ends the month before 低保 starts, and not before its own start
+                s = max(s, int(t.loc[m, "start_m"].max()) + 1)
                 t.loc[m, "end_m"] = s - 1
                 t.loc[m, "end"] = month_end([s - 1])[0]
             rows = t.loc[m].copy()
