@@ -34,6 +34,7 @@ from relieflink.config.catalog import Catalog
 FLAG_COLUMNS = [
     "flag_id", "rule_id", "category", "status", "person_id", "household_id", "records", "programs", "missed_programs",
     "period_start", "period_end", "amount_at_stake", "link_confidence", "evidence", "explanation_zh", "explanation_en",
+    "explanation_scoped_zh", "explanation_scoped_en",
 ]
 
 
@@ -263,6 +264,7 @@ def audit_records(
     flags["_name_masked"] = mask_name(flags["person_id"].map(people["name"]) if "name" in people else pd.Series("", index=flags.index))
     flags["_id_masked"] = mask_id(flags["person_id"].map(people["id_number"]) if "id_number" in people else pd.Series("", index=flags.index))
     flags["explanation_zh"], flags["explanation_en"] = explain(flags, ruleset, catalog)
+    flags["explanation_scoped_zh"], flags["explanation_scoped_en"] = explain(flags, ruleset, catalog, scoped=True)
     flags = flags.sort_values(["rule_id", "flag_id"], kind="stable").reset_index(drop=True)[FLAG_COLUMNS]
     held = flags["status"].eq("held").to_numpy()
     return AuditResult(flags[~held].reset_index(drop=True), flags[held].reset_index(drop=True), period)

@@ -55,8 +55,13 @@ _VERB_EN = {
 }
 
 
-def explain(flags: pd.DataFrame, ruleset: RuleSet, catalog: Catalog) -> tuple[pd.Series, pd.Series]:
+def explain(flags: pd.DataFrame, ruleset: RuleSet, catalog: Catalog, *, scoped: bool = False
+            ) -> tuple[pd.Series, pd.Series]:
     """``explanation_zh`` and ``explanation_en`` of each flag (vectorized over flags).
+
+    ``scoped``: the wording for a reader who may not see every involved record (an agency
+    seeing another agency's records only as agency, program and period,
+    :mod:`relieflink.visibility`): the same facts without amounts and record counts.
 
     A flag raised by several clauses of one rule (``_reasons``: (clause, facts) pairs)
     names every reason: the first with its programs, the others after it (低保 and
@@ -80,10 +85,17 @@ def explain(flags: pd.DataFrame, ruleset: RuleSet, catalog: Catalog) -> tuple[pd
     extra_zh = reasons.map(lambda rs: _reasons_text(rs, kinds, names_zh, "zh"))
     extra_en = reasons.map(lambda rs: _reasons_text(rs, kinds, names_en, "en"))
     basis = reasons.map(lambda rs: "".join(dict.fromkeys(bases[clause] for clause, _ in rs)))
+    if scoped:  # what every agency involved may read: no amounts, no count of other agencies' records
+        records_zh = "；涉及" + sources_zh + "的记录"
+        records_en = pd.Series("", index=flags.index)
+        amount_zh = amount_en = pd.Series("", index=flags.index)
+    else:
+        records_zh = "；涉及" + n + "条记录（" + sources_zh + "）"
+        records_en = "; " + n + " records"
     zh = (who_zh + _period_zh(flags["period_start"], flags["period_end"]) + first_kind.map(_VERB_ZH) + "：" + programs_zh
-          + extra_zh + "；涉及" + n + "条记录（" + sources_zh + "）" + amount_zh + "。依据：" + basis)
+          + extra_zh + records_zh + amount_zh + "。依据：" + basis)
     en = (who_en + " " + first_kind.map(_VERB_EN) + " " + _period_en(flags["period_start"], flags["period_end"]) + ": "
-          + programs_en + extra_en + "; " + n + " records" + amount_en + ".")
+          + programs_en + extra_en + records_en + amount_en + ".")
     return zh, en
 
 

@@ -38,6 +38,10 @@ FLAGS_SCHEMA = pa.schema(
         pa.field("evidence", pa.string()),
         pa.field("explanation_zh", pa.string()),
         pa.field("explanation_en", pa.string()),
+        # the same without amounts and record counts: what an agency reads when another agency's
+        # records are involved (relieflink.visibility)
+        pa.field("explanation_scoped_zh", pa.string()),
+        pa.field("explanation_scoped_en", pa.string()),
         pa.field("decision", pa.string()),
         pa.field("decided_by", pa.string()),
         pa.field("decision_reason", pa.string()),

@@ -1,41 +1,24 @@
 """``reports/<agency code>.html``: what one agency or subdistrict may see.
 
-Visibility rule (the contract of these reports)
------------------------------------------------
-An agency (or subdistrict) A sees a flag F **if and only if at least one of
-F's involved records was delivered by A** (``records.agency == A``); flags
-that a reviewer dismissed are left out. Within a visible flag, A sees:
-
-* the flag's own facts: id, rule and its policy basis, category, status
-  (finding / review), period, link confidence, and the person concerned
-  (masked name and ID unless ``mask=False``) — A already holds this person in
-  its own records;
-* **its own involved records in full**: file, row, program, category, amount,
-  period, subdistrict and community, the beneficiary's name, ID and phone as
-  on that record (masked by default), ID status;
-* for every **other** agency involved, only **which agency and which program**
-  — never another agency's amounts, dates, file names, row numbers or
-  identity fields;
-* the flag's amount at stake and its generated explanation **only when every
-  involved record is A's own** (both can carry other agencies' amounts and
-  names); otherwise the rule's policy basis is shown instead.
-
-A also sees a missed-benefit flag whose missing program A grants (a subdistrict
-grants the subdistrict programs to the people of its flags), although none of
-its records is involved: the flag's facts and which agencies and programs are
-involved, nothing of theirs. Other flags that involve none of A's records are
-not in A's report.
+What reaches the agency is decided by the one visibility contract of every
+agency-facing output, :mod:`relieflink.visibility` (read its docstring): flags
+that involve one of the agency's records or miss a program it grants; its own
+records in full (masked identity); other agencies' records only as agency and
+program (and period); amounts and full explanations only when every involved
+record is its own. Flags a reviewer dismissed are left out.
 """
 
 from __future__ import annotations
 
 from html import escape
 
+import numpy as np
 import pandas as pd
 
 from relieflink.report.data import CATEGORY_ZH, DECISION_NOTE_ZH, DECISION_ZH, STATUS_ZH, ReportData, record_view
 from relieflink.report.html import date_str, e, money, page, table, tag
 from relieflink.privacy import Masker, is_blank
+from relieflink.visibility import Scope
 
 
 def _v(r: dict, key: str) -> object:
@@ -49,7 +32,7 @@ def agency_flags(data: ReportData, code: str) -> pd.DataFrame:
     act = data.active
     if act.empty:
         return act
-    keep = act["agencies"].apply(lambda ags: code in ags) | act["grantors"].apply(lambda ags: code in ags)
+    keep = Scope(code).sees_flags(act["agencies"], act["grantors"])
     return act[keep].sort_values(["rule_id", "status", "flag_id"], kind="mergesort")
 
 
@@ -67,14 +50,16 @@ def scoped_flags(data: ReportData, code: str, records: dict[str, dict] | None = 
     """The flags of ``code``'s report, each reduced to what the agency may see (unmasked values)."""
     rv = records if records is not None else involved_records(data)
     order = {c: i for i, c in enumerate(data.agency_order)}
+    scope = Scope(code)
+    visible = agency_flags(data, code)
+    full = scope.full_detail(visible["agencies"]) if len(visible) else np.zeros(0, dtype=bool)
     out = []
-    for f in agency_flags(data, code).itertuples(index=False):
+    for f, only_own in zip(visible.itertuples(index=False), full):
         recs = [rv.get(k) for k in f.record_keys]
         own = [r for r in recs if r is not None and r["agency"] == code]
         others = sorted({(str(r["agency"]), str(r["program"])) for r in recs if r is not None and r["agency"] != code},
                         key=lambda ap: (order.get(ap[0], len(order)), ap))
-        only_own = not others and all(r is not None for r in recs)
-        out.append({"flag": f, "own": own, "others": others, "only_own": only_own})
+        out.append({"flag": f, "own": own, "others": others, "only_own": bool(only_own) and all(r is not None for r in recs)})
     return out
 
 
@@ -137,9 +122,13 @@ def render_agency(data: ReportData, code: str, mask: Masker, records: dict[str, 
             if it["only_own"]:
                 note = e(mask.explanation(f.explanation_zh, f.id_number))
                 amount = money(f.amount_at_stake)
-            else:
-                info = data.rules.get(f.rule_id)
-                note = "依据：" + e(info.basis if info else "")
+            else:  # another agency's records are involved: the scoped wording, no amount
+                scoped = getattr(f, "explanation_scoped_zh", None)
+                if isinstance(scoped, str) and scoped:
+                    note = e(mask.explanation(scoped, f.id_number))
+                else:  # a run folder written before scoped explanations existed
+                    info = data.rules.get(f.rule_id)
+                    note = "依据：" + e(info.basis if info else "")
                 amount = '<span class="small">不显示</span>'
             rows.append([
                 e(f.flag_id),

@@ -243,7 +243,8 @@ def enrich_flags(flags: pd.DataFrame, data: ReportData) -> pd.DataFrame:
     if flags is None or flags.empty:
         cols = ["flag_id", "rule_id", "category", "status", "person_id", "household_id", "records", "programs",
                 "missed_programs", "period_start", "period_end", "amount_at_stake", "link_confidence", "evidence",
-                "explanation_zh", "explanation_en", "decision", "decided_by", "decision_reason", "decision_note"]
+                "explanation_zh", "explanation_en", "explanation_scoped_zh", "explanation_scoped_en", "decision", "decided_by",
+                "decision_reason", "decision_note"]
         out = pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
         for c in ("agencies", "record_keys", "grantors"):
             out[c] = pd.Series(dtype=object)
