@@ -1,8 +1,9 @@
 """The ``relieflink`` command: a thin layer over the library.
 
-Exit codes: 0 success (quarantined rows are reported, not failures);
-2 usage error; 3 configuration error (a YAML file under schemas/ is invalid);
-4 input error (the batch folder does not exist).
+Exit codes: 0 success (quarantined rows and decisions that match nothing are
+reported, not failures); 2 usage error; 3 configuration error (a YAML file
+under schemas/ or the decisions file is invalid); 4 input error (the batch
+folder, the run folder or --previous does not exist or is not what it must be).
 """
 
 from __future__ import annotations
@@ -45,9 +46,20 @@ def _print_summary(summary: dict, out_dir: Path) -> None:  # noqa: C901 - a flat
             print(f"    {rule:<40} {n:>7}")
         if summary.get("held_for_identity_review"):
             print(f"  held as identity questions (not flags; see `relieflink review`): {summary['held_for_identity_review']}")
+    _print_continuity(summary)
     print("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
     if (out_dir / "report.html").exists():
         print(f"  report: {out_dir / 'report.html'} (workbook report.xlsx, per agency under reports/)")
+
+
+def _print_continuity(summary: dict) -> None:
+    """Ids carried over from the previous run, and decisions that match nothing."""
+    for entity, c in summary.get("continuity", {}).items():
+        print(f"  {entity} since the previous run: kept {c['kept']}, new {c['new']}, gone {c['gone']}, "
+              f"merged {c['merged']}, split {c['split']} (changes.parquet)")
+    if summary.get("decisions_unmatched"):
+        counts = ", ".join(f"{k} {v}" for k, v in summary["decisions_unmatched"].items())
+        print(f"  decisions that match nothing in this batch (kept, not applied; see `relieflink review`): {counts}")
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -65,7 +77,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
-         decisions: Path | None = None, pseudonym_key_file: str | None = None) -> int:
+         decisions: Path | None = None, pseudonym_key_file: str | None = None, previous: Path | None = None) -> int:
+    from relieflink.linkage.continuity import PreviousRunError
     from relieflink.pipeline import run_batch
 
     if not batch.is_dir():
@@ -80,15 +93,19 @@ def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage",
                   file=sys.stderr)
             return EXIT_INPUT
     print(f"relieflink: reading {batch}", file=sys.stderr)
-    run = run_batch(batch, out, progress=_progress, stages=stages, decisions=decisions or default_decisions(out),
-                    pseudonym_key=key)
+    try:
+        run = run_batch(batch, out, progress=_progress, stages=stages, decisions=decisions or default_decisions(out),
+                        pseudonym_key=key, previous=previous)
+    except PreviousRunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
     _print_summary(run.summary(), out)
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     return _run(Path(args.batch), Path(args.out), decisions=Path(args.decisions) if args.decisions else None,
-                pseudonym_key_file=args.pseudonym_key)
+                pseudonym_key_file=args.pseudonym_key, previous=Path(args.previous) if args.previous else None)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -129,15 +146,37 @@ def default_decisions(out: Path) -> Path:
     return out.resolve().parent / "relieflink-decisions.jsonl"
 
 
-def cmd_review(args: argparse.Namespace) -> int:
-    from relieflink.review import load_decisions, open_items
+def _review_context(args: argparse.Namespace) -> tuple[Path, Path, list, object] | int:
+    """The run folder, the decisions file, its decisions bound to the run's mentions, and those
+    mentions (read only when there are decisions); or an exit code."""
+    from relieflink.linkage.continuity import read_run_mentions
+    from relieflink.review import load_decisions
+    from relieflink.review.decisions import bind_to_content
 
     out = Path(args.out)
-    if not out.is_dir():
-        print(f"error: {out} is not a run folder", file=sys.stderr)
+    if not (out / "run.json").is_file():
+        print(f"error: {out} is not a run folder (no run.json); pass the output folder of `relieflink run`",
+              file=sys.stderr)
         return EXIT_INPUT
     decisions_path = Path(args.decisions) if args.decisions else default_decisions(out)
-    items = open_items(out, load_decisions(decisions_path))
+    decisions = load_decisions(decisions_path)
+    mentions = read_run_mentions(out) if decisions else None
+    if mentions is not None:
+        decisions = bind_to_content(decisions, mentions)
+    return out, decisions_path, decisions, mentions
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from relieflink.review import open_items
+    from relieflink.review.apply import unmatched_decisions
+
+    context = _review_context(args)
+    if isinstance(context, int):
+        return context
+    out, decisions_path, decisions, mentions = context
+    items = open_items(out, decisions)
     print(f"{len(items)} open items in {out} (decisions: {decisions_path})")
     shown = items.head(args.limit)
     for item in shown.itertuples(index=False):
@@ -149,16 +188,31 @@ def cmd_review(args: argparse.Namespace) -> int:
                 print(f"      {item.rule_id}: {item.summary}")
     if len(items) > len(shown):
         print(f"  … {len(items) - len(shown)} more (--limit)")
+    if decisions:
+        flags_path = out / "flags.parquet"
+        fingerprints = mentions["fingerprint"] if mentions is not None else None
+        flag_ids = pd.read_parquet(flags_path, columns=["flag_id"])["flag_id"] if flags_path.is_file() else None
+        unmatched = unmatched_decisions(decisions, fingerprints, flag_ids)
+        if unmatched:
+            print(f"{len(unmatched)} decisions match nothing in this run (kept in {decisions_path}, not applied):")
+            for u in unmatched:
+                print(f"  {u.decision:<18} {u.at}  {u.subject}")
     return EXIT_OK
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    from relieflink.review import Decision, append_decision, load_decisions, open_items
+    from relieflink.review import Decision, append_decision, open_items
     from relieflink.review.decisions import MentionKey
 
-    out = Path(args.out)
-    decisions_path = Path(args.decisions) if args.decisions else default_decisions(out)
-    items = open_items(out, load_decisions(decisions_path)).set_index("item_id")
+    for what in ("reviewer", "reason"):
+        if not getattr(args, what).strip():
+            print(f"error: --{what} must not be empty; say who decides and why", file=sys.stderr)
+            return EXIT_USAGE
+    context = _review_context(args)
+    if isinstance(context, int):
+        return context
+    out, decisions_path, decisions, _ = context
+    items = open_items(out, decisions).set_index("item_id")
     if args.item not in items.index:
         print(f"error: {args.item} is not an open item of {out}; list them with `relieflink review {out}`", file=sys.stderr)
         return EXIT_USAGE
@@ -171,11 +225,13 @@ def cmd_decide(args: argparse.Namespace) -> int:
     if item["kind"] == "flag":
         decision = Decision(kind, args.reviewer, args.reason, flag_id=args.item)
     else:
-        def key(text: str) -> MentionKey:
-            file, row, role = text.rsplit("|", 2)
-            return MentionKey(file, int(row), role)
+        def key(seen: str, fingerprint: object) -> MentionKey:
+            file, row, role = seen.rsplit("|", 2)
+            bound = fingerprint if isinstance(fingerprint, str) and fingerprint != seen else None
+            return MentionKey(file, int(row), role, fingerprint=bound)
 
-        decision = Decision(kind, args.reviewer, args.reason, mentions=(key(item["left"]), key(item["right"])))
+        decision = Decision(kind, args.reviewer, args.reason,
+                            mentions=(key(item["left"], item["left_key"]), key(item["right"], item["right_key"])))
     append_decision(decisions_path, decision)
     print(f"recorded {kind} on {args.item} in {decisions_path}; the next run applies it")
     return EXIT_OK
@@ -257,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--pseudonym-key", metavar="FILE",
                            help="reports carry keyed ID pseudonyms (HMAC-SHA256 under the secret key in FILE) "
                                 "instead of masked IDs, the same in every run made with the key")
+            p.add_argument("--previous", metavar="PREV_OUT",
+                           help="last month's output folder: persons and households already known keep their ids "
+                                "(by shared IDs and row content, never row numbers); changes.parquet lists "
+                                "merges and splits since")
         p.set_defaults(func=func)
 
     p = sub.add_parser("review", help="list the open review items of a run")

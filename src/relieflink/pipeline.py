@@ -21,6 +21,7 @@ from relieflink import __version__
 from relieflink.config import schemas_dir
 from relieflink.ingest.pipeline import FileReport, IngestConfig, IngestResult, file_reports_as_dicts, ingest_batch
 from relieflink.ingest.schema import conform, write_parquet
+from relieflink.linkage.continuity import Continuity, PreviousRun, read_run_mentions
 from relieflink.outputs import staged_output, write_json
 
 
@@ -41,6 +42,12 @@ class Run:
     linkage_model: object | None = None
     decisions: list = field(default_factory=list)
     refused_decisions: list[str] = field(default_factory=list)
+    #: last month's run folder, read: persons and households keep its ids (linkage.continuity)
+    previous: PreviousRun | None = None
+    #: mentions of the run the decisions were taken on, when not ``previous`` (binds decisions
+    #: written with file and row only to content)
+    decided_on: pd.DataFrame | None = None
+    continuity: Continuity | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
     def ingest_stage(self, progress: Callable[[FileReport], None] | None = None) -> IngestResult:
@@ -61,7 +68,11 @@ class Run:
         records = linked.records
         if self.decisions:
             from relieflink.review.apply import apply_identity_decisions, reviewed_same
+            from relieflink.review.decisions import bind_to_content
 
+            decided_on = self.previous.mentions if self.previous is not None else self.decided_on
+            if decided_on is not None:
+                self.decisions = bind_to_content(self.decisions, decided_on)
             person_id, self.refused_decisions = apply_identity_decisions(
                 linked.mentions, linked.result.nodes.record_node, self.decisions
             )
@@ -72,8 +83,14 @@ class Run:
             # two mentions a reviewer declared one person are joined for certain
             confidence.loc[reviewed_same(linked.mentions, self.decisions), "link_confidence"] = 1.0
         records[["link_confidence", "identity_resolved"]] = records_confidence(records, linked.mentions, confidence)
-        self.mentions, self.records = linked.mentions, records
-        self.persons, self.households, self.pairs = linked.persons, linked.households, linked.pairs
+        tables = {"mentions": linked.mentions, "records": records, "persons": linked.persons,
+                  "households": linked.households, "pairs": linked.pairs}
+        if self.previous is not None:
+            from relieflink.linkage.continuity import carry_over
+
+            self.continuity = carry_over(tables, self.previous)
+        self.mentions, self.records = tables["mentions"], tables["records"]
+        self.persons, self.households, self.pairs = tables["persons"], tables["households"], tables["pairs"]
         self.linkage_model = linked.model
         self.seconds["linkage"] = time.perf_counter() - started
 
@@ -107,9 +124,18 @@ class Run:
             if self.held is not None:
                 out["held_for_identity_review"] = len(self.held)
             out["amount_at_stake_findings"] = round(float(f.loc[f["status"] == "finding", "amount_at_stake"].fillna(0).sum()), 2)
+        if self.continuity is not None:
+            out["continuity"] = self.continuity.counts
         if self.decisions:
-            out["decisions_applied"] = len(self.decisions) - len(self.refused_decisions)
+            from relieflink.review.apply import unmatched_decisions, unmatched_summary
+
+            unmatched = unmatched_decisions(
+                self.decisions, self.mentions["fingerprint"] if self.persons is not None else None,
+                self.flags["flag_id"] if self.flags is not None else None)
+            out["decisions_applied"] = len(self.decisions) - len(self.refused_decisions) - len(unmatched)
             out["decisions_refused"] = self.refused_decisions
+            out["decisions_unmatched"] = unmatched_summary(unmatched)
+            out["decisions_unmatched_list"] = [u.as_dict() for u in unmatched]
         out["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
         return out
 
@@ -133,6 +159,8 @@ class Run:
                 write_flags(self.flags, staging / "flags.parquet")
             if self.held is not None:
                 write_flags(self.held, staging / "held_flags.parquet")
+            if self.continuity is not None:
+                self.continuity.changes.to_parquet(staging / "changes.parquet", index=False)
             write_json(staging / "run.json", self._manifest(staging))
             if self.flags is not None:
                 from relieflink.report import write_reports
@@ -199,16 +227,26 @@ def run_batch(
     stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
     decisions: Path | None = None,
     pseudonym_key: bytes | None = None,
+    previous: Path | None = None,
 ) -> Run:
     """Run the pipeline on ``batch_dir`` and write ``out_dir`` atomically.
 
     ``decisions``: the reviewers' decisions file (kept outside the run folder);
     identity decisions are applied after linkage, flag decisions after the audit.
     ``pseudonym_key``: the reports carry keyed ID pseudonyms instead of masked IDs.
+    ``previous``: last month's run folder; persons and households already known keep
+    its ids and ``changes.parquet`` lists merges and splits since (raises
+    :class:`~relieflink.linkage.continuity.PreviousRunError` when it is not a run folder).
     """
     from relieflink.review import load_decisions
 
-    run = Run(batch_dir=Path(batch_dir), config=config or IngestConfig.load(), decisions=load_decisions(decisions))
+    prev = PreviousRun.read(Path(previous)) if previous is not None else None
+    loaded = load_decisions(decisions)
+    # decisions written with file and row only were taken on the run now in out_dir
+    decided_on = read_run_mentions(Path(out_dir)) if loaded and prev is None and (Path(out_dir) / "run.json").is_file() \
+        else None
+    run = Run(batch_dir=Path(batch_dir), config=config or IngestConfig.load(), decisions=loaded, previous=prev,
+              decided_on=decided_on)
     run.ingest_stage(progress)
     if "linkage" in stages:
         run.linkage_stage()

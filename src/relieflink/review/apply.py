@@ -1,6 +1,7 @@
 """Apply reviewer decisions to a run: identity decisions before the audit, flag decisions after.
 
-Identity decisions act on the linkage result. ``different_persons`` detaches
+Identity decisions act on the linkage result, on the mentions they name by
+fingerprint (file names and row numbers play no part). ``different_persons`` detaches
 the second mention (with its node: the mentions identical to it in every
 compared field; alone when both mentions are one node) from the first one's
 person into a person of its own;
@@ -14,45 +15,46 @@ findings and the review queue.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from relieflink.review.decisions import Decision, flag_decisions, identity_constraints
+from relieflink.review.decisions import FLAG_DECISIONS, IDENTITY_DECISIONS, Decision, flag_decisions, identity_constraints
 
 
 def _mention_index(mentions: pd.DataFrame) -> pd.Series:
-    key = mentions["file"].astype(str) + "|" + mentions["row"].astype(int).astype(str) + "|" + mentions["role"].astype(str)
-    return pd.Series(np.arange(len(mentions)), index=key.to_numpy())
+    """Position of each mention by its fingerprint."""
+    return pd.Series(np.arange(len(mentions)), index=mentions["fingerprint"].to_numpy(dtype=object))
 
 
 def apply_identity_decisions(
     mentions: pd.DataFrame, record_node: np.ndarray, decisions: list[Decision]
 ) -> tuple[pd.Series, list[str]]:
-    """New ``person_id`` per mention after the decisions; and the refused decisions (why)."""
-    from relieflink.linkage.persons import stable_ids
+    """New ``person_id`` per mention after the decisions; and the refused decisions (why).
+
+    A decision whose mentions are not both in ``mentions`` (by fingerprint) is skipped
+    here; :func:`unmatched_decisions` lists it."""
+    from relieflink.linkage.persons import content_key, stable_ids
 
     constraints = identity_constraints(decisions)
-    person = mentions["person_id"].astype(object).to_numpy().copy()
+    person = mentions["person_id"].astype(object).to_numpy(copy=True)
     refused: list[str] = []
     if constraints.empty:
         return pd.Series(person, index=mentions.index), refused
     where = _mention_index(mentions)
+    valid_ids = mentions["id_number"].astype(object)
     for c in constraints.itertuples(index=False):  # a handful of reviewer decisions, not a hot path
-        a_key, b_key = f"{c.left_file}|{c.left_row}|{c.left_role}", f"{c.right_file}|{c.right_row}|{c.right_role}"
-        if a_key not in where.index or b_key not in where.index:
-            refused.append(f"{a_key} ~ {b_key}: a mention is not in this batch")
+        if c.left not in where.index or c.right not in where.index:
             continue
-        a, b = int(where[a_key]), int(where[b_key])
+        a, b = int(where[c.left]), int(where[c.right])
         if c.same:
             if person[a] == person[b]:
                 continue
-            ids = mentions["id_number"].to_numpy()
-            valid_a = set(ids[(person == person[a])]) - {None}
-            valid_b = set(ids[(person == person[b])]) - {None}
-            valid_a = {v for v in valid_a if isinstance(v, str)}
-            valid_b = {v for v in valid_b if isinstance(v, str)}
+            valid_a = set(valid_ids[person == person[a]].dropna().astype(str))
+            valid_b = set(valid_ids[person == person[b]].dropna().astype(str))
             if valid_a and valid_b and valid_a != valid_b:
-                refused.append(f"{a_key} ~ {b_key}: the two persons hold different valid IDs")
+                refused.append(f"{c.left_seen} ~ {c.right_seen}: the two persons hold different valid IDs")
                 continue
             person[person == person[b]] = person[a]
         elif person[a] == person[b]:
@@ -61,20 +63,16 @@ def apply_identity_decisions(
             if record_node[a] == record_node[b]:
                 moved = np.zeros(len(person), dtype=bool)
                 moved[b] = True
-            person[moved] = f"split:{b_key}"
+            person[moved] = f"split:{c.right}"
     # content-derived ids, as linkage derives them
     labels = pd.Series(person, index=mentions.index)
-    frr = mentions["file"].astype(str) + "|" + mentions["row"].astype(str).str.zfill(7) + "|" + mentions["role"].astype(str)
-    valid = mentions["id_number"].astype(object)
-    has = valid.notna()
-    min_valid = valid[has].astype(str).groupby(labels[has]).min()
-    min_frr = frr.groupby(labels).min()
-    key = ("id:" + min_valid.reindex(min_frr.index)).where(min_valid.reindex(min_frr.index).notna(), "m:" + min_frr)
+    valid = valid_ids.where(valid_ids.notna(), None)
+    min_valid = valid.dropna().astype(str).groupby(labels[valid.notna()]).min()
+    min_fingerprint = mentions["fingerprint"].astype(object).groupby(labels).min()
     # a person split off by a reviewer is keyed by its mentions, even when it carries the other's ID
-    split = min_frr.index.astype(str).str.startswith("split:")
-    key[split] = "m:" + min_frr[split]
+    min_valid = min_valid[~min_valid.index.astype(str).str.startswith("split:")]
     changed = labels.isin(labels[labels.str.startswith("split:") | ~labels.isin(mentions["person_id"])].unique())
-    new_ids = stable_ids("P", key)
+    new_ids = stable_ids("P", content_key(min_valid, min_fingerprint))
     result = labels.where(~changed, labels.map(new_ids))
     return result, refused
 
@@ -83,9 +81,46 @@ def reviewed_same(mentions: pd.DataFrame, decisions: list[Decision]) -> np.ndarr
     """Mentions (aligned with ``mentions``) that a ``same_person`` decision names."""
     constraints = identity_constraints(decisions)
     same = constraints.loc[constraints["same"].astype(bool)]
-    keys = {f"{f}|{r}|{role}" for side in ("left", "right")
-            for f, r, role in zip(same[f"{side}_file"], same[f"{side}_row"], same[f"{side}_role"])}
-    return _mention_index(mentions).index.isin(list(keys))
+    keys = set(same["left"].dropna()) | set(same["right"].dropna())
+    return mentions["fingerprint"].isin(list(keys)).to_numpy()
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """A decision that matches nothing in a run (its person left, its flag is gone): kept in
+    the file, not applied. Described without personal data."""
+
+    decision: str
+    at: str
+    subject: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"decision": self.decision, "at": self.at, "subject": self.subject}
+
+
+def unmatched_decisions(decisions: list[Decision], fingerprints: pd.Series | None,
+                        flag_ids: pd.Series | None) -> list[Unmatched]:
+    """The decisions whose subject is not in a run: an identity decision one of whose mentions
+    has no fingerprint among ``fingerprints``, a flag decision whose flag is not among
+    ``flag_ids`` (``None``: that stage did not run, nothing is judged)."""
+    present = set(fingerprints.dropna()) if fingerprints is not None else None
+    flags = set(flag_ids.dropna()) if flag_ids is not None else None
+    out = []
+    for d in decisions:  # a handful of reviewer decisions, not a hot path
+        if d.decision in IDENTITY_DECISIONS and present is not None and d.mentions is not None:
+            if not all(m.fingerprint in present for m in d.mentions):
+                out.append(Unmatched(d.decision, d.at, f"{d.describe()}: not both in this batch"))
+        elif d.decision in FLAG_DECISIONS and flags is not None and d.flag_id not in flags:
+            out.append(Unmatched(d.decision, d.at, f"{d.describe()}: no such flag in this run"))
+    return out
+
+
+def unmatched_summary(unmatched: list[Unmatched]) -> dict[str, int]:
+    """Unmatched decisions counted per kind."""
+    counts: dict[str, int] = {}
+    for u in unmatched:
+        counts[u.decision] = counts.get(u.decision, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def apply_flag_decisions(flags: pd.DataFrame, decisions: list[Decision]) -> pd.DataFrame:
