@@ -68,9 +68,14 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from relieflink.audit.truth import write_true_flags
 
     started = time.perf_counter()
-    summary = generate_batch(Path(args.out), persons=args.persons, seed=args.seed, profile=args.profile)
+    if not 1 <= args.month <= 12:
+        print("error: --month must be between 1 and 12", file=sys.stderr)
+        return EXIT_USAGE
+    summary = generate_batch(Path(args.out), persons=args.persons, seed=args.seed, profile=args.profile,
+                             month=args.month)
     write_true_flags(Path(args.out))
-    print(f"generated {args.persons} persons (profile {args.profile}, seed {args.seed}) in "
+    month = f", month {args.month}" if args.month > 1 else ""
+    print(f"generated {args.persons} persons (profile {args.profile}, seed {args.seed}{month}) in "
           f"{time.perf_counter() - started:.1f}s: batch in {Path(args.out) / 'batch'}, truth in {Path(args.out) / 'truth'}")
     del summary
     return EXIT_OK
@@ -299,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder: OUT/batch holds the exports, OUT/truth the ground truth")
     p.add_argument("--profile", choices=["clean", "default", "hard"], default="default",
                    help="how damaged the exports are (default: %(default)s)")
+    p.add_argument("--month", type=int, default=1,
+                   help="1: the batch as first exported; N: the same population's ledgers N-1 months later "
+                        "(persons left, moved and arrived, rows reordered, a file renamed; same true person ids)")
     p.set_defaults(func=cmd_synth)
 
     for name, help_text, func in (

@@ -70,8 +70,7 @@ class PreviousRun:
 
     path: Path
     mentions: pd.DataFrame      # fingerprint, person_id, household_id, id_number, household_no, file, row, role
-    persons: pd.DataFrame       # person_id, id_number
-    households: pd.DataFrame    # household_id, person_id
+    persons: pd.DataFrame       # person_id, id_number, household_id
 
     @classmethod
     def read(cls, path: Path) -> "PreviousRun":
@@ -93,15 +92,14 @@ class PreviousRun:
                                    f"pass --previous the output folder of a full `relieflink run`")
         try:
             mentions = read_run_mentions(path)
-            persons = pd.read_parquet(path / "persons.parquet", columns=["person_id", "id_number"])
-            households = pd.read_parquet(path / "households.parquet", columns=["household_id", "person_id"])
+            persons = pd.read_parquet(path / "persons.parquet", columns=["person_id", "id_number", "household_id"])
         except Exception as exc:  # noqa: BLE001 - any unreadable table is the same sentence
             raise PreviousRunError(f"{path}: cannot read the previous run's tables ({type(exc).__name__}); "
                                    f"{what}") from None
         assert mentions is not None
         keep = [c for c in ("fingerprint", "person_id", "household_id", "id_number", "household_no", "file", "row",
                             "role") if c in mentions]
-        return cls(path, mentions[keep], persons, households)
+        return cls(path, mentions[keep], persons)
 
 
 @dataclass
@@ -212,14 +210,15 @@ def person_evidence(mentions: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFra
     ], ignore_index=True).dropna(subset=["group", "key"])
 
 
-def household_evidence(mentions: pd.DataFrame, households: pd.DataFrame) -> pd.DataFrame:
-    """One row per piece of evidence of a household: its roster 户编号 (anchor), each member."""
+def household_evidence(mentions: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
+    """One row per piece of evidence of a household: its roster 户编号 (anchor), each member
+    (a person counts for its own household only, not for a second roster it is listed on)."""
     roster = mentions.loc[mentions["household_no"].notna(), ["household_id", "household_no"]].drop_duplicates()
     return pd.concat([
         pd.DataFrame({"group": roster["household_id"].astype(object).to_numpy(),
                       "key": ("hn:" + roster["household_no"].astype(object)).to_numpy(dtype=object), "tier": TIER_ANCHOR}),
-        pd.DataFrame({"group": households["household_id"].astype(object).to_numpy(),
-                      "key": ("p:" + households["person_id"].astype(object)).to_numpy(dtype=object),
+        pd.DataFrame({"group": persons["household_id"].astype(object).to_numpy(),
+                      "key": ("p:" + persons["person_id"].astype(object)).to_numpy(dtype=object),
                       "tier": TIER_CONTENT}),
     ], ignore_index=True).dropna(subset=["group", "key"]).drop_duplicates()
 
@@ -251,8 +250,8 @@ def carry_over(tables: dict[str, pd.DataFrame], previous: PreviousRun) -> Contin
         for c in columns:
             if tables.get(name) is not None and c in tables[name]:
                 tables[name][c] = relabel(tables[name][c], people.ids)
-    homes = match_ids(household_evidence(tables["mentions"], tables["households"]),
-                      household_evidence(previous.mentions, previous.households), "H", "household")
+    homes = match_ids(household_evidence(tables["mentions"], tables["persons"]),
+                      household_evidence(previous.mentions, previous.persons), "H", "household")
     for name in ("mentions", "records", "persons", "households"):
         if tables.get(name) is not None and "household_id" in tables[name]:
             tables[name]["household_id"] = relabel(tables[name]["household_id"], homes.ids)
