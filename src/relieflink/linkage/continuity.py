@@ -146,7 +146,7 @@ def greedy_matching(edges: pd.DataFrame) -> pd.Series:
 
 def _fresh_ids(natural: pd.Index, reserved: set[str], prefix: str) -> pd.Series:
     """New ids: the content id, re-derived (``again:`` + id + ``#k``) while it is reserved."""
-    ids = pd.Series(natural.to_numpy(dtype=object), index=natural, dtype=object)
+    ids = pd.Series(natural.to_numpy(dtype=object, copy=True), index=natural.copy(), dtype=object)
     clash = ids.isin(reserved).to_numpy()
     k = 0
     while clash.any():
