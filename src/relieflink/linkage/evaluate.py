@@ -151,6 +151,16 @@ def _majority(labels: pd.Series, values: pd.Series) -> pd.Series:
     return pd.Series(c["v"].to_numpy(), index=c["g"].to_numpy())
 
 
+def persons_kept(previous_out, out, previous_truth, truth) -> tuple[float, int, int]:
+    """Of the true persons seen in both runs, the share whose run id (the most frequent id of
+    their mentions) is the same in both; how many changed; how many were seen in both."""
+    a, b = _true_persons(previous_out, previous_truth), _true_persons(out, truth)
+    id_a, id_b = _majority(a["true_person_id"], a["person_id"]), _majority(b["true_person_id"], b["person_id"])
+    both = id_a.index.intersection(id_b.index)
+    same = id_a.reindex(both) == id_b.reindex(both)
+    return (float(same.mean()) if len(both) else 1.0), int((~same).sum()), int(len(both))
+
+
 def continuity_metrics(previous_out, out, previous_truth, truth) -> dict:
     """How ids carried over from one month's run (``previous_out``) to the next (``out``, run with
     ``--previous``), against the generator's truth of both months (same true person ids).
@@ -165,8 +175,7 @@ def continuity_metrics(previous_out, out, previous_truth, truth) -> dict:
     from pathlib import Path
 
     a, b = _true_persons(previous_out, previous_truth), _true_persons(out, truth)
-    id_a, id_b = _majority(a["true_person_id"], a["person_id"]), _majority(b["true_person_id"], b["person_id"])
-    both = id_a.index.intersection(id_b.index)
+    kept, changed, both = persons_kept(previous_out, out, previous_truth, truth)
     common = a.merge(b, on="fingerprint", suffixes=("_a", "_b"))
     changes = pd.read_parquet(Path(out) / "changes.parquet")
     changes = changes[changes["entity"] == "person"]
@@ -177,9 +186,7 @@ def continuity_metrics(previous_out, out, previous_truth, truth) -> dict:
     merges_true = int(sum(len(set(true_a.reindex(ids))) == 1 for ids in merged))
     splits_true = int(sum(len(set(true_b.reindex(ids))) == len(ids) for ids in split))
     return {
-        "persons_in_both_months": int(len(both)),
-        "persons_kept": float((id_a.reindex(both) == id_b.reindex(both)).mean()) if len(both) else 1.0,
-        "persons_changed_id": int((id_a.reindex(both) != id_b.reindex(both)).sum()),
+        "persons_in_both_months": both, "persons_kept": kept, "persons_changed_id": changed,
         "mentions_in_both_months": int(len(common)),
         "mentions_kept": float((common["person_id_a"] == common["person_id_b"]).mean()) if len(common) else 1.0,
         "merges_listed": int(len(merged)), "merges_true": merges_true,
