@@ -156,7 +156,7 @@ def _review_context(args: argparse.Namespace) -> tuple[Path, Path, list, object]
     mentions (read only when there are decisions); or an exit code."""
     from relieflink.linkage.continuity import read_run_mentions
     from relieflink.review import load_decisions
-    from relieflink.review.decisions import bind_to_content
+    from relieflink.review.decisions import bind_to_content, needs_binding
 
     out = Path(args.out)
     if not (out / "run.json").is_file():
@@ -166,7 +166,7 @@ def _review_context(args: argparse.Namespace) -> tuple[Path, Path, list, object]
     decisions_path = Path(args.decisions) if args.decisions else default_decisions(out)
     decisions = load_decisions(decisions_path)
     mentions = read_run_mentions(out) if decisions else None
-    if mentions is not None:
+    if mentions is not None and needs_binding(decisions):
         decisions = bind_to_content(decisions, mentions)
     return out, decisions_path, decisions, mentions
 
@@ -199,7 +199,8 @@ def cmd_review(args: argparse.Namespace) -> int:
         flag_ids = pd.read_parquet(flags_path, columns=["flag_id"])["flag_id"] if flags_path.is_file() else None
         unmatched = unmatched_decisions(decisions, fingerprints, flag_ids)
         if unmatched:
-            print(f"{len(unmatched)} decisions match nothing in this run (kept in {decisions_path}, not applied):")
+            many = "decisions match" if len(unmatched) > 1 else "decision matches"
+            print(f"{len(unmatched)} {many} nothing in this run (kept in {decisions_path}, not applied):")
             for u in unmatched:
                 print(f"  {u.decision:<18} {u.at}  {u.subject}")
     return EXIT_OK

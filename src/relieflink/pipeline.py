@@ -88,7 +88,9 @@ class Run:
         if self.previous is not None:
             from relieflink.linkage.continuity import carry_over
 
+            carried = time.perf_counter()
             self.continuity = carry_over(tables, self.previous)
+            self.seconds["continuity"] = time.perf_counter() - carried
         self.mentions, self.records = tables["mentions"], tables["records"]
         self.persons, self.households, self.pairs = tables["persons"], tables["households"], tables["pairs"]
         self.linkage_model = linked.model
@@ -240,11 +242,14 @@ def run_batch(
     """
     from relieflink.review import load_decisions
 
+    from relieflink.review.decisions import needs_binding
+
     prev = PreviousRun.read(Path(previous)) if previous is not None else None
     loaded = load_decisions(decisions)
-    # decisions written with file and row only were taken on the run now in out_dir
-    decided_on = read_run_mentions(Path(out_dir)) if loaded and prev is None and (Path(out_dir) / "run.json").is_file() \
-        else None
+    decided_on = None
+    if prev is None and needs_binding(loaded) and (Path(out_dir) / "run.json").is_file():
+        # decisions written with file and row only were taken on the run now in out_dir
+        decided_on = read_run_mentions(Path(out_dir))
     run = Run(batch_dir=Path(batch_dir), config=config or IngestConfig.load(), decisions=loaded, previous=prev,
               decided_on=decided_on)
     run.ingest_stage(progress)

@@ -198,29 +198,26 @@ def match_ids(current: pd.DataFrame, previous: pd.DataFrame, prefix: str, entity
     return IdCarry(ids=ids, changes=changes.reset_index(drop=True)[CHANGE_COLUMNS], counts=counts)
 
 
+def _evidence(*parts: tuple[pd.Series, str, pd.Series, int]) -> pd.DataFrame:
+    """Evidence rows from (groups, key prefix, keys, tier) parts; nulls dropped."""
+    return pd.concat([
+        pd.DataFrame({"group": groups.astype(object).to_numpy(),
+                      "key": (prefix + keys.astype(object)).to_numpy(dtype=object), "tier": tier})
+        for groups, prefix, keys, tier in parts
+    ], ignore_index=True).dropna(subset=["group", "key"]).drop_duplicates()
+
+
 def person_evidence(mentions: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
     """One row per piece of evidence of a person: its valid ID (anchor), each mention's fingerprint."""
-    ids = persons.loc[persons["id_number"].notna(), ["person_id", "id_number"]]
-    return pd.concat([
-        pd.DataFrame({"group": ids["person_id"].astype(object).to_numpy(),
-                      "key": ("id:" + ids["id_number"].astype(object)).to_numpy(dtype=object), "tier": TIER_ANCHOR}),
-        pd.DataFrame({"group": mentions["person_id"].astype(object).to_numpy(),
-                      "key": ("fp:" + mentions["fingerprint"].astype(object)).to_numpy(dtype=object),
-                      "tier": TIER_CONTENT}),
-    ], ignore_index=True).dropna(subset=["group", "key"])
+    return _evidence((persons["person_id"], "id:", persons["id_number"], TIER_ANCHOR),
+                     (mentions["person_id"], "fp:", mentions["fingerprint"], TIER_CONTENT))
 
 
 def household_evidence(mentions: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
     """One row per piece of evidence of a household: its roster 户编号 (anchor), each member
     (a person counts for its own household only, not for a second roster it is listed on)."""
-    roster = mentions.loc[mentions["household_no"].notna(), ["household_id", "household_no"]].drop_duplicates()
-    return pd.concat([
-        pd.DataFrame({"group": roster["household_id"].astype(object).to_numpy(),
-                      "key": ("hn:" + roster["household_no"].astype(object)).to_numpy(dtype=object), "tier": TIER_ANCHOR}),
-        pd.DataFrame({"group": persons["household_id"].astype(object).to_numpy(),
-                      "key": ("p:" + persons["person_id"].astype(object)).to_numpy(dtype=object),
-                      "tier": TIER_CONTENT}),
-    ], ignore_index=True).dropna(subset=["group", "key"]).drop_duplicates()
+    return _evidence((mentions["household_id"], "hn:", mentions["household_no"], TIER_ANCHOR),
+                     (persons["household_id"], "p:", persons["person_id"], TIER_CONTENT))
 
 
 def relabel(values: pd.Series, ids: pd.Series) -> pd.Series:

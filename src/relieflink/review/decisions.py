@@ -157,21 +157,28 @@ def load_decisions(path: Path | None) -> list[Decision]:
     return latest_per_subject(decisions)
 
 
+def _unbound(d: Decision) -> bool:
+    return d.mentions is not None and not all(m.fingerprint for m in d.mentions)
+
+
+def needs_binding(decisions: list[Decision]) -> bool:
+    """Whether some identity decision names its mentions by file and row only (written before
+    fingerprints existed)."""
+    return any(_unbound(d) for d in decisions)
+
+
 def bind_to_content(decisions: list[Decision], mentions: pd.DataFrame) -> list[Decision]:
     """Identity decisions written with file, row and role only, bound to the fingerprints those
     mentions have in ``mentions`` (the run the decisions were taken on: ``file``, ``row``,
     ``role``, ``fingerprint``). Those not found there stay as they are (and match nothing)."""
-    def unbound(d: Decision) -> bool:
-        return d.mentions is not None and not all(m.fingerprint for m in d.mentions)
-
-    if not any(unbound(d) for d in decisions) or not {"file", "row", "role", "fingerprint"} <= set(mentions.columns):
+    if not needs_binding(decisions) or not {"file", "row", "role", "fingerprint"} <= set(mentions.columns):
         return decisions
     seen = (mentions["file"].astype(str) + "|" + mentions["row"].astype(int).astype(str) + "|"
             + mentions["role"].astype(str))
     where = dict(zip(seen.to_numpy(dtype=object), mentions["fingerprint"].to_numpy(dtype=object)))
     bound = []
     for d in decisions:  # a handful of reviewer decisions, not a hot path
-        if unbound(d):
+        if _unbound(d):
             assert d.mentions is not None
             keys = tuple(m if m.fingerprint else replace(m, fingerprint=where.get(m.seen())) for m in d.mentions)
             d = replace(d, mentions=keys)
