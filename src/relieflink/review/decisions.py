@@ -157,6 +157,12 @@ def load_decisions(path: Path | None) -> list[Decision]:
     return latest_per_subject(decisions)
 
 
+def seen_keys(mentions: pd.DataFrame) -> pd.Series:
+    """Where each mention is, as a reviewer names it: ``file|row|role`` (aligned with ``mentions``)."""
+    return (mentions["file"].astype(str) + "|" + mentions["row"].astype(int).astype(str) + "|"
+            + mentions["role"].astype(str))
+
+
 def _unbound(d: Decision) -> bool:
     return d.mentions is not None and not all(m.fingerprint for m in d.mentions)
 
@@ -173,9 +179,7 @@ def bind_to_content(decisions: list[Decision], mentions: pd.DataFrame) -> list[D
     ``role``, ``fingerprint``). Those not found there stay as they are (and match nothing)."""
     if not needs_binding(decisions) or not {"file", "row", "role", "fingerprint"} <= set(mentions.columns):
         return decisions
-    seen = (mentions["file"].astype(str) + "|" + mentions["row"].astype(int).astype(str) + "|"
-            + mentions["role"].astype(str))
-    where = dict(zip(seen.to_numpy(dtype=object), mentions["fingerprint"].to_numpy(dtype=object)))
+    where = dict(zip(seen_keys(mentions).to_numpy(dtype=object), mentions["fingerprint"].to_numpy(dtype=object)))
     bound = []
     for d in decisions:  # a handful of reviewer decisions, not a hot path
         if _unbound(d):

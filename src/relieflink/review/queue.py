@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from relieflink.review.decisions import Decision, flag_decisions, identity_constraints
+from relieflink.linkage.continuity import read_run_mentions
+from relieflink.review.decisions import Decision, flag_decisions, identity_constraints, seen_keys
 
 ITEM_COLUMNS = ["item_id", "kind", "rule_id", "summary", "left", "right", "probability", "left_key", "right_key"]
 
@@ -38,11 +39,6 @@ def _decided_pairs(decisions: list[Decision]) -> set[str]:
     """Keys of the mention pairs a reviewer has decided on (by fingerprint)."""
     c = identity_constraints(decisions).dropna(subset=["left", "right"])
     return set(_pair_keys(c["left"], c["right"]))
-
-
-def _seen(mentions: pd.DataFrame) -> pd.Series:
-    return (mentions["file"].astype(str) + "|" + mentions["row"].astype(int).astype(str) + "|"
-            + mentions["role"].astype(str))
 
 
 def _identity_items(left_seen: pd.Series, right_seen: pd.Series, where: pd.Series, decided: set[str],
@@ -74,12 +70,9 @@ def open_items(out_dir: Path, decisions: list[Decision]) -> pd.DataFrame:
             "left": None, "right": None, "probability": todo["link_confidence"],
         }))
     decided = _decided_pairs(decisions)
-    mentions_path = out_dir / "mentions.parquet"
-    mentions = pd.read_parquet(mentions_path) if mentions_path.exists() else None
-    if mentions is not None and "fingerprint" in mentions:
-        where = pd.Series(mentions["fingerprint"].to_numpy(dtype=object), index=_seen(mentions).to_numpy())
-    else:
-        where = pd.Series(dtype=object)
+    mentions = read_run_mentions(out_dir)
+    where = pd.Series(dtype=object) if mentions is None else \
+        pd.Series(mentions["fingerprint"].to_numpy(dtype=object), index=seen_keys(mentions).to_numpy())
     held_path = out_dir / "held_flags.parquet"
     if held_path.exists():
         held = pd.read_parquet(held_path, columns=["rule_id", "records", "link_confidence", "explanation_zh"])
@@ -94,7 +87,7 @@ def open_items(out_dir: Path, decisions: list[Decision]) -> pd.DataFrame:
     if pairs_path.exists() and mentions is not None:
         pairs = pd.read_parquet(pairs_path, columns=["left_mention_id", "right_mention_id", "probability", "review"])
         pairs = pairs[pairs["review"]]
-        seen = pd.Series(_seen(mentions).to_numpy(), index=mentions["mention_id"].to_numpy())
+        seen = pd.Series(seen_keys(mentions).to_numpy(), index=mentions["mention_id"].to_numpy())
         parts.append(_identity_items(pairs["left_mention_id"].map(seen), pairs["right_mention_id"].map(seen), where,
                                      decided, {"rule_id": None, "summary": "是否同一人？/ Same person?",
                                                "probability": pairs["probability"].to_numpy()}))
