@@ -10,6 +10,8 @@ import pytest
 
 from relieflink.cli import EXIT_CONFIG, EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
 from relieflink.pipeline import run_batch
+from relieflink.review import Decision, append_decision
+from relieflink.review.decisions import MentionKey
 
 from edited_batches import BASE_OUT, FIXTURES, MOVED, shuffled_copy
 
@@ -133,3 +135,26 @@ def test_a_base_version_decision_binds_through_the_previous_run(tmp_path):
         or new.at[b.fingerprint, "file"] != b.file  # the rows did move
     assert new.at[a.fingerprint, "person_id"] != new.at[b.fingerprint, "person_id"]
     assert run.summary()["decisions_unmatched"] == {} and run.summary()["decisions_applied"] == 1
+
+
+def test_same_person_moves_a_mention_without_id_from_a_person_with_another_valid_id(tmp_path):
+    """'This row (no valid ID) is that person': the row leaves the person linkage gave it (who
+    holds another valid ID) for the reviewer's, and the two persons stay apart."""
+    from relieflink.linkage.continuity import read_run_mentions
+
+    first = run_batch(FIXTURES / "small-hard" / "batch", tmp_path / "out", stages=("ingest", "linkage"))
+    m = read_run_mentions(tmp_path / "out")
+    ids = first.persons.set_index("person_id")["id_number"]
+    m["person_valid_id"] = m["person_id"].map(ids)
+    loose = m[m["id_number"].isna() & m["person_valid_id"].notna()].iloc[0]
+    other = m[m["id_number"].notna() & (m["person_id"] != loose["person_id"])].iloc[0]
+    path = tmp_path / "decisions.jsonl"
+    append_decision(path, Decision("same_person", "甲", "per the case file", mentions=(
+        MentionKey(loose["file"], int(loose["row"]), loose["role"], loose["fingerprint"]),
+        MentionKey(other["file"], int(other["row"]), other["role"], other["fingerprint"]))))
+    run = run_batch(FIXTURES / "small-hard" / "batch", tmp_path / "out", stages=("ingest", "linkage"), decisions=path)
+    after = pd.read_parquet(tmp_path / "out" / "mentions.parquet").set_index("fingerprint")["person_id"]
+    assert run.refused_decisions == []
+    assert after[loose["fingerprint"]] == after[other["fingerprint"]] == other["person_id"]
+    stayed = m[(m["person_id"] == loose["person_id"]) & (m["fingerprint"] != loose["fingerprint"])]
+    assert (after[stayed["fingerprint"]] == loose["person_id"]).all()  # its old person keeps the rest

@@ -6,9 +6,11 @@ the second mention (with its node: the mentions identical to it in every
 compared field; alone when both mentions are one node) from the first one's
 person into a person of its own;
 ``same_person`` joins the two persons — unless both hold different valid
-IDs, which the hard rule of SPEC §4 forbids (the decision is then reported
-as refused). Person ids are derived from content as in linkage, so they
-stay stable. Flag decisions mark flags ``confirmed`` or ``dismissed``: a
+IDs, which the hard rule of SPEC §4 forbids: then a mention without a valid
+ID of its own (joined to its person by probability) moves, with its node, to
+the other mention's person, and a decision on two mentions that each carry a
+different valid ID is reported as refused. Person ids are derived from
+content as in linkage, so they stay stable. Flag decisions mark flags ``confirmed`` or ``dismissed``: a
 dismissed flag stays in ``flags.parquet`` for the record but leaves the
 findings and the review queue.
 """
@@ -54,7 +56,13 @@ def apply_identity_decisions(
             valid_a = set(valid_ids[person == person[a]].dropna().astype(str))
             valid_b = set(valid_ids[person == person[b]].dropna().astype(str))
             if valid_a and valid_b and valid_a != valid_b:
-                refused.append(f"{c.left_seen} ~ {c.right_seen}: the two persons hold different valid IDs")
+                if pd.notna(valid_ids.iat[a]) and pd.notna(valid_ids.iat[b]):
+                    refused.append(f"{c.left_seen} ~ {c.right_seen}: the two persons hold different valid IDs")
+                    continue
+                # one of the two has no valid ID of its own: its link was probabilistic, and it
+                # (with its node) moves to the other's person; the two persons stay apart
+                mover, target = (a, b) if pd.isna(valid_ids.iat[a]) else (b, a)
+                person[(record_node == record_node[mover]) & (person == person[mover])] = person[target]
                 continue
             person[person == person[b]] = person[a]
         elif person[a] == person[b]:
