@@ -179,6 +179,7 @@ def advance(cfg: Config, pop: Population, built: list[tuple[Sheet, pd.DataFrame]
     hh_of = P["hh"].to_numpy()
     changes = []
     ever_seen = _seen(built)
+    left_before = np.zeros(len(P), dtype=bool)  # households that left in an earlier month
     for m in range(2, month + 1):
         r = lambda *stage: rng_for(seed, "months", str(m), *stage)  # noqa: E731 - one stream per step
         seen = _seen(built)
@@ -189,7 +190,7 @@ def advance(cfg: Config, pop: Population, built: list[tuple[Sheet, pd.DataFrame]
         move_hh = _pick_households(r("move"), hh_of, stay, int(round(float(mc["move_rate"]) * n_seen)))
         places = _new_places(cfg, r("places"), pop, move_hh)
         moving = np.isin(hh_of, move_hh)
-        adults = (P["age"].to_numpy() >= 18) & ~leaving
+        adults = (P["age"].to_numpy() >= 18) & ~leaving & ~left_before
         never = np.flatnonzero(adults & ~np.isin(np.arange(len(P)), ever_seen))
         arrive = np.sort(r("arrive").permutation(never)[: int(round(float(mc["arrive_rate"]) * n_seen))])
         known = stay[adults[stay]]
@@ -198,7 +199,7 @@ def advance(cfg: Config, pop: Population, built: list[tuple[Sheet, pd.DataFrame]
         # movers: the person's place changes in the population and in every export that states it
         for col in ("sub", "community", "address"):
             P.loc[moving, col] = places[col].reindex(hh_of[moving]).to_numpy()
-            H.loc[move_hh, col] = places[col].to_numpy()
+        H.loc[move_hh, ["sub", "community", "address"]] = places[["sub", "community", "address"]].to_numpy()
         P.loc[moving, "subdistrict"] = np.array([s.code for s in cfg.subdistricts])[P.loc[moving, "sub"].to_numpy(dtype=int)]
         moved_ex = Exporter(cfg, P, H, seed)
         out = []
@@ -233,6 +234,7 @@ def advance(cfg: Config, pop: Population, built: list[tuple[Sheet, pd.DataFrame]
                     pd.DataFrame({"person_id": ids[arrive], "month": m, "change": "arrived"}),
                     pd.DataFrame({"person_id": ids[again], "month": m, "change": "late_entry"})]
         ever_seen = np.union1d(ever_seen, arrive)
+        left_before |= leaving
     table = pd.concat(changes, ignore_index=True) if changes else pd.DataFrame(columns=["person_id", "month", "change"])
     return built, table
 
