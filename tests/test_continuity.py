@@ -58,6 +58,20 @@ def test_a_base_version_out_is_accepted_as_previous(tmp_path):
     assert pd.read_parquet(tmp_path / "out" / "changes.parquet").empty
 
 
+def test_fingerprints_are_the_same_from_memory_and_from_a_written_run_folder():
+    """A run folder written by the base commit (no fingerprints stored): the fingerprints computed
+    from its tables are those this version computes while linking the same batch."""
+    from relieflink.linkage.continuity import read_run_mentions
+
+    result = ingest_batch(FIXTURES / "small-hard" / "batch", IngestConfig.load())
+    linked = link_mentions(result.mentions, result.records).mentions
+    written = read_run_mentions(BASE_OUT)
+    keys = ["file", "row", "role"]
+    j = linked[keys + ["fingerprint"]].merge(written[keys + ["fingerprint"]], on=keys, how="outer", indicator=True)
+    assert (j["_merge"] == "both").all() and (j["fingerprint_x"] == j["fingerprint_y"]).all()
+    assert linked["fingerprint"].is_unique
+
+
 @pytest.mark.parametrize("what", ["missing", "no_manifest", "ingest_only"])
 def test_previous_that_is_not_a_run_folder_is_refused(tmp_path, capsys, what):
     prev = tmp_path / "prev"
