@@ -178,14 +178,15 @@ def match_ids(current: pd.DataFrame, previous: pd.DataFrame, prefix: str, entity
     n_cur = edges.groupby("prev")["cur"].transform("size").to_numpy()
     rows = [pd.DataFrame({"change": "merged", "id_before": edges["prev"], "id_after": after, "shared": edges["shared"]})[n_prev > 1],
             pd.DataFrame({"change": "split", "id_before": edges["prev"], "id_after": after, "shared": edges["shared"]})[n_cur > 1]]
-    size_cur = current.groupby("group", sort=False).size()
-    size_prev = previous.groupby("group", sort=False).size()
+    # the size of a new or gone group: its mentions (person) or members (household)
+    size_cur = current[current["tier"] == TIER_CONTENT].groupby("group", sort=False).size()
+    size_prev = previous[previous["tier"] == TIER_CONTENT].groupby("group", sort=False).size()
     new = cur_groups[~cur_groups.isin(edges["cur"])]
     gone = prev_groups[~prev_groups.isin(edges["prev"])]
     rows.append(pd.DataFrame({"change": "new", "id_before": None, "id_after": ids.reindex(new).to_numpy(),
-                              "shared": size_cur.reindex(new).to_numpy()}))
+                              "shared": size_cur.reindex(new).fillna(0).to_numpy()}))
     rows.append(pd.DataFrame({"change": "gone", "id_before": gone.to_numpy(), "id_after": None,
-                              "shared": size_prev.reindex(gone).to_numpy()}))
+                              "shared": size_prev.reindex(gone).fillna(0).to_numpy()}))
     changes = pd.concat([r for r in rows if len(r)], ignore_index=True) if any(len(r) for r in rows) else \
         pd.DataFrame(columns=CHANGE_COLUMNS[1:])
     changes.insert(0, "entity", entity)
