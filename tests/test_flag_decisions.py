@@ -13,7 +13,7 @@ import pytest
 
 from relieflink.pipeline import run_batch
 from relieflink.review import Decision, load_decisions
-from relieflink.review.apply import apply_flag_decisions
+from relieflink.review.apply import apply_flag_decisions, unmatched_decisions
 from relieflink.synth import generate_batch
 from test_audit_flags import audit, frame
 from test_audit_rules import rec
@@ -34,14 +34,16 @@ def test_a_decision_holds_when_the_evidence_changes_and_the_flag_says_so():
 
     flags, flag = _excl_status()
     decision = Decision("flag_dismissed", "审核员甲", "两户已核实", flag_id=flag["flag_id"], evidence=flag["evidence"])
-    same, unmatched = apply_flag_decisions(flags, [decision])
+    same = apply_flag_decisions(flags, [decision])
     row = same.set_index("flag_id").loc[flag["flag_id"]]
-    assert row["decision"] == "dismissed" and pd.isna(row["decision_note"]) and unmatched == []
+    assert row["decision"] == "dismissed" and pd.isna(row["decision_note"])
+    assert unmatched_decisions([decision], None, flags["flag_id"]) == []
     # next month the 低保 record has an end month: the same flag, other evidence
     later, _ = _excl_status(end="2015-09-30")
-    changed, unmatched = apply_flag_decisions(later, [decision])
+    changed = apply_flag_decisions(later, [decision])
     row = changed.set_index("flag_id").loc[flag["flag_id"]]
-    assert row["decision"] == "dismissed" and row["decision_note"] == EVIDENCE_CHANGED and unmatched == []
+    assert row["decision"] == "dismissed" and row["decision_note"] == EVIDENCE_CHANGED
+    assert unmatched_decisions([decision], None, later["flag_id"]) == []
 
 
 def test_a_decision_matching_no_flag_is_returned_not_applied(tmp_path):
@@ -49,8 +51,10 @@ def test_a_decision_matching_no_flag_is_returned_not_applied(tmp_path):
     path = tmp_path / "decisions.jsonl"
     path.write_text(OLD_STYLE, encoding="utf-8")  # written by an older version: still loads
     decisions = load_decisions(path)
-    out, unmatched = apply_flag_decisions(flags, decisions)
-    assert [d.flag_id for d in unmatched] == ["F1b2c3d4e5f607182"]
+    out = apply_flag_decisions(flags, decisions)
+    unmatched = unmatched_decisions(decisions, None, flags["flag_id"])
+    assert [u.as_dict() for u in unmatched] == [{"decision": "flag_dismissed", "at": "2016-01-05T08:00:00Z",
+                                                 "subject": "flag F1b2c3d4e5f607182: no such flag in this run"}]
     assert out["decision"].isna().all()
 
 
@@ -106,13 +110,16 @@ def test_a_dismissed_flag_stays_dismissed_when_rows_move_and_a_file_is_renamed(m
     assert stored["evidence"] == item["evidence"] == row["evidence"]  # `decide` keeps what the reviewer saw
     # the decision taken on an old id matches nothing: listed, kept in the file, not applied
     summary = run.summary()
-    assert summary["decisions_unmatched"] == ["flag_dismissed F1b2c3d4e5f607182 (2016-01-05T08:00:00Z)"]
+    assert summary["decisions_unmatched"] == {"flag_dismissed": 1}
+    assert summary["decisions_unmatched_list"] == [{"decision": "flag_dismissed", "at": "2016-01-05T08:00:00Z",
+                                                    "subject": "flag F1b2c3d4e5f607182: no such flag in this run"}]
     assert summary["decisions_applied"] == 1
-    assert json.loads((root / "m2" / "run.json").read_text(encoding="utf-8"))["counts"]["decisions_unmatched"] == \
-        summary["decisions_unmatched"]
+    counts = json.loads((root / "m2" / "run.json").read_text(encoding="utf-8"))["counts"]
+    assert counts["decisions_unmatched"] == summary["decisions_unmatched"]
+    assert counts["decisions_unmatched_list"] == summary["decisions_unmatched_list"]
     assert decisions.read_bytes() == kept
     capsys.readouterr()
     assert main(["review", str(root / "m2"), "--decisions", str(decisions)]) == 0
     out = capsys.readouterr().out
-    assert "1 decisions match no flag of this run" in out and "F1b2c3d4e5f607182" in out
+    assert "1 decision matches nothing in this run" in out and "F1b2c3d4e5f607182" in out
     assert item["flag_id"] not in out  # dismissed: no longer an open item

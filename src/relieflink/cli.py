@@ -15,6 +15,8 @@ from relieflink.config import ConfigError
 from relieflink.errors import InputRefused, Refused
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from relieflink.ingest.pipeline import FileReport
 
 EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_CONFIG, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
@@ -29,7 +31,8 @@ exit codes:
        or the batch held no recognized export or no record (the summary says
        which files and why)
   2    usage error: a missing or invalid argument
-  3    configuration error: a file under schemas/ is invalid (file and key named)
+  3    configuration error: a file under schemas/ or the decisions file is
+       invalid (file and key or line named)
   4    refused: an input folder or file, or the output folder, cannot be used
        as given (nothing was changed)
   5    internal error: a one-line message; the traceback only with --debug
@@ -70,12 +73,16 @@ def _print_summary(summary: dict, out_dir: Path) -> None:  # noqa: C901 - a flat
             print(f"    {rule:<40} {n:>7}")
         if summary.get("held_for_identity_review"):
             print(f"  held as identity questions (not flags; see `relieflink review`): {summary['held_for_identity_review']}")
+    for entity, c in summary.get("continuity", {}).items():
+        print(f"  {entity} since the previous run: kept {c['kept']}, new {c['new']}, gone {c['gone']}, "
+              f"merged {c['merged']}, split {c['split']} (changes.parquet)")
     if summary.get("decided_flags_with_changed_evidence"):
         print(f"  decided flags whose evidence changed since the decision (decided; evidence changed since): "
               f"{summary['decided_flags_with_changed_evidence']}")
     if summary.get("decisions_unmatched"):
-        print(f"  decisions matching no flag of this run (kept in the file, not applied): "
-              f"{len(summary['decisions_unmatched'])}; see `relieflink review`")
+        counts = ", ".join(f"{k} {v}" for k, v in summary["decisions_unmatched"].items())
+        print(f"  decisions that match nothing in this run (kept in the file, not applied; see `relieflink review`): "
+              f"{counts}")
     print("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
     if (out_dir / "report.html").exists():
         print(f"  report: {out_dir / 'report.html'} (workbook report.xlsx, per agency under reports/)")
@@ -110,9 +117,14 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from relieflink.audit.truth import write_true_flags
 
     started = time.perf_counter()
-    summary = generate_batch(Path(args.out), persons=args.persons, seed=args.seed, profile=args.profile)
+    if not 1 <= args.month <= 12:
+        print("error: --month must be between 1 and 12", file=sys.stderr)
+        return EXIT_USAGE
+    summary = generate_batch(Path(args.out), persons=args.persons, seed=args.seed, profile=args.profile,
+                             month=args.month)
     write_true_flags(Path(args.out))
-    print(f"generated {args.persons} persons (profile {args.profile}, seed {args.seed}) in "
+    month = f", month {args.month}" if args.month > 1 else ""
+    print(f"generated {args.persons} persons (profile {args.profile}, seed {args.seed}{month}) in "
           f"{time.perf_counter() - started:.1f}s: batch in {Path(args.out) / 'batch'}, truth in {Path(args.out) / 'truth'}")
     del summary
     return EXIT_OK
@@ -126,7 +138,8 @@ def _read_key(path: Path) -> bytes:
 
 
 def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
-         decisions: Path | None = None, pseudonym_key_file: str | None = None, period: int | None = None) -> int:
+         decisions: Path | None = None, pseudonym_key_file: str | None = None, period: int | None = None,
+         previous: Path | None = None) -> int:
     from relieflink.outputs import preflight
     from relieflink.pipeline import run_batch
 
@@ -134,7 +147,7 @@ def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage",
     target = preflight(out, batch)  # refused before any work: nothing read, nothing written
     print(f"relieflink: reading {batch}", file=sys.stderr)
     run = run_batch(batch, target, progress=_progress, stages=stages, decisions=decisions or default_decisions(out),
-                    pseudonym_key=key, period=period)
+                    pseudonym_key=key, period=period, previous=previous)
     summary = run.summary()
     _print_summary(summary, out)
     assert run.ingest is not None
@@ -145,7 +158,8 @@ def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage",
 
 def cmd_run(args: argparse.Namespace) -> int:
     return _run(Path(args.batch), Path(args.out), decisions=Path(args.decisions) if args.decisions else None,
-                pseudonym_key_file=args.pseudonym_key, period=args.period)
+                pseudonym_key_file=args.pseudonym_key, period=args.period,
+                previous=Path(args.previous) if args.previous else None)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -196,15 +210,26 @@ def default_decisions(out: Path) -> Path:
     return out.resolve().parent / "relieflink-decisions.jsonl"
 
 
-def cmd_review(args: argparse.Namespace) -> int:
-    from relieflink.review import load_decisions, open_items
+def _review_context(args: argparse.Namespace, what: str) -> tuple[Path, Path, list, pd.DataFrame | None]:
+    """The run folder, the decisions file, its decisions bound to the run's mentions, and those
+    mentions (read only when there are decisions). ``what``: the command, for the refusal."""
+    from relieflink.linkage.continuity import read_run_mentions
+    from relieflink.review import load_decisions
+    from relieflink.review.decisions import bind_to_content, needs_binding
 
-    out = Path(args.out)
-    if not out.is_dir():
-        print(f"error: {out} is not a run folder", file=sys.stderr)
-        return EXIT_INPUT
+    out = _require_run_folder(Path(args.out), what)
     decisions_path = Path(args.decisions) if args.decisions else default_decisions(out)
     decisions = load_decisions(decisions_path)
+    mentions = read_run_mentions(out) if decisions else None
+    if mentions is not None and needs_binding(decisions):
+        decisions = bind_to_content(decisions, mentions)
+    return out, decisions_path, decisions, mentions
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from relieflink.review import open_items
+
+    out, decisions_path, decisions, mentions = _review_context(args, "review")
     items = open_items(out, decisions)
     print(f"{len(items)} open items in {out} (decisions: {decisions_path})")
     shown = items.head(args.limit)
@@ -217,29 +242,34 @@ def cmd_review(args: argparse.Namespace) -> int:
                 print(f"      {item.rule_id}: {item.summary}")
     if len(items) > len(shown):
         print(f"  … {len(items) - len(shown)} more (--limit)")
-    _print_unmatched(out, decisions)
+    if decisions:
+        _print_unmatched(out, decisions_path, decisions, mentions)
     return EXIT_OK
 
 
-def _print_unmatched(out: Path, decisions: list) -> None:
-    """The flag decisions that match no flag of the run: listed, kept in the file, not applied."""
-    from relieflink.review import unmatched_flag_decisions
+def _print_unmatched(out: Path, decisions_path: Path, decisions: list, mentions: pd.DataFrame | None) -> None:
+    """The decisions that match nothing in the run (either kind): listed, kept in the file, not applied."""
+    from relieflink.review import unmatched_in_run
 
-    unmatched = unmatched_flag_decisions(out, decisions)
+    unmatched = unmatched_in_run(out, decisions, mentions)
     if unmatched:
-        print(f"{len(unmatched)} decisions match no flag of this run (the person left or the pattern ended; "
-              "kept in the decisions file, not applied):")
-        for d in unmatched:
-            print(f"  {d.unmatched_text()}")
+        many = "decisions match" if len(unmatched) > 1 else "decision matches"
+        print(f"{len(unmatched)} {many} nothing in this run (the person left or the pattern ended; kept in "
+              f"{decisions_path}, not applied):")
+        for u in unmatched:
+            print(f"  {u.decision:<18} {u.at}  {u.subject}")
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    from relieflink.review import Decision, append_decision, load_decisions, open_items
+    from relieflink.review import Decision, append_decision, open_items
     from relieflink.review.decisions import MentionKey
 
-    out = Path(args.out)
-    decisions_path = Path(args.decisions) if args.decisions else default_decisions(out)
-    items = open_items(out, load_decisions(decisions_path)).set_index("item_id")
+    for what in ("reviewer", "reason"):
+        if not getattr(args, what).strip():
+            print(f"error: --{what} must not be empty; say who decides and why", file=sys.stderr)
+            return EXIT_USAGE
+    out, decisions_path, decisions, _ = _review_context(args, "decide on")
+    items = open_items(out, decisions).set_index("item_id")
     if args.item not in items.index:
         print(f"error: {args.item} is not an open item of {out}; list them with `relieflink review {out}`", file=sys.stderr)
         return EXIT_USAGE
@@ -253,11 +283,13 @@ def cmd_decide(args: argparse.Namespace) -> int:
         evidence = item["evidence"] if isinstance(item["evidence"], str) else None
         decision = Decision(kind, args.reviewer, args.reason, flag_id=args.item, evidence=evidence)
     else:
-        def key(text: str) -> MentionKey:
-            file, row, role = text.rsplit("|", 2)
-            return MentionKey(file, int(row), role)
+        def key(seen: str, fingerprint: object) -> MentionKey:
+            file, row, role = seen.rsplit("|", 2)
+            bound = fingerprint if isinstance(fingerprint, str) and fingerprint != seen else None
+            return MentionKey(file, int(row), role, fingerprint=bound)
 
-        decision = Decision(kind, args.reviewer, args.reason, mentions=(key(item["left"]), key(item["right"])))
+        decision = Decision(kind, args.reviewer, args.reason,
+                            mentions=(key(item["left"], item["left_key"]), key(item["right"], item["right_key"])))
     append_decision(decisions_path, decision)
     print(f"recorded {kind} on {args.item} in {decisions_path}; the next run applies it")
     return EXIT_OK
@@ -342,6 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder: OUT/batch holds the exports, OUT/truth the ground truth")
     p.add_argument("--profile", choices=["clean", "default", "hard"], default="default",
                    help="how damaged the exports are (default: %(default)s)")
+    p.add_argument("--month", type=int, default=1,
+                   help="1: the batch as first exported; N: the same population's ledgers N-1 months later "
+                        "(persons left, moved and arrived, rows reordered, a file renamed; same true person ids)")
     p.set_defaults(func=cmd_synth)
 
     for name, help_text, func in (
@@ -361,6 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--pseudonym-key", metavar="FILE",
                            help="reports carry keyed ID pseudonyms (HMAC-SHA256 under the secret key in FILE) "
                                 "instead of masked IDs, the same in every run made with the key")
+            p.add_argument("--previous", metavar="PREV_OUT",
+                           help="last month's output folder: persons and households already known keep their ids "
+                                "(by shared IDs and row content, never row numbers); changes.parquet lists "
+                                "merges and splits since")
         p.set_defaults(func=func)
 
     p = command("review", "list the open review items of a run")

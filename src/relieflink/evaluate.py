@@ -84,3 +84,59 @@ def print_evaluation(result: dict[str, object]) -> None:
         assert isinstance(table, pd.DataFrame)
         print("flags per rule:")
         print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+
+
+def simulate_decisions(out_dir: Path, truth_dir: Path, decisions: Path, per_kind: int = 5) -> list:
+    """A reviewer who knows the truth, on a run's open items: ``same_person`` or
+    ``different_persons`` on identity questions as the truth says, ``flag_confirmed`` on the
+    first review flags and ``flag_dismissed`` on the next (``per_kind`` of each, appended to
+    ``decisions``). Returns the decisions taken."""
+    from relieflink.review import Decision, append_decision, open_items
+    from relieflink.review.decisions import MentionKey
+
+    def key(seen: str, fingerprint: str) -> MentionKey:
+        file, row, role = seen.rsplit("|", 2)
+        return MentionKey(file, int(row), role, fingerprint=fingerprint)
+
+    items = open_items(Path(out_dir), [])
+    tm = pd.read_parquet(Path(truth_dir) / "mentions.parquet", columns=["file", "row", "role", "person_id"])
+    true_of = dict(zip(tm["file"] + "|" + tm["row"].astype(str) + "|" + tm["role"], tm["person_id"]))
+    taken: list = []
+    count = {"same_person": 0, "different_persons": 0}
+    for item in items[items["kind"] == "identity"].itertuples():  # a few reviewer decisions
+        kind = "same_person" if true_of.get(item.left) == true_of.get(item.right) else "different_persons"
+        if count[kind] < per_kind:
+            count[kind] += 1
+            taken.append(Decision(kind, "审核员", "per the case file",
+                                  mentions=(key(item.left, item.left_key), key(item.right, item.right_key))))
+    flags = [(f, e if isinstance(e, str) else None)
+             for f, e in items.loc[items["kind"] == "flag", ["item_id", "evidence"]].itertuples(index=False, name=None)]
+    taken += [Decision("flag_confirmed", "审核员", "checked", flag_id=f, evidence=e) for f, e in flags[:per_kind]]
+    taken += [Decision("flag_dismissed", "审核员", "checked", flag_id=f, evidence=e)
+              for f, e in flags[per_kind:2 * per_kind]]
+    for d in taken:
+        append_decision(Path(decisions), d)
+    return taken
+
+
+def decisions_held(out_dir: Path, taken: list) -> dict[str, dict[str, int]]:
+    """Per kind: decisions taken, whose subject is in the run (both mentions by fingerprint, the
+    flag by id), and held (the two mentions one person / two persons; the flag decided so)."""
+    out_dir = Path(out_dir)
+    person = pd.read_parquet(out_dir / "mentions.parquet", columns=["fingerprint", "person_id"]) \
+        .set_index("fingerprint")["person_id"]
+    flags = pd.read_parquet(out_dir / "flags.parquet", columns=["flag_id", "decision"]).set_index("flag_id")["decision"] \
+        if (out_dir / "flags.parquet").exists() else pd.Series(dtype=object)
+    result: dict[str, dict[str, int]] = {}
+    for d in taken:
+        r = result.setdefault(d.decision, {"taken": 0, "present": 0, "held": 0})
+        r["taken"] += 1
+        if d.flag_id is not None:
+            if d.flag_id in flags.index:
+                r["present"] += 1
+                r["held"] += int(flags[d.flag_id] == d.decision.removeprefix("flag_"))
+        elif all(m.fingerprint in person.index for m in d.mentions):
+            r["present"] += 1
+            same = person[d.mentions[0].fingerprint] == person[d.mentions[1].fingerprint]
+            r["held"] += int(same == (d.decision == "same_person"))
+    return result

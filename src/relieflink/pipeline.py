@@ -23,10 +23,12 @@ from relieflink import __version__
 from relieflink.config import schemas_dir
 from relieflink.ingest.pipeline import FileReport, IngestConfig, IngestResult, file_reports_as_dicts, ingest_batch
 from relieflink.ingest.schema import conform, write_parquet
+from relieflink.linkage.continuity import Continuity, PreviousRun, read_run_mentions
 from relieflink.outputs import StagedOutput, preflight, write_json
 
 if TYPE_CHECKING:
     from relieflink.audit.periods import AuditPeriod
+    from relieflink.review.apply import Unmatched
 
 
 @dataclass
@@ -49,7 +51,12 @@ class Run:
     # the audited year: given (``relieflink run --period``), else derived from the records by the audit
     period: int | None = None
     audit_period: AuditPeriod | None = None
-    unmatched_decisions: list = field(default_factory=list)  # flag decisions that match no flag of this run
+    #: last month's run folder, read: persons and households keep its ids (linkage.continuity)
+    previous: PreviousRun | None = None
+    #: mentions of the run the decisions were taken on, when not ``previous`` (binds decisions
+    #: written with file and row only to content)
+    decided_on: pd.DataFrame | None = None
+    continuity: Continuity | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
     def ingest_stage(self, progress: Callable[[FileReport], None] | None = None) -> IngestResult:
@@ -73,7 +80,11 @@ class Run:
         records = linked.records
         if self.decisions:
             from relieflink.review.apply import apply_identity_decisions, reviewed_same
+            from relieflink.review.decisions import bind_to_content
 
+            decided_on = self.previous.mentions if self.previous is not None else self.decided_on
+            if decided_on is not None:
+                self.decisions = bind_to_content(self.decisions, decided_on)
             person_id, self.refused_decisions = apply_identity_decisions(
                 linked.mentions, linked.result.nodes.record_node, self.decisions
             )
@@ -84,8 +95,16 @@ class Run:
             # two mentions a reviewer declared one person are joined for certain
             confidence.loc[reviewed_same(linked.mentions, self.decisions), "link_confidence"] = 1.0
         records[["link_confidence", "identity_resolved"]] = records_confidence(records, linked.mentions, confidence)
-        self.mentions, self.records = linked.mentions, records
-        self.persons, self.households, self.pairs = linked.persons, linked.households, linked.pairs
+        tables = {"mentions": linked.mentions, "records": records, "persons": linked.persons,
+                  "households": linked.households, "pairs": linked.pairs}
+        if self.previous is not None:
+            from relieflink.linkage.continuity import carry_over
+
+            carried = time.perf_counter()
+            self.continuity = carry_over(tables, self.previous)
+            self.seconds["continuity"] = time.perf_counter() - carried
+        self.mentions, self.records = tables["mentions"], tables["records"]
+        self.persons, self.households, self.pairs = tables["persons"], tables["households"], tables["pairs"]
         self.linkage_model = linked.model
         self.seconds["linkage"] = time.perf_counter() - started
 
@@ -100,9 +119,17 @@ class Run:
         if self.decisions:
             from relieflink.review.apply import apply_flag_decisions
 
-            self.flags, self.unmatched_decisions = apply_flag_decisions(self.flags, self.decisions)
+            self.flags = apply_flag_decisions(self.flags, self.decisions)
         self.seconds["audit"] = time.perf_counter() - started
         return self.flags
+
+    def unmatched_decisions(self) -> list[Unmatched]:
+        """The decisions whose subject is not in this run — identity decisions judged once the
+        linkage ran, flag decisions once the audit ran: kept in the file, not applied."""
+        from relieflink.review.apply import unmatched_decisions
+
+        return unmatched_decisions(self.decisions, self.mentions["fingerprint"] if self.persons is not None else None,
+                                   self.flags["flag_id"] if self.flags is not None else None)
 
     def summary(self) -> dict[str, object]:
         assert self.ingest is not None
@@ -124,10 +151,16 @@ class Run:
             # dismissed flags are on record but not findings; a record cited by several flags counts once
             active = f["decision"].ne("dismissed").to_numpy() if "decision" in f else np.ones(len(f), dtype=bool)
             out["amount_at_stake_findings"] = total(f[active & f["status"].eq("finding").to_numpy()])
+        if self.continuity is not None:
+            out["continuity"] = self.continuity.counts
         if self.decisions:
-            out["decisions_applied"] = len(self.decisions) - len(self.refused_decisions) - len(self.unmatched_decisions)
+            from relieflink.review.apply import unmatched_summary
+
+            unmatched = self.unmatched_decisions()
+            out["decisions_applied"] = len(self.decisions) - len(self.refused_decisions) - len(unmatched)
             out["decisions_refused"] = self.refused_decisions
-            out["decisions_unmatched"] = [d.unmatched_text() for d in self.unmatched_decisions]
+            out["decisions_unmatched"] = unmatched_summary(unmatched)
+            out["decisions_unmatched_list"] = [u.as_dict() for u in unmatched]
             if self.flags is not None and "decision_note" in self.flags:
                 out["decided_flags_with_changed_evidence"] = int(self.flags["decision_note"].notna().sum())
         out["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
@@ -159,6 +192,8 @@ class Run:
             write_flags(self.flags, staging / "flags.parquet")
         if self.held is not None:
             write_flags(self.held, staging / "held_flags.parquet")
+        if self.continuity is not None:
+            self.continuity.changes.to_parquet(staging / "changes.parquet", index=False)
         write_json(staging / "run.json", self._manifest(staging))
         if self.flags is not None:
             from relieflink.report import write_reports
@@ -226,6 +261,7 @@ def run_batch(
     decisions: Path | None = None,
     pseudonym_key: bytes | None = None,
     period: int | None = None,
+    previous: Path | None = None,
 ) -> Run:
     """Run the pipeline on ``batch_dir`` and write ``out_dir`` atomically.
 
@@ -239,17 +275,35 @@ def run_batch(
     ``pseudonym_key``: the reports carry keyed ID pseudonyms instead of masked IDs.
     ``period``: the calendar year to audit; None derives it from the data (the year in
     which most payment and service records begin), stated in the summary either way.
+    ``previous``: last month's run folder; persons and households already known keep
+    its ids and ``changes.parquet`` lists merges and splits since (raises
+    :class:`~relieflink.linkage.continuity.PreviousRunError`, an
+    :class:`~relieflink.errors.InputRefused`, when it is not a run folder).
     """
     from relieflink.review import load_decisions
+    from relieflink.review.decisions import needs_binding
 
-    config = config or IngestConfig.load()
-    if "audit" in stages:
-        from relieflink.audit import load_rules
+    staged = out_dir if isinstance(out_dir, StagedOutput) else None
+    try:  # refused before any work: the rules and the decisions file are read first
+        config = config or IngestConfig.load()
+        if "audit" in stages:
+            from relieflink.audit import load_rules
 
-        load_rules(catalog=config.catalog)  # a rule file that does not validate is refused before any work
-    target = out_dir if isinstance(out_dir, StagedOutput) else preflight(Path(out_dir), Path(batch_dir))
+            load_rules(catalog=config.catalog)
+        loaded = load_decisions(decisions)
+    except BaseException:
+        if staged is not None:
+            staged.abandon()  # the caller's preflight: OUT stays as it was, nothing left beside it
+        raise
+    target = staged if staged is not None else preflight(Path(out_dir), Path(batch_dir))
     with target as staging:
-        run = Run(batch_dir=Path(batch_dir), config=config, decisions=load_decisions(decisions), period=period)
+        prev = PreviousRun.read(Path(previous)) if previous is not None else None
+        decided_on = None
+        if prev is None and needs_binding(loaded) and (target.out / "run.json").is_file():
+            # decisions written with file and row only were taken on the run now in OUT
+            decided_on = read_run_mentions(target.out)
+        run = Run(batch_dir=Path(batch_dir), config=config, decisions=loaded, period=period, previous=prev,
+                  decided_on=decided_on)
         run.ingest_stage(progress)
         if "linkage" in stages:
             run.linkage_stage()

@@ -127,3 +127,69 @@ def evaluate_run(out_dir, truth_dir) -> dict:
     d = met.as_dict()
     d["mentions_without_truth"] = missing
     return d
+
+
+def _true_persons(out_dir, truth_dir) -> pd.DataFrame:
+    """The run's mentions (person id, fingerprint) with the true person behind each."""
+    from pathlib import Path
+
+    from relieflink.linkage.continuity import read_run_mentions
+
+    keys = ["file", "row", "role"]
+    men = read_run_mentions(Path(out_dir))
+    assert men is not None, f"{out_dir} holds no mentions.parquet"
+    tru = pd.read_parquet(Path(truth_dir) / "mentions.parquet", columns=keys + ["person_id"])
+    tru = tru.rename(columns={"person_id": "true_person_id"}).assign(row=lambda t: t["row"].astype("int64"))
+    men = men[keys + ["person_id", "fingerprint"]].assign(row=lambda m: m["row"].astype("int64"))
+    return men.merge(tru, on=keys, how="inner")
+
+
+def _majority(labels: pd.Series, values: pd.Series) -> pd.Series:
+    """The most frequent value per label (ties: the smallest)."""
+    c = pd.DataFrame({"g": labels.to_numpy(), "v": values.astype(str).to_numpy()}).value_counts().reset_index(name="n")
+    c = c.sort_values(["g", "n", "v"], ascending=[True, False, True], kind="stable").drop_duplicates("g")
+    return pd.Series(c["v"].to_numpy(), index=c["g"].to_numpy())
+
+
+def persons_kept(previous_out, out, previous_truth, truth) -> tuple[float, int, int]:
+    """Of the true persons seen in both runs, the share whose run id (the most frequent id of
+    their mentions) is the same in both; how many changed; how many were seen in both."""
+    a, b = _true_persons(previous_out, previous_truth), _true_persons(out, truth)
+    id_a, id_b = _majority(a["true_person_id"], a["person_id"]), _majority(b["true_person_id"], b["person_id"])
+    both = id_a.index.intersection(id_b.index)
+    same = id_a.reindex(both) == id_b.reindex(both)
+    return (float(same.mean()) if len(both) else 1.0), int((~same).sum()), int(len(both))
+
+
+def continuity_metrics(previous_out, out, previous_truth, truth) -> dict:
+    """How ids carried over from one month's run (``previous_out``) to the next (``out``, run with
+    ``--previous``), against the generator's truth of both months (same true person ids).
+
+    ``persons_kept``: of the true persons seen in both months, the share whose run id (the most
+    frequent id of their mentions) is the same in both. ``mentions_kept``: of the mentions in
+    both months (same fingerprint), the share with the same person id. Merges and splits listed
+    in ``changes.parquet`` are *true* when they repair the previous run against the truth: the
+    previous persons merged are one true person; the parts of a split person are different
+    true persons.
+    """
+    from pathlib import Path
+
+    a, b = _true_persons(previous_out, previous_truth), _true_persons(out, truth)
+    kept, changed, both = persons_kept(previous_out, out, previous_truth, truth)
+    common = a.merge(b, on="fingerprint", suffixes=("_a", "_b"))
+    changes = pd.read_parquet(Path(out) / "changes.parquet")
+    changes = changes[changes["entity"] == "person"]
+    true_a = _majority(a["person_id"], a["true_person_id"])  # previous person id -> its true person
+    true_b = _majority(b["person_id"], b["true_person_id"])
+    merged = changes[changes["change"] == "merged"].groupby("id_after")["id_before"].agg(list)
+    split = changes[changes["change"] == "split"].groupby("id_before")["id_after"].agg(list)
+    merges_true = int(sum(len(set(true_a.reindex(ids))) == 1 for ids in merged))
+    splits_true = int(sum(len(set(true_b.reindex(ids))) == len(ids) for ids in split))
+    return {
+        "persons_in_both_months": both, "persons_kept": kept, "persons_changed_id": changed,
+        "mentions_in_both_months": int(len(common)),
+        "mentions_kept": float((common["person_id_a"] == common["person_id_b"]).mean()) if len(common) else 1.0,
+        "merges_listed": int(len(merged)), "merges_true": merges_true,
+        "splits_listed": int(len(split)), "splits_true": splits_true,
+        "new_listed": int((changes["change"] == "new").sum()), "gone_listed": int((changes["change"] == "gone").sum()),
+    }

@@ -6,10 +6,12 @@ mentions with ``person_id`` / ``household_id``, the ``persons``,
 ``households`` and ``pairs`` tables (and ``records`` with the beneficiary's
 ids when records are given).
 
-Person ids are derived from content, never from enumeration order: a hash of
-the smallest valid ID of the person, else of the smallest ``file|row|role``
-of its mentions. Household ids: a hash of the smallest roster 户编号, else of
-the smallest person id of the household.
+Person ids are derived from content, never from enumeration order, file
+names or row numbers: a hash of the smallest valid ID of the person, else of
+the smallest fingerprint of its mentions (:mod:`relieflink.linkage.fingerprint`).
+Household ids: a hash of the smallest roster 户编号, else of the smallest person
+id of the household. Month to month, :mod:`relieflink.linkage.continuity`
+keeps the ids of persons and households already known.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from relieflink.linkage.engine import Linker, LinkResult
+from relieflink.linkage.fingerprint import mention_fingerprints
 from relieflink.linkage.prepare import per_value
 from relieflink.linkage.settings import Settings
 from relieflink.linkage.table import NULL
@@ -104,20 +107,11 @@ def _min_string_per_group(labels: np.ndarray, codes: np.ndarray, uni: np.ndarray
     return pd.Series(uni[mn.to_numpy()], index=mn.index, dtype=object)
 
 
-def _mention_keys(m: pd.DataFrame) -> tuple[np.ndarray, callable]:
-    """An int64 per mention ordered like the string ``file|row(7 digits)|role``, and a function
-    that builds those strings for a few positions."""
-    fcodes, funi = _sorted_codes(m["file"].astype(str))
-    rcodes, runi = _sorted_codes(m["role"].astype(str))
-    row = m["row"].to_numpy(dtype=np.int64)
-    key = (fcodes * (int(row.max(initial=0)) + 1) + row) * (len(runi) + 1) + rcodes
-
-    def strings(pos: np.ndarray) -> pd.Series:
-        f = pd.Series(m["file"].to_numpy(dtype=object)[pos]).astype(str)
-        r = pd.Series(m["row"].to_numpy()[pos]).astype(str).str.zfill(7)
-        o = pd.Series(m["role"].to_numpy(dtype=object)[pos]).astype(str)
-        return f + "|" + r + "|" + o
-    return key, strings
+def content_key(min_valid_id: pd.Series, min_fingerprint: pd.Series) -> pd.Series:
+    """What a person id is a hash of, per person label: ``id:`` + its smallest valid ID, else
+    ``m:`` + the smallest fingerprint of its mentions (labels: ``min_fingerprint``'s index)."""
+    valid = min_valid_id.reindex(min_fingerprint.index)
+    return ("id:" + valid.astype(object)).where(valid.notna(), "m:" + min_fingerprint.astype(object))
 
 
 def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
@@ -133,14 +127,13 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
     t0 = time.perf_counter()
     s = settings if isinstance(settings, Settings) else Settings.load(settings)
     m = mentions.reset_index(drop=True)
-    if {"file", "row", "id_clean", "id_number"} <= set(m.columns):
-        # rows without any ID: keyed by file|row, so that identical name-only rows are not
-        # collapsed into one node before linkage (the preparer keeps it for no-ID nodes only)
+    if "fingerprint" not in m or m["fingerprint"].isna().any():  # ingest leaves the column empty
+        m["fingerprint"] = mention_fingerprints(m, records).to_numpy()
+    if {"id_clean", "id_number"} <= set(m.columns):
+        # rows without any ID: keyed by their fingerprint, so that identical name-only rows are
+        # not collapsed into one node before linkage (the preparer keeps it for no-ID nodes only)
         noid = (m["id_clean"].isna() & m["id_number"].isna()).to_numpy()
-        solo = np.full(len(m), None, dtype=object)
-        if noid.any():
-            solo[noid] = (m["file"].astype(str)[noid] + "|" + m["row"].astype(str)[noid]).to_numpy(dtype=object)
-        m = m.assign(solo=solo)
+        m = m.assign(solo=np.where(noid, m["fingerprint"].to_numpy(dtype=object), None))
     linker = Linker(s)
     res = linker.run(m, train=train, labels=labels)
     m = m.drop(columns=["solo"], errors="ignore")
@@ -158,13 +151,8 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
     rank = np.full(len(tab.vocab), -1, np.int64)
     rank[uvc[order]] = np.arange(len(uvc))
     min_vid = _min_string_per_group(nl, rank[np.maximum(vcodes, 0)] * vo - (~vo), vstr[order])
-    mkey, mstr = _mention_keys(m)
-    g = pd.DataFrame({"lab": lab, "k": mkey})
-    kmin = g.groupby("lab")["k"].idxmin()  # position of the smallest file|row|role of each person
-    min_frr = pd.Series(mstr(kmin.to_numpy()).to_numpy(), index=kmin.index, dtype=object)
-    has = min_vid.reindex(min_frr.index)
-    key = ("id:" + has).where(has.notna(), "m:" + min_frr)
-    pid_of_label = stable_ids("P", key)
+    fcodes, funi = _sorted_codes(m["fingerprint"])
+    pid_of_label = stable_ids("P", content_key(min_vid, _min_string_per_group(lab, fcodes, funi)))
     person_id = pid_of_label.reindex(lab).to_numpy()
     out = m.copy()
     out["person_id"] = pd.array(person_id, dtype=STRING)

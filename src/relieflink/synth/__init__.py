@@ -32,6 +32,8 @@ Modules, one job each (all parameters in ``schemas/synth.yaml``):
 * ``writers``    CSV / JSONL / XLSX bytes (openpyxl write-only) ; ``xlsx_fast`` the
                  vectorized workbook writer used by default
 * ``truth``      the ground-truth tables
+* ``months``     the next months: the same ledgers exported later (leavers, movers,
+                 late entries, rows reordered, a file renamed; ``generate_batch(month=N)``)
 * ``generate``   the pipeline and :class:`SynthSummary`
 """
 

@@ -16,6 +16,7 @@ from .config import load_config, rng_for
 from .exports import Exporter
 from .histories import Histories
 from .layout import lay_out
+from .months import advance, export_stamp
 from .population import generate_population
 from .statuses import assign_statuses
 from .truth import (households_table, mentions_of, persons_table, planted_of, quirks_of, records_of,
@@ -51,8 +52,13 @@ class SynthSummary:
 
 
 def generate_batch(out_dir: Path, persons: int, seed: int, profile: str = "default",
-                   schemas_dir: Path | None = None) -> SynthSummary:
-    """Generate a batch (``out_dir/batch``) and its ground truth (``out_dir/truth``)."""
+                   schemas_dir: Path | None = None, month: int = 1) -> SynthSummary:
+    """Generate a batch (``out_dir/batch``) and its ground truth (``out_dir/truth``).
+
+    ``month``: 1 is the batch as first exported; ``N`` the same population's ledgers
+    exported ``N - 1`` months later (leavers, movers, late entries, rows reordered, a
+    file renamed: :mod:`relieflink.synth.months`), with the same true person ids.
+    """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -63,6 +69,8 @@ def generate_batch(out_dir: Path, persons: int, seed: int, profile: str = "defau
     out_dir = Path(out_dir)
     if persons < 50:
         raise ValueError("persons must be at least 50")
+    if not 1 <= int(month) <= 12:
+        raise ValueError("month must be between 1 and 12")
     cfg = load_config(profile, schemas_dir)
     t = time.perf_counter()
     pop = generate_population(cfg, int(persons), int(seed))
@@ -90,6 +98,10 @@ def generate_batch(out_dir: Path, persons: int, seed: int, profile: str = "defau
                 built.append((sh, tt))
         else:
             built.append(getattr(ex, k)(tables[k]))
+    stamp, month_changes = cfg.export_timestamp, None
+    if month > 1:
+        built, month_changes = advance(cfg, pop, built, int(seed), int(month))
+        stamp = export_stamp(cfg, int(month))
     t = lap("exports", t)
 
     batch = out_dir / "batch"
@@ -103,7 +115,7 @@ def generate_batch(out_dir: Path, persons: int, seed: int, profile: str = "defau
     for sh, tt in built:
         laid = lay_out(sh, rng_for(int(seed), "layout", sh.filename), float(prof["blank_row_rate"]),
                        float(prof.get("blank_line_style_empty", 0.5)))
-        write_sheet(batch, sh, laid, cfg.export_timestamp, str(cfg.synth["habits"].get("xlsx_engine", "fast")))
+        write_sheet(batch, sh, laid, stamp, str(cfg.synth["habits"].get("xlsx_engine", "fast")))
         laid_all.append((sh, laid, tt))
     t = lap("write", t)
 
@@ -147,13 +159,18 @@ def generate_batch(out_dir: Path, persons: int, seed: int, profile: str = "defau
         "duplicate_delivery": {"original": dup[0], "copy": dup[1]} if dup else None,
         "planted": planted_df[~planted_df["compliant"]].groupby("rule_id").size().astype(int).to_dict(),
         "compliant": planted_df[planted_df["compliant"]].groupby("rule_id").size().astype(int).to_dict(),
-        "year": cfg.year,
+        "year": cfg.year, "month": int(month),
     }
     records = records.drop(columns=["rid"])
-    write_truth(truth_dir, {
+    truth_tables = {
         "persons": persons_table(P), "households": households_table(pop.households), "mentions": mentions,
         "records": records, "planted": planted_df, "quirks": quirks,
-    }, meta)
+    }
+    if month_changes is not None:
+        truth_tables["months"] = month_changes
+        counts = month_changes.groupby(["month", "change"]).size()
+        meta["months"] = {f"{m}:{c}": int(n) for (m, c), n in counts.items()}
+    write_truth(truth_dir, truth_tables, meta)
     lap("truth", t)
     return SynthSummary(out_dir=out_dir, seed=int(seed), profile=profile, persons=int(len(P)),
                         households=int(len(pop.households)), files=files, rows=int(sum(files.values())),
