@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from relieflink import outputs
-from relieflink.cli import EXIT_INPUT, EXIT_OK, main
+from relieflink.cli import EXIT_CONFIG, EXIT_INPUT, EXIT_OK, main
 from relieflink.errors import InputRefused, OutputRefused
 from relieflink.outputs import preflight
 
@@ -230,6 +230,33 @@ def test_internal_error_leaves_out_as_it_was(batches, previous, monkeypatch, cap
     with pytest.raises(KeyError):
         main(["ingest", str(b), "--out", str(previous), "--debug"])
     assert _leftovers(previous) == []
+
+
+@pytest.mark.parametrize("bad", ["rules", "decisions", "previous"])
+def test_refused_rules_decisions_or_previous_leave_out_and_nothing_beside_it(batches, previous, tmp_path, monkeypatch,
+                                                                             capsys, bad):
+    """The CLI prepares OUT (lock, staging folder) before the rules, the decisions file and
+    --previous are read: when one of them is refused, OUT stays as it was and nothing of the
+    preparation is left beside it."""
+    from relieflink.config import schemas_dir
+
+    a, b, refs = batches
+    argv = ["run", str(b), "--out", str(previous)]
+    if bad == "rules":
+        schemas = tmp_path / "schemas"
+        shutil.copytree(schemas_dir(), schemas)
+        rules = schemas / "rules.yaml"
+        rules.write_text(rules.read_text(encoding="utf-8").replace("kind: frequency", "kind: frequencies", 1),
+                         encoding="utf-8")
+        monkeypatch.setenv("RELIEFLINK_SCHEMAS", str(schemas))
+    elif bad == "decisions":
+        (tmp_path / "d.jsonl").write_text("not a decision\n", encoding="utf-8")
+        argv += ["--decisions", str(tmp_path / "d.jsonl")]
+    else:
+        argv += ["--previous", str(tmp_path / "not-a-run")]
+    assert main(argv) == (EXIT_INPUT if bad == "previous" else EXIT_CONFIG)
+    assert "Traceback" not in capsys.readouterr().err
+    assert _snapshot(previous) == refs["a"] and _leftovers(previous) == []
 
 
 # ---- SIGKILL at every point of the write and the swap -------------------------------------------

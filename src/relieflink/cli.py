@@ -261,36 +261,25 @@ def _print_unmatched(out: Path, decisions_path: Path, decisions: list, mentions:
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    from relieflink.review import Decision, append_decision, open_items
-    from relieflink.review.decisions import MentionKey
+    from relieflink.review import append_decision, decision_on_item, open_items
 
     for what in ("reviewer", "reason"):
         if not getattr(args, what).strip():
             print(f"error: --{what} must not be empty; say who decides and why", file=sys.stderr)
             return EXIT_USAGE
     out, decisions_path, decisions, _ = _review_context(args, "decide on")
-    items = open_items(out, decisions).set_index("item_id")
-    if args.item not in items.index:
+    items = open_items(out, decisions)
+    found = items[items["item_id"] == args.item]
+    if found.empty:
         print(f"error: {args.item} is not an open item of {out}; list them with `relieflink review {out}`", file=sys.stderr)
         return EXIT_USAGE
-    item = items.loc[args.item]
+    item = found.iloc[0]
     kind = {"confirm": "flag_confirmed", "dismiss": "flag_dismissed", "same": "same_person", "different": "different_persons"}[args.decision]
     if (item["kind"] == "flag") != kind.startswith("flag_"):
         print(f"error: {args.item} is a {item['kind']} item; use "
               f"{'confirm/dismiss' if item['kind'] == 'flag' else 'same/different'}", file=sys.stderr)
         return EXIT_USAGE
-    if item["kind"] == "flag":
-        evidence = item["evidence"] if isinstance(item["evidence"], str) else None
-        decision = Decision(kind, args.reviewer, args.reason, flag_id=args.item, evidence=evidence)
-    else:
-        def key(seen: str, fingerprint: object) -> MentionKey:
-            file, row, role = seen.rsplit("|", 2)
-            bound = fingerprint if isinstance(fingerprint, str) and fingerprint != seen else None
-            return MentionKey(file, int(row), role, fingerprint=bound)
-
-        decision = Decision(kind, args.reviewer, args.reason,
-                            mentions=(key(item["left"], item["left_key"]), key(item["right"], item["right_key"])))
-    append_decision(decisions_path, decision)
+    append_decision(decisions_path, decision_on_item(item, kind, args.reviewer, args.reason))  # type: ignore[arg-type]
     print(f"recorded {kind} on {args.item} in {decisions_path}; the next run applies it")
     return EXIT_OK
 

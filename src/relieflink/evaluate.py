@@ -91,29 +91,21 @@ def simulate_decisions(out_dir: Path, truth_dir: Path, decisions: Path, per_kind
     ``different_persons`` on identity questions as the truth says, ``flag_confirmed`` on the
     first review flags and ``flag_dismissed`` on the next (``per_kind`` of each, appended to
     ``decisions``). Returns the decisions taken."""
-    from relieflink.review import Decision, append_decision, open_items
-    from relieflink.review.decisions import MentionKey
-
-    def key(seen: str, fingerprint: str) -> MentionKey:
-        file, row, role = seen.rsplit("|", 2)
-        return MentionKey(file, int(row), role, fingerprint=fingerprint)
+    from relieflink.review import append_decision, decision_on_item, open_items
 
     items = open_items(Path(out_dir), [])
     tm = pd.read_parquet(Path(truth_dir) / "mentions.parquet", columns=["file", "row", "role", "person_id"])
     true_of = dict(zip(tm["file"] + "|" + tm["row"].astype(str) + "|" + tm["role"], tm["person_id"]))
     taken: list = []
     count = {"same_person": 0, "different_persons": 0}
-    for item in items[items["kind"] == "identity"].itertuples():  # a few reviewer decisions
-        kind = "same_person" if true_of.get(item.left) == true_of.get(item.right) else "different_persons"
+    for _, item in items[items["kind"] == "identity"].iterrows():  # a few reviewer decisions
+        kind = "same_person" if true_of.get(item["left"]) == true_of.get(item["right"]) else "different_persons"
         if count[kind] < per_kind:
             count[kind] += 1
-            taken.append(Decision(kind, "审核员", "per the case file",
-                                  mentions=(key(item.left, item.left_key), key(item.right, item.right_key))))
-    flags = [(f, e if isinstance(e, str) else None)
-             for f, e in items.loc[items["kind"] == "flag", ["item_id", "evidence"]].itertuples(index=False, name=None)]
-    taken += [Decision("flag_confirmed", "审核员", "checked", flag_id=f, evidence=e) for f, e in flags[:per_kind]]
-    taken += [Decision("flag_dismissed", "审核员", "checked", flag_id=f, evidence=e)
-              for f, e in flags[per_kind:2 * per_kind]]
+            taken.append(decision_on_item(item, kind, "审核员", "per the case file"))
+    flags = [item for _, item in items[items["kind"] == "flag"].iterrows()]
+    taken += [decision_on_item(item, "flag_confirmed", "审核员", "checked") for item in flags[:per_kind]]
+    taken += [decision_on_item(item, "flag_dismissed", "审核员", "checked") for item in flags[per_kind:2 * per_kind]]
     for d in taken:
         append_decision(Path(decisions), d)
     return taken

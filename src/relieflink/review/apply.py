@@ -24,6 +24,7 @@ and is listed: :func:`unmatched_decisions`, the one place that judges it.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,10 +134,7 @@ def unmatched_decisions(decisions: list[Decision], fingerprints: pd.Series | Non
 
 def unmatched_summary(unmatched: list[Unmatched]) -> dict[str, int]:
     """Unmatched decisions counted per kind."""
-    counts: dict[str, int] = {}
-    for u in unmatched:
-        counts[u.decision] = counts.get(u.decision, 0) + 1
-    return dict(sorted(counts.items()))
+    return dict(sorted(Counter(u.decision for u in unmatched).items()))
 
 
 def apply_flag_decisions(flags: pd.DataFrame, decisions: list[Decision]) -> pd.DataFrame:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from relieflink.linkage.continuity import read_run_mentions
 from relieflink.review.apply import Unmatched, unmatched_decisions
-from relieflink.review.decisions import Decision, flag_decisions, identity_constraints, seen_keys
+from relieflink.review.decisions import Decision, DecisionKind, MentionKey, flag_decisions, identity_constraints, seen_keys
 
 # ``evidence``: a flag item's evidence fingerprint, stored with a decision on it
 ITEM_COLUMNS = ["item_id", "kind", "rule_id", "summary", "left", "right", "probability", "left_key", "right_key",
@@ -57,6 +57,23 @@ def _identity_items(left_seen: pd.Series, right_seen: pd.Series, where: pd.Serie
     for column, values in frame.items():
         out[column] = values[keep] if isinstance(values, (pd.Series, np.ndarray)) else values
     return out
+
+
+def decision_on_item(item: pd.Series, kind: DecisionKind, reviewer: str, reason: str) -> Decision:
+    """A reviewer's decision on an open item (a row of :func:`open_items`): on a flag, with the
+    evidence fingerprint the reviewer saw; on an identity question, bound to the two mentions'
+    fingerprints, with where they were seen (``file|row|role``)."""
+    if item["kind"] == "flag":
+        evidence = item["evidence"] if isinstance(item["evidence"], str) else None
+        return Decision(kind, reviewer, reason, flag_id=item["item_id"], evidence=evidence)
+
+    def key(seen: str, fingerprint: object) -> MentionKey:
+        file, row, role = seen.rsplit("|", 2)
+        bound = fingerprint if isinstance(fingerprint, str) and fingerprint != seen else None  # else: not bound
+        return MentionKey(file, int(row), role, fingerprint=bound)
+
+    return Decision(kind, reviewer, reason,
+                    mentions=(key(item["left"], item["left_key"]), key(item["right"], item["right_key"])))
 
 
 def unmatched_in_run(out_dir: Path, decisions: list[Decision], mentions: pd.DataFrame | None = None) -> list[Unmatched]:
