@@ -21,8 +21,9 @@ Measured here (2 cores shared with other sessions, 2026-12-02), default profile
 (``--seed 3``) / hard (``--profile hard --seed 5``): persons seen in both months who keep
 their id 100 % of 11,306 / 99.956 % of 11,367 (without ``--previous`` 100 % / 99.947 %;
 base commit 99.39 % / 97.28 %); identity decisions held 48 of 48 / 49 of 49 whose mentions
-are still there; merges listed 3 (2 true) / 7 (5), splits 9 (1) / 16 (3); flag decisions:
-no flag found again while flag ids hash file and row. Runs of 20k persons take 30-75 s each.
+are still there; merges listed 3 (2 true) / 7 (5), splits 9 (1) / 16 (3); flag decisions
+(content flag ids, after the merge of the audit part) held 47 of 47 / 48 of 48 whose flag is
+still there, the others' persons left. Runs of 20k persons take 20-75 s each.
 
     python benchmarks/continuity.py --persons 20000 --seed 3 --work /tmp/cont-bench --base-src BASE/src
 """
