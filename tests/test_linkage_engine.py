@@ -41,7 +41,7 @@ def mention(file: str, row: int, name: str, *, role: str = "beneficiary", id_cle
 
 def with_background(rows: list[dict], n_persons: int = 600, seed: int = 3) -> pd.DataFrame:
     bg, _ = generate(n_persons, seed)
-    extra = pd.DataFrame(rows)
+    extra = pd.DataFrame(rows).dropna(axis=1, how="all")  # blank columns take the background's dtype
     m = pd.concat([bg, extra], ignore_index=True)
     m["mention_id"] = np.arange(len(m))
     m["record_id"] = pd.factorize(m["file"] + "|" + m["row"].astype(str))[0]

@@ -73,7 +73,7 @@ def test_adding_an_unrelated_record_changes_no_other_person(model, batch, birth,
     a = link_mentions(m, settings=model)
     extra = mention("new_source.csv", 2, name, id_clean=valid_id(birth * 10000 + 101, seq) if with_id else None,
                     subdistrict="jd-hushu")
-    m2 = pd.concat([m, pd.DataFrame([extra])], ignore_index=True)
+    m2 = pd.concat([m, pd.DataFrame([extra]).dropna(axis=1, how="all")], ignore_index=True)
     m2["birth_year_from_age"] = pd.array(m2["birth_year_from_age"], dtype="Int32")
     b = link_mentions(m2, settings=model)
     pb = _pid(b)

@@ -123,12 +123,11 @@ class Run:
             write_parquet(conform(self.mentions, "mentions"), "mentions", staging / "mentions.parquet")
             write_parquet(conform(self.records, "records"), "records", staging / "records.parquet")
             write_parquet(self.ingest.quarantine, "quarantine", staging / "quarantine.parquet")
-            for name in ("pairs", "persons", "households"):
-                table = getattr(self, name)
-                if table is not None:
-                    table.to_parquet(staging / f"{name}.parquet", index=False)
             if self.linkage_model is not None:
                 self.linkage_model.save(staging / "linkage_model.json")  # type: ignore[attr-defined]
+                comparisons = [c.name for c in self.linkage_model.comparisons]  # type: ignore[attr-defined]
+                for name in ("pairs", "persons", "households"):
+                    write_parquet(getattr(self, name), name, staging / f"{name}.parquet", comparisons)
             if self.flags is not None:
                 write_flags(self.flags, staging / "flags.parquet")
             if self.held is not None:

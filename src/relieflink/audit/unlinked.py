@@ -115,7 +115,8 @@ def _orphan_rows(look: _Lookups, eligible: pd.Index, live: pd.DataFrame, params:
         return
     pairs = pairs[~_already_paid(pairs, live[look.is_entitlement & look.resolved])]
     fits = _subdistrict_fits(pairs, look.places, "person_id", "o_place")
-    fits &= pairs["birth"].isna().to_numpy() | pairs["o_birth"].isna().to_numpy() | (pairs["birth"] == pairs["o_birth"]).to_numpy()
+    # births are datetime.date objects: compared as objects (pandas 3 would stop inferring datetime64 from them)
+    fits &= pairs["birth"].isna().to_numpy() | pairs["o_birth"].isna().to_numpy() | (pairs["birth"].to_numpy() == pairs["o_birth"].to_numpy())
     pairs = pairs[fits]
     pairs = pairs[_holds_named_ground(pairs, live)]
     pairs = pairs.assign(i=pairs["person_id"].map(look.position))

@@ -23,6 +23,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from relieflink.ingest.schema import write_parquet
 from relieflink.linkage.engine import Linker, LinkResult
 from relieflink.linkage.prepare import per_value
 from relieflink.linkage.settings import Settings
@@ -58,10 +59,9 @@ class ReliefLinkage:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = {}
+        comparisons = [c.name for c in self.model.comparisons]
         for name in ("pairs", "persons", "households"):
-            p = out_dir / f"{name}.parquet"
-            getattr(self, name).to_parquet(p, index=False)
-            paths[name] = p
+            paths[name] = write_parquet(getattr(self, name), name, out_dir / f"{name}.parquet", comparisons)
         p = out_dir / "linkage_model.json"
         self.model.save(p)
         paths["model"] = p
