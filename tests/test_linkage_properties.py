@@ -24,7 +24,7 @@ HSET = settings(max_examples=5, deadline=None, suppress_health_check=[HealthChec
 def model() -> Settings:
     m, _ = generate(1500, seed=21)
     s = Settings.load("relief")
-    s.training["u_sample_pairs"] = 200_000
+    s.training.u_sample_pairs = 200_000
     return link_mentions(m, settings=s).model
 
 
@@ -56,10 +56,10 @@ def test_result_independent_of_row_order(model, batch, seed):
 def test_training_is_order_independent_too(batch):
     m, _ = batch
     s = Settings.load("relief")
-    s.training["u_sample_pairs"] = 100_000
+    s.training.u_sample_pairs = 100_000
     a = link_mentions(m, settings=s)
     s = Settings.load("relief")
-    s.training["u_sample_pairs"] = 100_000
+    s.training.u_sample_pairs = 100_000
     b = link_mentions(m.iloc[::-1].reset_index(drop=True), settings=s)
     pd.testing.assert_series_equal(_pid(a), _pid(b))
     assert a.model.m == b.model.m

@@ -13,7 +13,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
 
@@ -22,6 +22,9 @@ from relieflink.config import schemas_dir
 from relieflink.ingest.pipeline import FileReport, IngestConfig, IngestResult, file_reports_as_dicts, ingest_batch
 from relieflink.ingest.schema import conform, write_parquet
 from relieflink.outputs import staged_output, write_json
+
+if TYPE_CHECKING:
+    from relieflink.linkage.settings import Settings
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Run:
     flags: pd.DataFrame | None = None
     held: pd.DataFrame | None = None
     linkage_model: object | None = None
+    linkage_settings: Settings | str = "relief"  # a name under schemas/linkage/, a file, or loaded settings
     decisions: list = field(default_factory=list)
     refused_decisions: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -56,7 +60,7 @@ class Run:
 
         assert self.mentions is not None and self.records is not None, "run the ingest stage first"
         started = time.perf_counter()
-        linked = link_mentions(self.mentions, self.records)
+        linked = link_mentions(self.mentions, self.records, settings=self.linkage_settings)
         confidence = mention_confidence(linked.mentions, linked.persons, linked.pairs, linked.result.nodes.record_node)
         records = linked.records
         if self.decisions:
@@ -208,6 +212,10 @@ def run_batch(
     from relieflink.review import load_decisions
 
     run = Run(batch_dir=Path(batch_dir), config=config or IngestConfig.load(), decisions=load_decisions(decisions))
+    if "linkage" in stages:  # settings that do not validate are refused before any work
+        from relieflink.linkage import Settings
+
+        run.linkage_settings = Settings.load("relief")
     run.ingest_stage(progress)
     if "linkage" in stages:
         run.linkage_stage()

@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import connected_components
 from relieflink.ingest.schema import write_parquet
 from relieflink.linkage.engine import Linker, LinkResult
 from relieflink.linkage.prepare import per_value
-from relieflink.linkage.settings import Settings
+from relieflink.linkage.settings import Households, Settings
 from relieflink.linkage.table import NULL
 
 STRING = pd.StringDtype("pyarrow")
@@ -232,7 +232,7 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
     return ReliefLinkage(out, persons, households, pairs, blocking, res, rec, timings)
 
 
-def build_households(mentions: pd.DataFrame, cfg: dict) -> tuple[pd.Series, pd.DataFrame]:
+def build_households(mentions: pd.DataFrame, cfg: Households) -> tuple[pd.Series, pd.DataFrame]:
     """Households by union-find over persons.
 
     Evidence: the roster's 户编号; two persons named on one row (student and
@@ -242,7 +242,7 @@ def build_households(mentions: pd.DataFrame, cfg: dict) -> tuple[pd.Series, pd.D
     person listed in two rosters is a finding (EXCL-STATUS), not a merge.
     Returns (household_id per person_id, households table).
     """
-    cap = int(cfg.get("address_phone_max_persons", 8))
+    cap = cfg.address_phone_max_persons
     pidx, persons = pd.factorize(mentions["person_id"].astype(str).to_numpy(dtype=object), sort=True)
     persons = pd.Index(persons)
     P = len(persons)
