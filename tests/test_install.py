@@ -30,8 +30,8 @@ def wheel_venv(tmp_path_factory) -> Path:
     python = env_dir / "bin" / "python"
     # outside the checkout, without the outer environment's PYTHONPATH: pip must not find this
     # checkout's relieflink "already installed" and skip the wheel
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-compile", str(wheel)], check=True, capture_output=True,
-                   cwd=work, env=_clean_env())
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-compile", str(wheel)],
+                   check=True, capture_output=True, cwd=work, env=_clean_env())
     return env_dir
 
 

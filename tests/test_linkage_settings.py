@@ -61,7 +61,8 @@ def test_misspelled_key_is_refused_with_file_and_key(schemas, old, new, key):
 
 def test_misspelled_level_kind_is_refused(schemas):
     path = schemas / "linkage" / "relief.yaml"
-    _edit(path, "{kind: jaro_winkler, threshold: 0.92, label: jw_0.92}", "{kind: jaro_winklr, threshold: 0.92, label: jw_0.92}")
+    _edit(path, "{kind: jaro_winkler, threshold: 0.92, label: jw_0.92}",
+          "{kind: jaro_winklr, threshold: 0.92, label: jw_0.92}")
     with pytest.raises(ConfigError) as exc:
         Settings.load(path)
     assert exc.value.key == "comparisons.address.levels.2.kind"

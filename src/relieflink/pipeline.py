@@ -41,7 +41,7 @@ class Run:
     pairs: pd.DataFrame | None = None
     flags: pd.DataFrame | None = None
     held: pd.DataFrame | None = None
-    linkage_model: object | None = None
+    linkage_model: Settings | None = None  # the trained model
     linkage_settings: Settings | str = "relief"  # a name under schemas/linkage/, a file, or loaded settings
     decisions: list = field(default_factory=list)
     refused_decisions: list[str] = field(default_factory=list)
@@ -128,8 +128,8 @@ class Run:
             write_parquet(conform(self.records, "records"), "records", staging / "records.parquet")
             write_parquet(self.ingest.quarantine, "quarantine", staging / "quarantine.parquet")
             if self.linkage_model is not None:
-                self.linkage_model.save(staging / "linkage_model.json")  # type: ignore[attr-defined]
-                comparisons = [c.name for c in self.linkage_model.comparisons]  # type: ignore[attr-defined]
+                self.linkage_model.save(staging / "linkage_model.json")
+                comparisons = [c.name for c in self.linkage_model.comparisons]
                 for name in ("pairs", "persons", "households"):
                     write_parquet(getattr(self, name), name, staging / f"{name}.parquet", comparisons)
             if self.flags is not None:

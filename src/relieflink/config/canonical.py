@@ -11,8 +11,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from relieflink.config.errors import ConfigError, from_validation_error, read_yaml
 from relieflink.config.paths import schemas_dir
 
-#: Marks a field that stands for one field per linkage comparison (``{comparison}`` in its name).
-PER_COMPARISON = b"per_comparison"
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -42,6 +40,12 @@ class CanonicalField(BaseModel):
     def arrow_type(self) -> pa.DataType:
         return _ARROW_TYPES[self.type]
 
+    @property
+    def arrow_field(self) -> pa.Field:
+        """The Arrow field, its doc (and whether it is per comparison) kept as metadata."""
+        metadata = {"doc": self.doc} | ({"per_comparison": "true"} if self.per_comparison else {})
+        return pa.field(self.name, self.arrow_type, metadata=metadata)
+
 
 class _Table(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -64,8 +68,7 @@ def load_canonical(path: Path | None = None) -> dict[str, pa.Schema]:
     schemas: dict[str, pa.Schema] = {}
     for table, spec in parsed.tables.items():
         schemas[table] = pa.schema(
-            [pa.field(f.name, f.arrow_type, metadata={"doc": f.doc, **({PER_COMPARISON: "true"} if f.per_comparison else {})})
-             for f in spec.fields],
+            [f.arrow_field for f in spec.fields],
             metadata={"doc": spec.doc},
         )
     if not {"mentions", "records", "quarantine"} <= schemas.keys():
@@ -80,15 +83,18 @@ def expand_per_comparison(schema: pa.Schema, comparisons: Sequence[str]) -> pa.S
     settings (``level_name``, ``w_name``, ...): the canonical schema holds
     them as ``level_{comparison}`` / ``w_{comparison}``.
     """
+    def per_comparison(i: int) -> bool:
+        return (schema.field(i).metadata or {}).get(b"per_comparison") == b"true"
+
     fields: list[pa.Field] = []
     i = 0
     while i < len(schema):
-        if not (schema.field(i).metadata or {}).get(PER_COMPARISON):
+        if not per_comparison(i):
             fields.append(schema.field(i))
             i += 1
             continue
         group = []
-        while i < len(schema) and (schema.field(i).metadata or {}).get(PER_COMPARISON):
+        while i < len(schema) and per_comparison(i):
             group.append(schema.field(i))
             i += 1
         for c in comparisons:  # level_a, w_a, level_b, w_b, ...

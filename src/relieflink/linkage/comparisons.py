@@ -79,7 +79,8 @@ class Level(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         """The level as the settings document writes it (kind and label first, defaults left out)."""
-        return {"kind": self.kind, "label": self.label, **self.model_dump(exclude_defaults=True, exclude={"kind", "label"})}
+        params = self.model_dump(exclude_defaults=True, exclude={"kind", "label"})
+        return {"kind": self.kind, "label": self.label, **params}
 
     # helpers -------------------------------------------------------------
     def _codes(self, tab: Table, li, ri, column=None):
