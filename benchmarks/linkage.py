@@ -146,7 +146,7 @@ def run_relieflink(data, frames, link):
     else:
         s = Settings.load("febrl")
         if link:
-            s.link_type, s.clustering["method"] = "link", "one_to_one"
+            s.link_type, s.clustering.method = "link", "one_to_one"
             r = link_fn(frames[0], frames[1], s)
         else:
             r = dedupe(frames[0], s)

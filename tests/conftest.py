@@ -1,7 +1,9 @@
-"""Shared fixtures: the sample batch of the contract and the loaded configuration."""
+"""Shared fixtures (the sample batch of the contract, the loaded configuration) and the FEBRL requirement
+of the pandas 2 environment of `.ci/run`."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,14 @@ def sample_batch() -> Path:
         if candidate.is_dir():
             return candidate
     pytest.skip("sample batch not available")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With RELIEFLINK_REQUIRE_FEBRL=1 (the pandas 2 environment of ``.ci/run``) a FEBRL test that
+    skips (the febrl extra missing) fails instead: that environment exists to run them."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and item.get_closest_marker("febrl") and os.environ.get("RELIEFLINK_REQUIRE_FEBRL") == "1":
+        report.outcome = "failed"
+        report.longrepr = "RELIEFLINK_REQUIRE_FEBRL=1 but the FEBRL test was skipped: install the febrl extra"

@@ -6,10 +6,15 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+
+from relieflink.audit.output import FLAGS_SCHEMA
 
 from relieflink.audit.truth import true_flags
 from relieflink.evaluate import evaluate_run
+from relieflink.ingest.schema import table_schema
 from relieflink.pipeline import run_batch
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -58,6 +63,25 @@ def test_two_valid_ids_never_share_a_person(samples_run):
     mentions = pd.read_parquet(out / "mentions.parquet")
     per_person = mentions.dropna(subset=["id_number"]).groupby("person_id")["id_number"].nunique()
     assert per_person.max() == 1
+
+
+def test_every_output_table_is_written_with_its_canonical_schema(samples_run):
+    """The Parquet types come from schemas/canonical.yaml, not from the frames' dtypes, so pandas 2
+    (object text) and pandas 3 (``str`` text, Arrow ``large_string``) write the same schema."""
+    run, out = samples_run
+    comparisons = [c.name for c in run.linkage_model.comparisons]
+    assert comparisons and {"id", "name"} <= set(comparisons)
+    for table in ("mentions", "records", "quarantine", "persons", "households", "pairs"):
+        written = pq.read_schema(out / f"{table}.parquet")
+        expected = table_schema(table, comparisons)
+        assert [(f.name, f.type) for f in written] == [(f.name, f.type) for f in expected], table
+        assert not any(pa.types.is_large_string(f.type) for f in written), table
+        assert b"pandas" not in (written.metadata or {}), f"{table}: pandas metadata names the pandas version"
+        in_memory = getattr(run, table) if table != "quarantine" else run.ingest.quarantine
+        if table in ("persons", "households", "pairs"):  # nothing linkage computed is dropped on the way
+            assert set(in_memory.columns) <= set(written.names), table
+    for name in ("flags", "held_flags"):
+        assert pq.read_schema(out / f"{name}.parquet").remove_metadata() == FLAGS_SCHEMA, name
 
 
 def test_same_inputs_same_bytes(samples_run, tmp_path):

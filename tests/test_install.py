@@ -23,18 +23,22 @@ ROOT = Path(__file__).resolve().parents[1]
 def wheel_venv(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT),
-                    "-w", str(work / "dist")], check=True, capture_output=True)
+                    "-w", str(work / "dist")], check=True, capture_output=True, env=_clean_env())
     (wheel,) = (work / "dist").glob("relieflink-*.whl")
     env_dir = work / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, capture_output=True)
+    # outside the checkout, without the outer environment's PYTHONPATH: pip must not find this
+    # checkout's relieflink "already installed" and skip the wheel
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-compile", str(wheel)],
+                   check=True, capture_output=True, cwd=work, env=_clean_env())
     return env_dir
 
 
 def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "RELIEFLINK", "VIRTUAL_ENV"))}
-    return env
+    """The outer environment without what would make Python or relieflink look elsewhere (pip's index
+    settings are kept)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "RELIEFLINK", "VIRTUAL_ENV"))}
 
 
 def test_wheel_ships_the_configuration_and_runs_the_demo(wheel_venv, tmp_path):

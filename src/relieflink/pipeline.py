@@ -28,6 +28,7 @@ from relieflink.outputs import StagedOutput, preflight, write_json
 
 if TYPE_CHECKING:
     from relieflink.audit.periods import AuditPeriod
+    from relieflink.linkage.settings import Settings
     from relieflink.review.apply import Unmatched
 
 
@@ -45,7 +46,8 @@ class Run:
     pairs: pd.DataFrame | None = None
     flags: pd.DataFrame | None = None
     held: pd.DataFrame | None = None
-    linkage_model: object | None = None
+    linkage_model: Settings | None = None  # the trained model
+    linkage_settings: Settings | str = "relief"  # a name under schemas/linkage/, a file, or loaded settings
     decisions: list = field(default_factory=list)
     refused_decisions: list[str] = field(default_factory=list)
     # the audited year: given (``relieflink run --period``), else derived from the records by the audit
@@ -75,7 +77,7 @@ class Run:
 
         assert self.mentions is not None and self.records is not None, "run the ingest stage first"
         started = time.perf_counter()
-        linked = link_mentions(self.mentions, self.records)
+        linked = link_mentions(self.mentions, self.records, settings=self.linkage_settings)
         confidence = mention_confidence(linked.mentions, linked.persons, linked.pairs, linked.result.nodes.record_node)
         records = linked.records
         if self.decisions:
@@ -182,12 +184,11 @@ class Run:
         write_parquet(conform(self.mentions, "mentions"), "mentions", staging / "mentions.parquet")
         write_parquet(conform(self.records, "records"), "records", staging / "records.parquet")
         write_parquet(self.ingest.quarantine, "quarantine", staging / "quarantine.parquet")
-        for name in ("pairs", "persons", "households"):
-            table = getattr(self, name)
-            if table is not None:
-                table.to_parquet(staging / f"{name}.parquet", index=False)
         if self.linkage_model is not None:
-            self.linkage_model.save(staging / "linkage_model.json")  # type: ignore[attr-defined]
+            self.linkage_model.save(staging / "linkage_model.json")
+            comparisons = [c.name for c in self.linkage_model.comparisons]
+            for name in ("pairs", "persons", "households"):
+                write_parquet(getattr(self, name), name, staging / f"{name}.parquet", comparisons)
         if self.flags is not None:
             write_flags(self.flags, staging / "flags.parquet")
         if self.held is not None:
@@ -290,6 +291,11 @@ def run_batch(
             from relieflink.audit import load_rules
 
             load_rules(catalog=config.catalog)
+        settings = None
+        if "linkage" in stages:  # settings that do not validate are refused before any work
+            from relieflink.linkage import Settings
+
+            settings = Settings.load("relief")
         loaded = load_decisions(decisions)
     except BaseException:
         if staged is not None:
@@ -304,6 +310,8 @@ def run_batch(
             decided_on = read_run_mentions(target.out)
         run = Run(batch_dir=Path(batch_dir), config=config, decisions=loaded, period=period, previous=prev,
                   decided_on=decided_on)
+        if settings is not None:
+            run.linkage_settings = settings
         run.ingest_stage(progress)
         if "linkage" in stages:
             run.linkage_stage()

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from relieflink.audit.grouping import lists_by_group
+from relieflink.audit.grouping import is_in, lists_by_group
 from relieflink.audit.periods import AuditPeriod, age_on, day_of_month_index, month_of_day, school_year_of
 from relieflink.audit.unlinked import unlinked_entitlement
 from relieflink.audit.rules import (
@@ -288,7 +288,7 @@ def multi_source(rule: MultiSourceRule, r: pd.DataFrame, period: AuditPeriod) ->
     g = r[r["kind"].isin(rule.params.kinds) & r[unit].notna() & _in_period(r, lo, hi)]
     n_agencies = g.groupby(unit)["agency"].nunique()
     subjects = n_agencies[n_agencies >= rule.params.threshold]
-    g = g[g[unit].isin(subjects.index)].sort_values([unit, "record_id"])
+    g = g[is_in(g[unit], subjects.index)].sort_values([unit, "record_id"])
     if g.empty:
         return _empty_hits()
     amount = pd.to_numeric(g["amount"], errors="coerce").fillna(0.0)
@@ -350,7 +350,7 @@ def entitlement_missing(
 
     def household_holders(programs: list[str]) -> pd.Index:
         hh = live.loc[live["program"].isin(programs) & live["household_id"].notna(), "household_id"].unique()
-        return pd.Index(membership.loc[membership["household_id"].isin(hh), "person_id"].unique())
+        return pd.Index(membership.loc[is_in(membership["household_id"], hh), "person_id"].unique())
 
     qualifying_programs: list[str] = [*prm.holds_any, *prm.household_holds_any]
     candidates: pd.Index | None = None
@@ -373,11 +373,11 @@ def entitlement_missing(
     cand = pd.Series(candidates.sort_values(), name="person_id")
     if prm.disability_levels:
         lv = live[live["program"].isin(prm.holds_any) & live["disability_level"].isin(prm.disability_levels)]
-        cand = cand[cand.isin(lv["person_id"])]
+        cand = cand[is_in(cand, lv["person_id"])]
     if prm.holds_none:
-        cand = cand[~cand.isin(holders(prm.holds_none))]
+        cand = cand[~is_in(cand, holders(prm.holds_none))]
     if prm.household_holds_none:
-        cand = cand[~cand.isin(household_holders(prm.household_holds_none)) & ~cand.isin(holders(prm.household_holds_none))]
+        cand = cand[~is_in(cand, household_holders(prm.household_holds_none)) & ~is_in(cand, holders(prm.household_holds_none))]
     if prm.min_age is not None or prm.max_age is not None:
         birth = cand.map(persons.drop_duplicates("person_id").set_index("person_id")["birth_date"])
         age = age_on(birth, lo if prm.age_on == "period_start" else hi)
@@ -389,21 +389,21 @@ def entitlement_missing(
         cand = cand[ok]
     eligible = pd.Index(cand)
     if prm.entitlement:
-        cand = cand[~cand.isin(holders(prm.entitlement))]
+        cand = cand[~is_in(cand, holders(prm.entitlement))]
     if cand.empty:
         return _empty_hits()
-    own = live[live["person_id"].isin(cand) & live["program"].isin(qualifying_programs)]
+    own = live[is_in(live["person_id"], cand) & live["program"].isin(qualifying_programs).to_numpy()]
     sources = [own[["person_id", "record_id"]]]
     if prm.named_in_sources:
-        named = mentions["source"].isin(prm.named_in_sources) & mentions["person_id"].isin(cand)
-        named &= mentions["record_id"].isin(live["record_id"])  # records of the audited period only
+        named = mentions["source"].isin(prm.named_in_sources).to_numpy() & is_in(mentions["person_id"], cand)
+        named &= is_in(mentions["record_id"], live["record_id"])  # records of the audited period only
         sources.append(mentions.loc[named, ["person_id", "record_id"]])
     evidence = pd.concat([s for s in sources if not s.empty] or sources[:1]).drop_duplicates()
     hh_of = persons.drop_duplicates("person_id").set_index("person_id")["household_id"]
-    missing_own = cand[~cand.isin(evidence["person_id"])]
+    missing_own = cand[~is_in(cand, evidence["person_id"])]
     if len(missing_own) and prm.household_holds_any:
         hh_records = live[live["program"].isin(prm.household_holds_any)][["household_id", "record_id"]]
-        via_household = membership[membership["person_id"].isin(missing_own)]
+        via_household = membership[is_in(membership["person_id"], missing_own)]
         via_household = via_household.merge(hh_records, on="household_id")[["person_id", "record_id"]]
         evidence = pd.concat([evidence, via_household]).drop_duplicates()
     programs_of = live.drop_duplicates("record_id").set_index("record_id")["program"]

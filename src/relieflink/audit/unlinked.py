@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from relieflink.audit.grouping import is_in
 from relieflink.audit.periods import age_on
 from relieflink.audit.rules import EntitlementParams
 
@@ -98,7 +99,7 @@ def _orphan_rows(look: _Lookups, eligible: pd.Index, live: pd.DataFrame, params:
                  age_day: int, paid: np.ndarray, doubtful: np.ndarray) -> None:
     """An orphan entitlement record → the eligible persons who could own it (marks ``paid`` /
     ``doubtful`` of the flagged ones)."""
-    orphans = live[look.is_entitlement & ~look.resolved & ~live["person_id"].isin(eligible).to_numpy()]
+    orphans = live[look.is_entitlement & ~look.resolved & ~is_in(live["person_id"], eligible)]
     audited, other_min_age, granted_on = _orphan_grounds(orphans, params)
     o = pd.DataFrame({
         "record_id": orphans["record_id"].to_numpy(),
@@ -115,7 +116,8 @@ def _orphan_rows(look: _Lookups, eligible: pd.Index, live: pd.DataFrame, params:
         return
     pairs = pairs[~_already_paid(pairs, live[look.is_entitlement & look.resolved])]
     fits = _subdistrict_fits(pairs, look.places, "person_id", "o_place")
-    fits &= pairs["birth"].isna().to_numpy() | pairs["o_birth"].isna().to_numpy() | (pairs["birth"] == pairs["o_birth"]).to_numpy()
+    # births are datetime.date objects: compared as objects (pandas 3 would stop inferring datetime64 from them)
+    fits &= pairs["birth"].isna().to_numpy() | pairs["o_birth"].isna().to_numpy() | (pairs["birth"].to_numpy() == pairs["o_birth"].to_numpy())
     pairs = pairs[fits]
     pairs = pairs[_holds_named_ground(pairs, live)]
     pairs = pairs.assign(i=pairs["person_id"].map(look.position))
@@ -141,7 +143,7 @@ def _holds_named_ground(pairs: pd.DataFrame, live: pd.DataFrame) -> np.ndarray:
     holds = on.merge(held, left_on=["person_id", "granted_on"], right_on=["person_id", "program"])
     ok = pd.Index(holds["person_id"] + "|" + holds["record_id"].astype(str))
     key = pairs["person_id"] + "|" + pairs["record_id"].astype(str)
-    return ~restricted | key.isin(ok).to_numpy()
+    return ~restricted | is_in(key, ok)
 
 
 def _unresolved_flagged(look: _Lookups, hits: pd.DataFrame, eligible: pd.Index, live: pd.DataFrame,
@@ -153,15 +155,15 @@ def _unresolved_flagged(look: _Lookups, hits: pd.DataFrame, eligible: pd.Index, 
         "holder": holding["person_id"].to_numpy(),
         "name": holding["person_id"].map(look.names).to_numpy(),
         "y_place": holding["subdistrict"].to_numpy() if "subdistrict" in holding else None,
-        "y_eligible": holding["person_id"].isin(eligible).to_numpy(),
+        "y_eligible": is_in(holding["person_id"], eligible),
     }).dropna(subset=["name"]).drop_duplicates()
-    unresolved_hits = hits[~hits["person_id"].isin(live.loc[look.resolved, "person_id"])].dropna(subset=["name"])
+    unresolved_hits = hits[~is_in(hits["person_id"], live.loc[look.resolved, "person_id"])].dropna(subset=["name"])
     pairs = unresolved_hits.merge(y, on="name")
     pairs = pairs[pairs["holder"].to_numpy() != pairs["person_id"].to_numpy()]
     if pairs.empty:
         return
     fits = _subdistrict_fits(pairs, look.places, "person_id", "y_place")
-    fits |= ~pairs["person_id"].isin(look.places["person_id"]).to_numpy()  # known in no subdistrict: fits anywhere
+    fits |= ~is_in(pairs["person_id"], look.places["person_id"])  # known in no subdistrict: fits anywhere
     sure = pairs[fits & ~pairs["y_eligible"].to_numpy()].drop_duplicates(["i", "holder"])
     per_hit = sure.groupby("i")["holder"].nunique()
     paid[per_hit.index[per_hit.to_numpy() == 1].to_numpy()] = True

@@ -502,7 +502,9 @@ def map_table(
         """The row as text for the quarantine: the CSV/JSONL line, or the cells joined by tabs (Excel)."""
         if raw_lines is not None:
             return raw_lines[mask]
-        return frame[mask].astype(str).agg("\t".join, axis=1)
+        part = frame[mask]
+        # missing cells as empty text: ``astype(str)`` gives "None"/"nan" on pandas 2 and keeps NaN on pandas 3
+        return part.astype(object).where(part.notna(), "").astype(str).agg("\t".join, axis=1)
 
     cells = _Cells(frame, table, gazetteer, raw.splits)
     if identities:

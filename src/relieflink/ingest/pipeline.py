@@ -105,17 +105,17 @@ def _fingerprint(table: RawTable) -> str:
     """Content hash of the data rows, so a re-saved copy is recognized too.
 
     Two tables get the same fingerprint exactly when their cells read the same
-    as text (``str`` of each cell, as ``DataFrame.astype(str)`` gives them) and
+    as text (``str`` of each cell, blank cells alike whether None or NaN) and
     the rows have the same numbers. Text columns are hashed from their Arrow
     buffers (lengths, then bytes), without building Python strings.
     """
     digest = hashlib.sha256()
     for column in table.frame.columns:
         arr = _arrow_text(table.frame[column])
-        if arr is None:  # cells other than text (Excel numbers, dates): their str() as astype(str) gives it
-            arr = pa.array(table.frame[column].astype(str).to_numpy(dtype=object), type=pa.string())
-        else:
-            arr = pc.fill_null(arr, "<NA>")  # what astype(str) writes for a null Arrow string
+        if arr is None:  # cells other than text (Excel numbers, dates): their str(); blank cells null
+            cells = table.frame[column]
+            arr = pa.array(cells.astype(str).to_numpy(dtype=object), mask=cells.isna().to_numpy(), type=pa.string())
+        arr = pc.fill_null(arr, "<NA>")
         digest.update(pc.binary_length(arr).to_numpy(zero_copy_only=False).astype(np.int64).tobytes())
         digest.update(b"\x00")
         for chunk in _data_chunks(arr):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from relieflink.config import load_canonical
+from relieflink.config.canonical import expand_per_comparison
 
 
 @lru_cache(maxsize=1)
@@ -44,9 +47,14 @@ def concat_frames(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(sum(len(p) for p in parts)), columns=first.columns)
 
 
-def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+def table_schema(table: str, comparisons: Sequence[str] = ()) -> pa.Schema:
+    """The canonical Arrow schema of ``table`` (per-comparison fields expanded for ``comparisons``)."""
+    return expand_per_comparison(canonical_schemas()[table], comparisons)
+
+
+def conform(frame: pd.DataFrame, table: str, comparisons: Sequence[str] = ()) -> pd.DataFrame:
     """Exactly the canonical columns, in order; missing ones (filled later) are null."""
-    schema = canonical_schemas()[table]
+    schema = table_schema(table, comparisons)
     out = pd.DataFrame(index=frame.index)
     for f in schema:
         if f.name in frame.columns:
@@ -68,9 +76,14 @@ def empty_frame(table: str) -> pd.DataFrame:
     return pd.DataFrame({f.name: pd.Series(dtype=_PANDAS_DTYPES.get(str(f.type), object)) for f in schema})
 
 
-def to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
-    """Arrow table with the canonical types (dates as date32, ints as int32/64)."""
-    schema = canonical_schemas()[table]
+def to_arrow(frame: pd.DataFrame, table: str, comparisons: Sequence[str] = ()) -> pa.Table:
+    """Arrow table with the canonical types (dates as date32, ints as int32/64, text as ``string``).
+
+    The types come from the schema, never from the frame's dtypes, so the
+    file is the same whether pandas 2 (object text) or pandas 3 (``str``,
+    Arrow ``large_string``) built the frame.
+    """
+    schema = table_schema(table, comparisons)
     arrays = []
     for f in schema:
         col = frame[f.name] if f.name in frame.columns else pd.Series([None] * len(frame), dtype=object)
@@ -83,13 +96,21 @@ def to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
             arr = pa.array(pd.to_numeric(col, errors="coerce").astype("Float64"), type=f.type)
         elif pa.types.is_boolean(f.type):
             arr = pa.array(col.astype("boolean"), type=f.type)
+        elif pa.types.is_dictionary(f.type):
+            # a Categorical keeps its categories' order as the dictionary; other text is encoded
+            arr = pa.array(col) if isinstance(col.dtype, pd.CategoricalDtype) else pc.dictionary_encode(_text(col))
+            arr = arr.cast(f.type)
         else:
-            arr = pa.array(col.astype(object).where(col.notna(), None), type=pa.string())
+            arr = _text(col)
         arrays.append(arr)
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def write_parquet(frame: pd.DataFrame, table: str, path: Path) -> Path:
-    """Write deterministically (no pandas index, fixed compression)."""
-    pq.write_table(to_arrow(frame, table), path, compression="zstd", write_statistics=True)
+def _text(col: pd.Series) -> pa.Array:
+    return pa.array(col.astype(object).where(col.notna(), None), type=pa.string())
+
+
+def write_parquet(frame: pd.DataFrame, table: str, path: Path, comparisons: Sequence[str] = ()) -> Path:
+    """Write deterministically (no pandas index, fixed compression) with the canonical schema of ``table``."""
+    pq.write_table(to_arrow(frame, table, comparisons), path, compression="zstd", write_statistics=True)
     return path

@@ -20,33 +20,48 @@ only pairs across data sets are kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from relieflink.linkage.table import NULL, Table, sorted_unique
 
 
-@dataclass
-class BlockingPass:
-    name: str
-    kind: str = "key"
-    columns: list[str] = field(default_factory=list)
-    max_block: int | None = None
-    only_if: str | None = None
-    length: int | None = None
+class BlockingPass(BaseModel):
+    """One blocking pass, validated from the settings document (see the module doc for the kinds)."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    kind: Literal["key", "masked", "prefix"] = "key"
+    columns: list[str] = Field(min_length=1)
+    max_block: int | None = Field(None, ge=2)
+    only_if: str | None = None
+    length: int | None = Field(None, ge=1)
+
+    @model_validator(mode="before")
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "BlockingPass":
-        d = dict(d)
-        if "column" in d:
-            d["columns"] = [d.pop("column")]
-        return cls(**d)
+    def _one_column(cls, data: Any) -> Any:
+        """``column: x`` is short for ``columns: [x]``."""
+        if isinstance(data, dict) and "column" in data:
+            if "columns" in data:
+                raise ValueError("give column or columns, not both")
+            data = {k: v for k, v in data.items() if k != "column"} | {"columns": [data["column"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _kind_parameters(self) -> "BlockingPass":
+        if self.kind in ("masked", "prefix") and len(self.columns) != 1:
+            raise ValueError(f"a {self.kind} pass blocks on one column")
+        if (self.kind == "prefix") != (self.length is not None):
+            raise ValueError("length is the prefix length of a prefix pass (and only of one)")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
+        return self.model_dump(exclude_none=True)
 
 
 @dataclass
@@ -131,7 +146,7 @@ def run_pass(tab: Table, p: BlockingPass, flags: dict[str, np.ndarray]):
     if p.kind in ("masked", "prefix"):
         col = tab.col(p.columns[0])
         ok = col != NULL
-        width = 18 if p.kind == "masked" else int(p.length)
+        width = 18 if p.kind == "masked" else int(p.length or 0)
         cmat, clens = tab.char_codes()
         mat, lens = cmat[col[ok], :width], clens[col[ok]]
         nodes = nodes_all[ok]

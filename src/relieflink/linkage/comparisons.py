@@ -24,61 +24,70 @@ Level kinds (YAML ``kind``):
 ``year_within``    birth year (first 4 chars of ``column`` or ``year_column``) within ``tolerance``, one side from ``year_column``
 ``substring``      ``column`` characters ``start:stop`` equal
 ``else``           everything left
+
+Each kind is a pydantic model declaring its own parameters; :data:`AnyLevel`
+picks the model by ``kind`` (a discriminated union), so an unknown kind or a
+parameter the kind does not have is refused when the settings are loaded.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Annotated, Any, Callable, ClassVar, Literal, Union
 
 import numpy as np
-from rapidfuzz import process
-from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein, OSA
-
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler, Levenshtein, OSA
 
 from relieflink.linkage.table import NULL, Table, unique_code_pairs
 
-_LEVEL_KINDS: dict[str, type["Level"]] = {}
 
+class Level(BaseModel):
+    """One comparison level, validated from the settings document. Subclasses implement :meth:`mask`.
 
-def _register(cls):
-    _LEVEL_KINDS[cls.kind] = cls
-    return cls
+    Every kind declares its own parameters as fields, so a misspelled key
+    (``treshold``) is refused with the file and the key instead of falling
+    back to a default.
+    """
 
+    model_config = ConfigDict(extra="forbid")
 
-@dataclass
-class Level:
-    """One comparison level. Subclasses implement :meth:`mask`."""
-
-    kind: ClassVar[str] = ""
+    kind: str
     label: str = ""
     column: str | None = None
     tf: bool = False  # term-frequency adjustment on ``column``
-    m_prior: float | None = None
+    m_prior: float | None = Field(None, gt=0, lt=1)
     is_null: ClassVar[bool] = False
-    params: dict[str, Any] = field(default_factory=dict)
+    needs_column: ClassVar[bool] = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _label_defaults_to_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("label"):
+            data = {**data, "label": data.get("kind")}
+        return data
+
+    @model_validator(mode="after")
+    def _has_its_column(self) -> "Level":
+        if self.needs_column and self.column is None:
+            raise ValueError(f"level {self.label!r} needs a column (on the level or on its comparison)")
+        return self
 
     def mask(self, tab: Table, li: np.ndarray, ri: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"kind": self.kind, "label": self.label}
-        if self.column is not None:
-            d["column"] = self.column
-        if self.tf:
-            d["tf"] = True
-        if self.m_prior is not None:
-            d["m_prior"] = self.m_prior
-        d.update(self.params)
-        return d
+        """The level as the settings document writes it (kind and label first, defaults left out)."""
+        params = self.model_dump(exclude_defaults=True, exclude={"kind", "label"})
+        return {"kind": self.kind, "label": self.label, **params}
 
     # helpers -------------------------------------------------------------
     def _codes(self, tab: Table, li, ri, column=None):
         c = tab.col(column or self.column)
         return c[li], c[ri]
 
-    def _string_kernel(self, tab: Table, li, ri, fn, codes: bool = False) -> np.ndarray:
+    def _string_kernel(self, tab: Table, li, ri, fn: Callable, codes: bool = False) -> np.ndarray:
         """Apply ``fn(left, right) -> bool`` on the distinct code pairs: on their strings, or with
         ``codes=True`` on the vocabulary codes (kernels that use the table's cached arrays)."""
         cl, cr = self._codes(tab, li, ri)
@@ -97,14 +106,19 @@ class Level:
         return out
 
 
-@_register
-@dataclass
 class NullLevel(Level):
-    kind: ClassVar[str] = "null"
+    kind: Literal["null"] = "null"
+    columns: list[str] | None = Field(None, min_length=1)  # missing all of them (default: ``column``)
     is_null: ClassVar[bool] = True
 
+    @model_validator(mode="after")
+    def _has_its_column(self) -> "NullLevel":
+        if self.column is None and not self.columns:
+            raise ValueError(f"level {self.label!r} needs a column or columns")
+        return self
+
     def mask(self, tab, li, ri):
-        cols = self.params.get("columns") or [self.column]
+        cols = self.columns or [self.column]
         miss_l = np.ones(len(li), dtype=bool)
         miss_r = np.ones(len(ri), dtype=bool)
         for c in cols:
@@ -114,58 +128,53 @@ class NullLevel(Level):
         return miss_l | miss_r
 
 
-@_register
-@dataclass
 class ExactLevel(Level):
-    kind: ClassVar[str] = "exact"
+    kind: Literal["exact"] = "exact"
 
     def mask(self, tab, li, ri):
         cl, cr = self._codes(tab, li, ri)
         return (cl == cr) & (cl != NULL)
 
 
-@_register
-@dataclass
 class CrossLevel(Level):
-    kind: ClassVar[str] = "cross"
+    kind: Literal["cross"] = "cross"
+    columns: tuple[str, str]
+    needs_column: ClassVar[bool] = False
 
     def mask(self, tab, li, ri):
-        a, b = self.params["columns"]
+        a, b = self.columns
         al, ar = tab.col(a)[li], tab.col(a)[ri]
         bl, br = tab.col(b)[li], tab.col(b)[ri]
         return (al == br) & (bl == ar) & (al != NULL) & (bl != NULL)
 
 
-@_register
-@dataclass
 class JaroWinklerLevel(Level):
-    kind: ClassVar[str] = "jaro_winkler"
+    kind: Literal["jaro_winkler"] = "jaro_winkler"
+    threshold: float = Field(ge=0, le=1)
 
     def mask(self, tab, li, ri):
-        thr = float(self.params["threshold"])
+        thr = self.threshold
         return self._string_kernel(
             tab, li, ri,
             lambda a, b: process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=-1) >= thr)
 
 
-@_register
-@dataclass
 class LevenshteinLevel(Level):
-    kind: ClassVar[str] = "levenshtein"
+    kind: Literal["levenshtein"] = "levenshtein"
+    max_distance: int = Field(ge=1)
 
     def mask(self, tab, li, ri):
-        k = int(self.params["max_distance"])
+        k = self.max_distance
         return self._string_kernel(
             tab, li, ri, lambda a, b: process.cpdist(a, b, scorer=Levenshtein.distance, workers=-1) <= k)
 
 
-@_register
-@dataclass
 class DamerauLevel(Level):
-    kind: ClassVar[str] = "damerau"
+    kind: Literal["damerau"] = "damerau"
+    max_distance: int = Field(ge=1)
 
     def mask(self, tab, li, ri):
-        k = int(self.params["max_distance"])
+        k = self.max_distance
         return self._string_kernel(
             tab, li, ri, lambda a, b: process.cpdist(a, b, scorer=OSA.distance, workers=-1) <= k)
 
@@ -176,13 +185,12 @@ def _chars(tab: Table, ca: np.ndarray, cb: np.ndarray, width: int):
     return mat[ca, :w], lens[ca], mat[cb, :w], lens[cb]
 
 
-@_register
-@dataclass
 class SubstitutionLevel(Level):
-    kind: ClassVar[str] = "substitution"
+    kind: Literal["substitution"] = "substitution"
+    width: int = Field(18, ge=1)  # characters compared
 
     def mask(self, tab, li, ri):
-        w = int(self.params.get("width", 18))
+        w = self.width
 
         def fn(a, b):
             ma, la, mb, lb = _chars(tab, a, b, w)
@@ -190,13 +198,12 @@ class SubstitutionLevel(Level):
         return self._string_kernel(tab, li, ri, fn, codes=True)
 
 
-@_register
-@dataclass
 class TranspositionLevel(Level):
-    kind: ClassVar[str] = "transposition"
+    kind: Literal["transposition"] = "transposition"
+    width: int = Field(18, ge=2)
 
     def mask(self, tab, li, ri):
-        w = int(self.params.get("width", 18))
+        w = self.width
 
         def fn(a, b):
             ma, la, mb, lb = _chars(tab, a, b, w)
@@ -208,14 +215,13 @@ class TranspositionLevel(Level):
         return self._string_kernel(tab, li, ri, fn, codes=True)
 
 
-@_register
-@dataclass
 class PrefixLevel(Level):
-    kind: ClassVar[str] = "prefix"
+    kind: Literal["prefix"] = "prefix"
+    min_length: int = Field(14, ge=1)
+    width: int = Field(18, ge=1)
 
     def mask(self, tab, li, ri):
-        k = int(self.params.get("min_length", 14))
-        w = int(self.params.get("width", 18))
+        k, w = self.min_length, self.width
 
         def fn(a, b):
             ma, la, mb, lb = _chars(tab, a, b, w)
@@ -252,14 +258,13 @@ def _syllable_ids(tab: Table, column: str, width: int = 4) -> tuple[np.ndarray, 
     return tab.cache[key]
 
 
-@_register
-@dataclass
 class SyllablesLevel(Level):
-    kind: ClassVar[str] = "syllables"
+    kind: Literal["syllables"] = "syllables"
+    surname: str | None = None  # a column that must agree too
+    max_diff: int = Field(1, ge=0)
 
     def mask(self, tab, li, ri):
-        surname = self.params.get("surname")
-        max_diff = int(self.params.get("max_diff", 1))
+        surname, max_diff = self.surname, self.max_diff
         out = np.ones(len(li), dtype=bool)
         if surname:
             sl, sr = tab.col(surname)[li], tab.col(surname)[ri]
@@ -276,14 +281,13 @@ class SyllablesLevel(Level):
         return res
 
 
-@_register
-@dataclass
 class WildcardLevel(Level):
-    kind: ClassVar[str] = "wildcard"
+    kind: Literal["wildcard"] = "wildcard"
+    wildcard: str = Field("?", min_length=1, max_length=1)
+    width: int = Field(12, ge=1)
 
     def mask(self, tab, li, ri):
-        wc = ord(self.params.get("wildcard", "?"))
-        w = int(self.params.get("width", 12))
+        wc, w = ord(self.wildcard), self.width
 
         def fn(a, b):
             ma, la, mb, lb = _chars(tab, a, b, w)
@@ -298,23 +302,21 @@ def _date_ints(tab: Table, column: str, idx: np.ndarray) -> np.ndarray:
     return tab.int_values(column)[idx]
 
 
-@_register
-@dataclass
 class DateYMLevel(Level):
-    kind: ClassVar[str] = "date_ym"
+    kind: Literal["date_ym"] = "date_ym"
 
     def mask(self, tab, li, ri):
         a, b = _date_ints(tab, self.column, li), _date_ints(tab, self.column, ri)
         return (a >= 0) & (b >= 0) & (a // 100 == b // 100)
 
 
-@_register
-@dataclass
 class SubstringLevel(Level):
-    kind: ClassVar[str] = "substring"
+    kind: Literal["substring"] = "substring"
+    start: int = Field(0, ge=0)
+    stop: int = Field(ge=1)
 
     def mask(self, tab, li, ri):
-        a, b = int(self.params.get("start", 0)), int(self.params["stop"])
+        a, b = self.start, self.stop
         w = max(b, 1)
 
         def fn(x, y):
@@ -325,10 +327,8 @@ class SubstringLevel(Level):
         return eq | self._string_kernel(tab, li, ri, fn, codes=True)
 
 
-@_register
-@dataclass
 class DateSwapLevel(Level):
-    kind: ClassVar[str] = "date_swap"
+    kind: Literal["date_swap"] = "date_swap"
 
     def mask(self, tab, li, ri):
         a, b = _date_ints(tab, self.column, li), _date_ints(tab, self.column, ri)
@@ -344,14 +344,13 @@ def _years(tab: Table, column: str, idx: np.ndarray) -> np.ndarray:
     return np.where(v >= 0, v // 10000, NULL)
 
 
-@_register
-@dataclass
 class YearWithinLevel(Level):
-    kind: ClassVar[str] = "year_within"
+    kind: Literal["year_within"] = "year_within"
+    year_column: str  # an integer column of birth years (e.g. from an age)
+    tolerance: int = Field(1, ge=0)
 
     def mask(self, tab, li, ri):
-        tol = int(self.params.get("tolerance", 1))
-        ycol = self.params["year_column"]
+        tol, ycol = self.tolerance, self.year_column
         bl, br = _years(tab, self.column, li), _years(tab, self.column, ri)
         al, ar = tab.ints[ycol][li], tab.ints[ycol][ri]
 
@@ -360,53 +359,59 @@ class YearWithinLevel(Level):
         return close(al, br) | close(bl, ar) | close(al, ar)
 
 
-@_register
-@dataclass
 class ElseLevel(Level):
-    kind: ClassVar[str] = "else"
+    kind: Literal["else"] = "else"
+    needs_column: ClassVar[bool] = False
 
     def mask(self, tab, li, ri):
         return np.ones(len(li), dtype=bool)
 
 
-def make_level(d: dict[str, Any]) -> Level:
-    d = dict(d)
-    kind = d.pop("kind")
-    if kind is None or kind == "missing":  # YAML reads a bare `null` as None
-        kind = "null"
-    cls = _LEVEL_KINDS.get(kind)
-    if cls is None:
-        raise ValueError(f"unknown comparison level kind {kind!r} (known: {sorted(_LEVEL_KINDS)})")
-    label = d.pop("label", kind)
-    column = d.pop("column", None)
-    tf = bool(d.pop("tf", False))
-    m_prior = d.pop("m_prior", None)
-    return cls(label=label, column=column, tf=tf, m_prior=m_prior, params=d)
+#: A level of any kind, chosen by its ``kind`` key (a pydantic discriminated union).
+AnyLevel = Annotated[
+    Union[NullLevel, ExactLevel, CrossLevel, JaroWinklerLevel, LevenshteinLevel, DamerauLevel, SubstitutionLevel,
+          TranspositionLevel, PrefixLevel, SyllablesLevel, WildcardLevel, DateYMLevel, SubstringLevel,
+          DateSwapLevel, YearWithinLevel, ElseLevel],
+    Field(discriminator="kind"),
+]
+#: The level kinds, as written in the settings (``kind: jaro_winkler``).
+LEVEL_KINDS = frozenset(
+    cls.model_fields["kind"].default for cls in Level.__subclasses__()  # type: ignore[misc]
+)
 
 
-@dataclass
-class Comparison:
+class Comparison(BaseModel):
     """A named field comparison: ordered levels, the first that holds wins."""
 
-    name: str
-    levels: list[Level]
-    column: str | None = None
+    model_config = ConfigDict(extra="forbid")
 
+    name: str
+    column: str | None = None
+    levels: list[AnyLevel] = Field(min_length=1)
+
+    @model_validator(mode="before")
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Comparison":
-        col = d.get("column")
+    def _level_defaults(cls, data: Any) -> Any:
+        """YAML reads ``kind: null`` as None; a level without a column compares the comparison's;
+        a comparison always ends with ``else``."""
+        if not isinstance(data, dict) or not isinstance(data.get("levels"), list):
+            return data
+        col = data.get("column")
         levels = []
-        for ld in d["levels"]:
-            ld = dict(ld)
-            if col is not None and "column" not in ld and ld["kind"] not in ("else",):
-                ld["column"] = col
-            levels.append(make_level(ld))
-        if not levels or levels[-1].kind != "else":
-            levels.append(make_level({"kind": "else", "label": "disagree"}))
-        return cls(name=d["name"], levels=levels, column=col)
+        for ld in data["levels"]:
+            if isinstance(ld, dict):
+                ld = dict(ld)
+                if ld.get("kind", "null") in (None, "missing"):
+                    ld["kind"] = "null"
+                if col is not None and "column" not in ld and ld.get("kind") not in ("else", "cross"):
+                    ld["column"] = col
+            levels.append(ld)
+        if levels and not (isinstance(levels[-1], (dict, Level)) and _kind(levels[-1]) == "else"):
+            levels.append({"kind": "else", "label": "disagree"})
+        return {**data, "levels": levels}
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"name": self.name, "levels": [lv.to_dict() for lv in self.levels]}
+        d: dict[str, Any] = {"name": self.name, "levels": [lv.to_dict() for lv in self.levels]}
         if self.column is not None:
             d["column"] = self.column
         return d
@@ -426,3 +431,7 @@ class Comparison:
             g[todo[m]] = k
             todo = todo[~m]
         return g
+
+
+def _kind(level: dict | Level) -> object:
+    return level.kind if isinstance(level, Level) else level.get("kind")

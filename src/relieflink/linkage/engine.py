@@ -18,7 +18,7 @@ from relieflink.linkage.blocking import PassStats, _combined_key, block
 from relieflink.linkage.model import (
     TermFrequencies, compute_gammas, em, estimate_u, initial_m, m_from_labels, pattern_counts, score)
 from relieflink.linkage.prepare import PREPARER_INPUTS, PREPARERS, Nodes, collapse, distinct_rows
-from relieflink.linkage.settings import Settings
+from relieflink.linkage.settings import SameRecordRule, Settings
 from relieflink.linkage.table import NULL, Table
 
 
@@ -103,17 +103,17 @@ class Linker:
         person's record: the node keeps its name and other fields, but its ID is no
         longer evidence (the member must not become the head). Returns the mask.
         """
-        a = self.settings.clustering.get("anchor")
-        if not a:
+        a = self.settings.clustering.anchor
+        if a is None:
             return np.zeros(tab.n, bool)
-        key = tab.col(a["column"])
+        key = tab.col(a.column)
         has = np.flatnonzero(key != NULL)
         if len(has) == 0:
             return np.zeros(tab.n, bool)
         # reference node of each key: the name (by ``vote_column``, e.g. pinyin) carried by the
         # most records of the key wins; within it the node with most records, then the smallest
         # (canonical) node index
-        vote = tab.col(a.get("vote_column", a["column"]))[has]
+        vote = tab.col(a.vote_column or a.column)[has]
         df = pd.DataFrame({"node": has, "key": key[has], "w": nodes.weight[has], "v": vote})
         df["vw"] = df.groupby(["key", "v"])["w"].transform("sum")
         df = df.sort_values(["key", "vw", "w", "node"], ascending=[True, False, False, True], kind="stable")
@@ -121,16 +121,16 @@ class Linker:
         refn = ref.reindex(key[has]).to_numpy()
         sel = has[refn != has]
         refn = refn[refn != has]
-        comp = self.settings.comparison(a["name_comparison"])
+        comp = self.settings.comparison(a.name_comparison)
         g = comp.gamma(tab, sel, refn)
-        bad_levels = [k for k, lv in enumerate(comp.levels) if lv.label in set(a["contradicting_levels"])]
+        bad_levels = [k for k, lv in enumerate(comp.levels) if lv.label in set(a.contradicting_levels)]
         bad = np.isin(g, bad_levels)
         mask = np.zeros(tab.n, bool)
         mask[sel[bad]] = True
         # remember which key the node was split from: it may not attach back to it
         self.forbidden_key = np.full(tab.n, NULL, np.int64)
         self.forbidden_key[mask] = key[mask]
-        for c in a.get("clear_columns", [a["column"]]):
+        for c in a.clear_columns or [a.column]:
             tab.codes[c] = tab.codes[c].copy()
             tab.codes[c][mask] = NULL
             tab.cache.pop(("int", c), None)
@@ -145,14 +145,14 @@ class Linker:
         a guardian named differently on one row; two relations of one roster 户编号 (the roster
         lists each member of a household once).
         Returns sorted, distinct (left, right) node arrays with left < right."""
-        rules = self.settings.clustering.get("cannot_link") or []
+        rules = self.settings.clustering.cannot_link
         n = np.int64(tab.n)
         keys = [np.zeros(0, np.int64)]
         for r in rules:
-            differ = tab.col(r["differ"]) if "differ" in r else None
-            if r["kind"] == "same_record":
-                cols = [c for c in r["columns"] if c in df]
-                if len(cols) != len(r["columns"]) or len(df) == 0:
+            differ = tab.col(r.differ) if r.differ is not None else None
+            if isinstance(r, SameRecordRule):
+                cols = [c for c in r.columns if c in df]
+                if len(cols) != len(r.columns) or len(df) == 0:
                     continue
                 rk = np.zeros(len(df), np.int64)
                 for c in cols:
@@ -161,21 +161,19 @@ class Linker:
                 pairs = pd.DataFrame({"k": rk, "v": nodes.record_node}).drop_duplicates()
                 multi = pairs["k"].duplicated(keep=False).to_numpy()
                 k, v = pairs["k"].to_numpy()[multi], pairs["v"].to_numpy()[multi]
-            elif r["kind"] == "same_key":
-                key = tab.col(r["key"])
+            else:
+                key = tab.col(r.key)
                 ok = key != NULL
                 k, v = key[ok].astype(np.int64), np.flatnonzero(ok).astype(np.int64)
-            else:
-                raise ValueError(f"unknown cannot_link kind {r['kind']!r}")
             from relieflink.linkage.blocking import pairs_within_groups
             a, b, _, _ = pairs_within_groups(k, v)
             keep = a != b
-            if "differ" in r:
+            if differ is not None:
                 da, db = differ[a], differ[b]
                 keep &= (da != NULL) & (db != NULL) & (da != db)
-            if "comparison" in r:  # the pair's level on a comparison says they differ
-                comp = self.settings.comparison(r["comparison"])
-                bad = [k for k, lv in enumerate(comp.levels) if lv.label in set(r["levels"])]
+            if r.comparison is not None:  # the pair's level on a comparison says they differ
+                comp = self.settings.comparison(r.comparison)
+                bad = [k for k, lv in enumerate(comp.levels) if lv.label in set(r.levels)]
                 keep &= np.isin(comp.gamma(tab, a, b), bad)
             keys.append(a[keep] * n + b[keep])
         from relieflink.linkage.table import sorted_unique
@@ -214,8 +212,8 @@ class Linker:
         tr = s.training
         comps = s.comparisons
         ds = nodes.frame["dataset"].to_numpy() if s.link_type == "link" else None
-        s.u = estimate_u(tab, comps, int(tr.get("u_sample_pairs", 1_000_000)), int(tr.get("seed", 42)),
-                         node_weights=nodes.weight.astype(float) if tr.get("u_weight_by_records", False) else None,
+        s.u = estimate_u(tab, comps, tr.u_sample_pairs, tr.seed,
+                         node_weights=nodes.weight.astype(float) if tr.u_weight_by_records else None,
                          dataset=ds)
         m = initial_m(comps)
         fixed: set[str] = set()
@@ -224,9 +222,9 @@ class Linker:
             m.update(m_from_labels(lg, is_match, comps))
             fixed = {c.name for c in comps}
         sizes = [len(c.levels) for c in comps]
-        prior0 = float(tr.get("initial_prior", 0.1))
-        max_it, tol = int(tr.get("em_max_iter", 300)), float(tr.get("em_tol", 1e-7))
-        sessions = tr.get("sessions")
+        prior0 = tr.initial_prior
+        max_it, tol = tr.em_max_iter, tr.em_tol
+        sessions = tr.sessions
         it = 0
         if sessions and labels is None:
             # Splink-style: one EM per training blocking pass, u fixed (random pairs), the
@@ -236,11 +234,11 @@ class Linker:
             acc: dict[str, list[np.ndarray]] = {c.name: [] for c in comps}
             takes: list[tuple[str, int, float]] = []
             for sess in sessions:
-                bp = next(b for b in s.blocking if b.name == sess["pass"])
+                bp = next(b for b in s.blocking if b.name == sess.blocking_pass)
                 g = self._session_pairs(tab, bp, flags, ds, pairs, gammas)
                 if len(g) == 0:
                     continue
-                excl = set(sess.get("exclude", []))
+                excl = set(sess.exclude)
                 for j, c in enumerate(comps):
                     if c.name in excl:
                         g[:, j] = next(k for k, lv in enumerate(c.levels) if lv.is_null)
@@ -248,8 +246,8 @@ class Linker:
                 mm = {k: list(v) for k, v in m.items()}
                 mm, _, _, k_it = em(pats, counts, comps, mm, s.u, prior0, max_it, tol, excl, estimate_u=False)
                 it += k_it
-                if "take" in sess:  # this session estimates only these levels
-                    for cname, labels in sess["take"].items():
+                if sess.take:  # this session estimates only these levels
+                    for cname, labels in sess.take.items():
                         c = s.comparison(cname)
                         for lab in labels:
                             takes.append((cname, c.labels.index(lab), mm[cname][c.labels.index(lab)]))
@@ -274,13 +272,13 @@ class Linker:
         pats, counts = pattern_counts(gammas, sizes)
         u_random = s.u
         m, u, lam, k_it = em(pats, counts, comps, m, u_random, prior0, max_it, tol, fixed,
-                             bool(tr.get("estimate_u", False)) and not fixed)
+                             tr.estimate_u and not fixed)
         it += k_it
         s.m = m
         s.u = u
         s.u_random = u_random
         s.prior = lam
-        if tr.get("prior", "candidates") == "random_pairs":
+        if tr.prior == "random_pairs":
             # Fellegi–Sunter with u from random pairs needs the prior of random pairs too:
             # expected matches among the candidates over all node pairs (blocking recall ≈ 1)
             if ds is not None:
@@ -300,9 +298,7 @@ class Linker:
 
     def cluster(self, tab: Table, nodes: Nodes, p: Scored):
         c = self.settings.clustering
-        method = c.get("method", "components")
-        thr = float(c.get("match_probability", 0.9))
-        cannot = float(c.get("cannot_link_probability", 0.01))
+        method, thr, cannot = c.method, c.match_probability, c.cannot_link_probability
         ambiguous = None
         if method == "components":
             lab = CL.components_clustering(tab.n, p.left, p.right, p.match_weight, p.probability, thr, cannot,
@@ -310,14 +306,15 @@ class Linker:
         elif method == "one_to_one":
             lab = CL.one_to_one(tab.n, p.left, p.right, p.match_weight, p.probability, thr)
         elif method == "anchored":
-            key = tab.col(c["anchor"]["column"]).astype(np.int64)
+            assert c.anchor is not None  # the settings validation requires it for this method
+            key = tab.col(c.anchor.column).astype(np.int64)
             fk = getattr(self, "forbidden_key", np.full(tab.n, NULL, np.int64))
             codes, _ = pd.factorize(np.r_[key, fk])
             codes = np.where(np.r_[key, fk] != NULL, codes, -1)
             anchor, forbidden = codes[:tab.n], codes[tab.n:]
             lab, ambiguous = CL.anchored(tab.n, anchor, p.left, p.right, p.match_weight, p.probability, thr,
-                                         float(c.get("margin", 3.0)), int(c.get("max_rounds", 4)), cannot,
-                                         c.get("unique_candidate_probability"), forbidden,
+                                         c.margin, c.max_rounds, cannot,
+                                         c.unique_candidate_probability, forbidden,
                                          getattr(self, "cannot", None))
             lab = CL.canonical_labels(lab)
         else:
@@ -350,12 +347,11 @@ class Linker:
             it = self.train(nodes, tab, gam, lab_arg, (li, ri))
         t = self._tick("training", t)
         fw, mw, prob = score(tab, s.comparisons, gam, li, ri, s.m, s.u, s.prior, self.tf(tab),
-                             float(s.training.get("tf_min_u", 1e-6)), gates=s.clustering.get("gates"))
+                             s.training.tf_min_u, gates=s.clustering.gates)
         p = Scored(li, ri, first, gam, fw, mw, prob)
         t = self._tick("scoring", t)
         lab, amb = self.cluster(tab, nodes, p)
-        thr = float(s.clustering.get("match_probability", 0.9))
-        lo = float(s.clustering.get("review_probability", 0.5))
+        thr, lo = s.clustering.match_probability, s.clustering.review_probability
         review = (prob >= lo) & (prob < thr)
         same = lab[li] == lab[ri]
         review |= (prob >= thr) & ~same  # strong pairs the clustering kept apart (ambiguous, hard rule)

@@ -9,10 +9,12 @@ candidate pairs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
 from relieflink.linkage.comparisons import Comparison
+from relieflink.linkage.settings import Gate
 from relieflink.linkage.table import NULL, Table
 
 
@@ -192,7 +194,7 @@ def level_weights(comparisons: list[Comparison], m: dict, u: dict) -> list[np.nd
 
 def score(tab: Table, comparisons: list[Comparison], gammas: np.ndarray, li: np.ndarray, ri: np.ndarray,
           m: dict, u: dict, prior: float, tf: TermFrequencies | None, tf_min_u: float = 1e-6,
-          tf_max_boost: float = 8.0, gates: list[dict] | None = None):
+          tf_max_boost: float = 8.0, gates: Sequence[Gate] = ()):
     """Per-field weights (float32 matrix), match weight and probability of each pair.
 
     ``gates``: evidence that is not independent of another comparison's outcome, e.g.
@@ -219,14 +221,14 @@ def score(tab: Table, comparisons: list[Comparison], gammas: np.ndarray, li: np.
             adj = np.log2(max(tf.ref[lv.column], tf_min_u) / f)
             fw[sel, j] += np.clip(adj, -tf_max_boost, tf_max_boost).astype(np.float32)
     names = [c.name for c in comparisons]
-    for gate in gates or []:
+    for gate in gates:
         hit = np.zeros(len(gammas), bool)
-        for cname, labels in gate["when"].items():
+        for cname, labels in gate.when.items():
             j = names.index(cname)
             lv = [k for k, l in enumerate(comparisons[j].labels) if l in set(labels)]
             hit |= np.isin(gammas[:, j], lv)
         if hit.any():
-            for cname, cap in gate["cap"].items():
+            for cname, cap in gate.cap.items():
                 j = names.index(cname)
                 fw[hit, j] = np.minimum(fw[hit, j], np.float32(cap))
     mw = np.log2(prior / (1 - prior)) + fw.sum(axis=1, dtype=np.float64)

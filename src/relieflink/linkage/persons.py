@@ -25,10 +25,11 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from relieflink.ingest.schema import write_parquet
 from relieflink.linkage.engine import Linker, LinkResult
 from relieflink.linkage.fingerprint import mention_fingerprints
 from relieflink.linkage.prepare import per_value
-from relieflink.linkage.settings import Settings
+from relieflink.linkage.settings import Households, Settings
 from relieflink.linkage.table import NULL
 
 STRING = pd.StringDtype("pyarrow")
@@ -61,10 +62,9 @@ class ReliefLinkage:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = {}
+        comparisons = [c.name for c in self.model.comparisons]
         for name in ("pairs", "persons", "households"):
-            p = out_dir / f"{name}.parquet"
-            getattr(self, name).to_parquet(p, index=False)
-            paths[name] = p
+            paths[name] = write_parquet(getattr(self, name), name, out_dir / f"{name}.parquet", comparisons)
         p = out_dir / "linkage_model.json"
         self.model.save(p)
         paths["model"] = p
@@ -220,7 +220,7 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
     return ReliefLinkage(out, persons, households, pairs, blocking, res, rec, timings)
 
 
-def build_households(mentions: pd.DataFrame, cfg: dict) -> tuple[pd.Series, pd.DataFrame]:
+def build_households(mentions: pd.DataFrame, cfg: Households) -> tuple[pd.Series, pd.DataFrame]:
     """Households by union-find over persons.
 
     Evidence: the roster's 户编号; two persons named on one row (student and
@@ -230,7 +230,7 @@ def build_households(mentions: pd.DataFrame, cfg: dict) -> tuple[pd.Series, pd.D
     person listed in two rosters is a finding (EXCL-STATUS), not a merge.
     Returns (household_id per person_id, households table).
     """
-    cap = int(cfg.get("address_phone_max_persons", 8))
+    cap = cfg.address_phone_max_persons
     pidx, persons = pd.factorize(mentions["person_id"].astype(str).to_numpy(dtype=object), sort=True)
     persons = pd.Index(persons)
     P = len(persons)
