@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import relieflink
 from relieflink import outputs
 from relieflink.cli import EXIT_CONFIG, EXIT_INPUT, EXIT_OK, main
 from relieflink.errors import InputRefused, OutputRefused
@@ -314,7 +315,10 @@ def test_rename_based_swap_where_no_atomic_exchange(batches, previous, monkeypat
 
 # ---- permissions, as an unprivileged user --------------------------------------------------------
 
-def _as_nobody(args: list[str]) -> subprocess.CompletedProcess:
+def _as_nobody(args: list[str], shared: Path) -> subprocess.CompletedProcess:
+    """Run the CLI as the user nobody. The checkout may sit in a folder only root can read (CI
+    clones into a private temporary folder), so the package is copied into the shared folder and
+    put first on the path; the interpreter and its site-packages must be readable by anyone."""
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         pytest.skip("setpriv (util-linux) is needed to run as an unprivileged user")
@@ -324,8 +328,17 @@ def _as_nobody(args: list[str]) -> subprocess.CompletedProcess:
         prefix = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
         if subprocess.run(prefix + ["true"], capture_output=True).returncode != 0:
             pytest.skip("cannot switch to the user nobody")
+    code = shared / "code"
+    if not code.exists():
+        shutil.copytree(Path(relieflink.__file__).parent, code / "relieflink",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "HOME": "/tmp", "PYTHONPATH": str(code), "PYTHONDONTWRITEBYTECODE": "1"}
+    probe = subprocess.run(prefix + [sys.executable, "-c", "import pandas, relieflink"], capture_output=True, env=env)
+    if probe.returncode != 0:
+        pytest.skip("the user nobody cannot import this interpreter's packages: "
+                    + probe.stderr.decode("utf-8", "replace").strip().splitlines()[-1])
     return subprocess.run(prefix + [sys.executable, "-m", "relieflink", *args], capture_output=True, timeout=300,
-                          env={**os.environ, "HOME": "/tmp"})
+                          env=env)
 
 
 @pytest.fixture
@@ -342,7 +355,7 @@ def test_read_only_parent_is_refused_before_reading(shared_tmp):
     parent = shared_tmp / "readonly"
     parent.mkdir()
     parent.chmod(0o555)
-    done = _as_nobody(["run", str(batch), "--out", str(parent / "out")])
+    done = _as_nobody(["run", str(batch), "--out", str(parent / "out")], shared_tmp)
     err = done.stderr.decode("utf-8")
     assert done.returncode == EXIT_INPUT, err
     assert f"cannot write in {parent}" in err and "Permission denied" in err and "reading" not in err
@@ -357,7 +370,7 @@ def test_out_the_user_may_not_replace_is_refused_before_reading(batches, shared_
     out = parent / "out"
     assert main(["ingest", str(batch), "--out", str(out)]) == EXIT_OK  # root's run folder
     parent.chmod(0o777)  # the parent is writable by all, OUT only by root
-    done = _as_nobody(["ingest", str(batch), "--out", str(out)])
+    done = _as_nobody(["ingest", str(batch), "--out", str(out)], shared_tmp)
     err = done.stderr.decode("utf-8")
     assert done.returncode == EXIT_INPUT, err
     assert f"cannot replace the output folder {out}" in err and "reading" not in err
