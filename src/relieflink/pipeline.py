@@ -77,7 +77,8 @@ class Run:
 
         assert self.mentions is not None and self.records is not None, "run the ingest stage first"
         started = time.perf_counter()
-        linked = link_mentions(self.mentions, self.records, settings=self.linkage_settings)
+        linked = link_mentions(self.mentions, self.records, settings=self.linkage_settings,
+                               previous=self.previous.mentions if self.previous is not None else None)
         confidence = mention_confidence(linked.mentions, linked.persons, linked.pairs, linked.result.nodes.record_node)
         records = linked.records
         if self.decisions:
