@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_CONFIG, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141
+#: merges and splits since the previous run printed in the summary (all of them: run.json, changes.parquet)
+MAX_CHANGES_PRINTED = 20
 DESCRIPTION = ("relieflink: links the agencies' social-assistance records to persons and households and audits them "
                "for duplicate, overlapping and missed relief.")
 EXIT_CODES = """\
@@ -77,6 +79,12 @@ def _print_summary(summary: dict, out_dir: Path) -> None:  # noqa: C901 - a flat
     for entity, c in summary.get("continuity", {}).items():
         print(f"  {entity} since the previous run: kept {c['kept']}, new {c['new']}, gone {c['gone']}, "
               f"merged {c['merged']}, split {c['split']} (changes.parquet)")
+    listed = summary.get("continuity_merges_and_splits", [])
+    for change in listed[:MAX_CHANGES_PRINTED]:
+        print(f"    {change['entity']} {change['change']}: {' + '.join(change['ids_before'])} -> "
+              f"{' + '.join(change['ids_after'])}")
+    if len(listed) > MAX_CHANGES_PRINTED:
+        print(f"    ... {len(listed) - MAX_CHANGES_PRINTED} more in run.json and changes.parquet")
     if summary.get("decided_flags_with_changed_evidence"):
         print(f"  decided flags whose evidence changed since the decision (decided; evidence changed since): "
               f"{summary['decided_flags_with_changed_evidence']}")
