@@ -18,9 +18,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from relieflink.ingest.pipeline import FileReport
+    from relieflink.outputs import StagedOutput
 
 EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_CONFIG, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141
+#: merges and splits since the previous run printed in the summary (all of them: run.json, changes.parquet)
+MAX_CHANGES_PRINTED = 20
 DESCRIPTION = ("relieflink: links the agencies' social-assistance records to persons and households and audits them "
                "for duplicate, overlapping and missed relief.")
 EXIT_CODES = """\
@@ -76,6 +79,12 @@ def _print_summary(summary: dict, out_dir: Path) -> None:  # noqa: C901 - a flat
     for entity, c in summary.get("continuity", {}).items():
         print(f"  {entity} since the previous run: kept {c['kept']}, new {c['new']}, gone {c['gone']}, "
               f"merged {c['merged']}, split {c['split']} (changes.parquet)")
+    listed = summary.get("continuity_merges_and_splits", [])
+    for change in listed[:MAX_CHANGES_PRINTED]:
+        print(f"    {change['entity']} {change['change']}: {' + '.join(change['ids_before'])} -> "
+              f"{' + '.join(change['ids_after'])}")
+    if len(listed) > MAX_CHANGES_PRINTED:
+        print(f"    ... {len(listed) - MAX_CHANGES_PRINTED} more in run.json and changes.parquet")
     if summary.get("decided_flags_with_changed_evidence"):
         print(f"  decided flags whose evidence changed since the decision (decided; evidence changed since): "
               f"{summary['decided_flags_with_changed_evidence']}")
@@ -114,19 +123,15 @@ def _print_attention(notes: list[str]) -> None:
 def cmd_synth(args: argparse.Namespace) -> int:
     from relieflink.synth import generate_batch
 
-    from relieflink.audit.truth import write_true_flags
-
     started = time.perf_counter()
     if not 1 <= args.month <= 12:
         print("error: --month must be between 1 and 12", file=sys.stderr)
         return EXIT_USAGE
-    summary = generate_batch(Path(args.out), persons=args.persons, seed=args.seed, profile=args.profile,
-                             month=args.month)
-    write_true_flags(Path(args.out))
+    generate_batch(Path(args.out), persons=args.persons, seed=args.seed, profile=args.profile, month=args.month,
+                   true_flags=True)
     month = f", month {args.month}" if args.month > 1 else ""
     print(f"generated {args.persons} persons (profile {args.profile}, seed {args.seed}{month}) in "
           f"{time.perf_counter() - started:.1f}s: batch in {Path(args.out) / 'batch'}, truth in {Path(args.out) / 'truth'}")
-    del summary
     return EXIT_OK
 
 
@@ -139,12 +144,20 @@ def _read_key(path: Path) -> bytes:
 
 def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
          decisions: Path | None = None, pseudonym_key_file: str | None = None, period: int | None = None,
-         previous: Path | None = None) -> int:
+         previous: Path | None = None, target: StagedOutput | None = None) -> int:
+    """Run the pipeline into ``out`` (``target``: its preflight, when the caller made it) and print
+    the summary; the exit code."""
     from relieflink.outputs import preflight
     from relieflink.pipeline import run_batch
 
-    key = _read_key(Path(pseudonym_key_file)) if pseudonym_key_file else None
-    target = preflight(out, batch)  # refused before any work: nothing read, nothing written
+    try:
+        key = _read_key(Path(pseudonym_key_file)) if pseudonym_key_file else None
+    except BaseException:
+        if target is not None:
+            target.abandon()
+        raise
+    if target is None:
+        target = preflight(out, batch)  # refused before any work: nothing read, nothing written
     print(f"relieflink: reading {batch}", file=sys.stderr)
     run = run_batch(batch, target, progress=_progress, stages=stages, decisions=decisions or default_decisions(out),
                     pseudonym_key=key, period=period, previous=previous)
@@ -189,19 +202,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from relieflink.outputs import preflight, read_manifest
     from relieflink.synth import generate_batch
+    from relieflink.synth.truth import GENERATED_FOLDER
 
     root = Path(args.dir)
-    print(f"relieflink demo: generating a batch of {args.persons} persons (seed {args.seed}) in {root}", file=sys.stderr)
-    from relieflink.audit.truth import write_true_flags
-
-    generate_batch(root / "generated", persons=args.persons, seed=args.seed, profile="default")
-    write_true_flags(root / "generated")
-    status = _run(root / "generated" / "batch", root / "out")
-    print(f"  compare with the generator's truth: relieflink evaluate {root / 'out'} --truth {root / 'generated' / 'truth'}")
-    print(f"  review queue: relieflink review {root / 'out'}")
-    print(f"  screen an application (联审联批): relieflink screen {root / 'out'} --name NAME --id ID --program MZJ-TK "
-          "--start 2015-06-01")
+    generated, out = root / "generated", root / "out"
+    # both folders refused or locked before any work: a folder the demo did not write is never replaced
+    staged_batch = preflight(generated, kind=GENERATED_FOLDER)
+    try:
+        staged_out = preflight(out)
+    except BaseException:
+        staged_batch.abandon()
+        raise
+    try:
+        print(f"relieflink demo: generating a batch of {args.persons} persons (seed {args.seed}) in {generated}",
+              file=sys.stderr)
+        generate_batch(staged_batch, persons=args.persons, seed=args.seed, profile="default", true_flags=True)
+    except BaseException:
+        staged_out.abandon()
+        raise
+    status = _run(generated / "batch", out, target=staged_out)
+    manifest = read_manifest(out) or {}
+    year = (manifest.get("counts", {}).get("audit_period") or {}).get("year")
+    print(f"  compare with the generator's truth: relieflink evaluate {out} --truth {generated / 'truth'}")
+    print(f"  review queue: relieflink review {out}")
+    if year is not None:  # an application in the audited year (the run's audit period)
+        print(f"  screen an application (联审联批): relieflink screen {out} --name NAME --id ID --program MZJ-TK "
+              f"--start {year}-06-01")
     return status
 
 

@@ -77,7 +77,8 @@ class Run:
 
         assert self.mentions is not None and self.records is not None, "run the ingest stage first"
         started = time.perf_counter()
-        linked = link_mentions(self.mentions, self.records, settings=self.linkage_settings)
+        linked = link_mentions(self.mentions, self.records, settings=self.linkage_settings,
+                               previous=self.previous.mentions if self.previous is not None else None)
         confidence = mention_confidence(linked.mentions, linked.persons, linked.pairs, linked.result.nodes.record_node)
         records = linked.records
         if self.decisions:
@@ -154,7 +155,10 @@ class Run:
             active = f["decision"].ne("dismissed").to_numpy() if "decision" in f else np.ones(len(f), dtype=bool)
             out["amount_at_stake_findings"] = total(f[active & f["status"].eq("finding").to_numpy()])
         if self.continuity is not None:
+            from relieflink.linkage.continuity import merges_and_splits
+
             out["continuity"] = self.continuity.counts
+            out["continuity_merges_and_splits"] = merges_and_splits(self.continuity.changes)
         if self.decisions:
             from relieflink.review.apply import unmatched_summary
 

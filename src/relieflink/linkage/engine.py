@@ -6,6 +6,7 @@ what is specific to relief mentions (person and household tables).
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -296,7 +297,22 @@ class Linker:
             return None
         return TermFrequencies.from_table(tab, cols)
 
-    def cluster(self, tab: Table, nodes: Nodes, p: Scored):
+    def _anchor_codes(self, tab: Table) -> tuple[np.ndarray, np.ndarray]:
+        """Per node: the code of its anchor key (a valid ID) and of the key it was split off (-1: none)."""
+        c = self.settings.clustering
+        assert c.anchor is not None
+        key = tab.col(c.anchor.column).astype(np.int64)
+        fk = getattr(self, "forbidden_key", np.full(tab.n, NULL, np.int64))
+        codes, _ = pd.factorize(np.r_[key, fk])
+        codes = np.where(np.r_[key, fk] != NULL, codes, -1)
+        return codes[:tab.n], codes[tab.n:]
+
+    def cluster(self, tab: Table, nodes: Nodes, p: Scored, previous: np.ndarray | None = None,
+                tf: TermFrequencies | None = None):
+        """Cluster the scored pairs; ``previous`` (per record, the entity it belonged to in the previous
+        run, -1: none) keeps last month's links where the current evidence allows
+        (:func:`~relieflink.linkage.clustering.keep_previous_links`, which scores pairs blocking did not
+        propose with the trained model and ``tf``, the term frequencies the pairs were scored with)."""
         c = self.settings.clustering
         method, thr, cannot = c.method, c.match_probability, c.cannot_link_probability
         ambiguous = None
@@ -307,24 +323,38 @@ class Linker:
             lab = CL.one_to_one(tab.n, p.left, p.right, p.match_weight, p.probability, thr)
         elif method == "anchored":
             assert c.anchor is not None  # the settings validation requires it for this method
-            key = tab.col(c.anchor.column).astype(np.int64)
-            fk = getattr(self, "forbidden_key", np.full(tab.n, NULL, np.int64))
-            codes, _ = pd.factorize(np.r_[key, fk])
-            codes = np.where(np.r_[key, fk] != NULL, codes, -1)
-            anchor, forbidden = codes[:tab.n], codes[tab.n:]
+            anchor, forbidden = self._anchor_codes(tab)
             lab, ambiguous = CL.anchored(tab.n, anchor, p.left, p.right, p.match_weight, p.probability, thr,
                                          c.margin, c.max_rounds, cannot,
                                          c.unique_candidate_probability, forbidden,
                                          getattr(self, "cannot", None))
             lab = CL.canonical_labels(lab)
+            if previous is not None:
+                # the pair's own evidence (its weight without the random-pair prior) must not favour two persons
+                min_weight = float(np.log2(self.settings.prior / (1 - self.settings.prior))) + c.previous_link_evidence
+                lab = CL.keep_previous_links(lab, nodes.record_node, previous, anchor, forbidden,
+                                             getattr(self, "cannot", None), p.left, p.right, p.match_weight,
+                                             functools.partial(self._match_weights, tab, tf), c.margin, min_weight)
         else:
             raise ValueError(f"unknown clustering method {method!r}")
         return lab, ambiguous
 
+    def _match_weights(self, tab: Table, tf: TermFrequencies | None, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+        """Match weights of node pairs under the trained model (pairs blocking need not have proposed)."""
+        s = self.settings
+        gam = compute_gammas(tab, s.comparisons, li, ri)
+        _, mw, _ = score(tab, s.comparisons, gam, li, ri, s.m, s.u, s.prior, tf, s.training.tf_min_u,
+                         gates=s.clustering.gates)
+        return mw
+
     # ------------------------------------------------------------------
     def run(self, df: pd.DataFrame, dataset: np.ndarray | None = None, train: bool | None = None,
-            labels: pd.DataFrame | None = None) -> LinkResult:
-        """Link the records of ``df`` (dedupe) or of two data sets (``dataset`` 0/1, link mode)."""
+            labels: pd.DataFrame | None = None, previous: np.ndarray | None = None) -> LinkResult:
+        """Link the records of ``df`` (dedupe) or of two data sets (``dataset`` 0/1, link mode).
+
+        ``previous``: per record, the code of the entity it belonged to in the previous run (-1:
+        not in it); with anchored clustering, last month's links hold where linkage leaves a
+        record unattached and the current evidence does not forbid it."""
         s = self.settings
         self.timings = {}
         t = time.perf_counter()
@@ -346,11 +376,12 @@ class Linker:
                 lab_arg = (compute_gammas(tab, s.comparisons, ln, rn), labels["is_match"].to_numpy(bool))
             it = self.train(nodes, tab, gam, lab_arg, (li, ri))
         t = self._tick("training", t)
-        fw, mw, prob = score(tab, s.comparisons, gam, li, ri, s.m, s.u, s.prior, self.tf(tab),
+        tf = self.tf(tab)
+        fw, mw, prob = score(tab, s.comparisons, gam, li, ri, s.m, s.u, s.prior, tf,
                              s.training.tf_min_u, gates=s.clustering.gates)
         p = Scored(li, ri, first, gam, fw, mw, prob)
         t = self._tick("scoring", t)
-        lab, amb = self.cluster(tab, nodes, p)
+        lab, amb = self.cluster(tab, nodes, p, previous, tf)
         thr, lo = s.clustering.match_probability, s.clustering.review_probability
         review = (prob >= lo) & (prob < thr)
         same = lab[li] == lab[ri]

@@ -116,13 +116,18 @@ def content_key(min_valid_id: pd.Series, min_fingerprint: pd.Series) -> pd.Serie
 
 def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
                   settings: Settings | str | Path = "relief", train: bool | None = None,
-                  labels: pd.DataFrame | None = None) -> ReliefLinkage:
+                  labels: pd.DataFrame | None = None, previous: pd.DataFrame | None = None) -> ReliefLinkage:
     """Link relief mentions into persons and households.
 
     ``settings``: a settings name/path (YAML: trained on this batch by EM) or a
     trained model (JSON or :class:`Settings` with m/u/λ: used as is unless
     ``train=True``). ``labels``: optional clerical-review pairs
     (``left``, ``right`` = row positions in ``mentions``; ``is_match``) that fix m.
+    ``previous``: the previous run's mentions (``fingerprint``, ``person_id``): a mention
+    found there by its fingerprint that linkage leaves without a valid ID's person stays
+    with its previous person's successor unless the current evidence forbids it
+    (:func:`relieflink.linkage.clustering.keep_previous_links`); the ids themselves are
+    carried over afterwards (:mod:`relieflink.linkage.continuity`).
     """
     t0 = time.perf_counter()
     s = settings if isinstance(settings, Settings) else Settings.load(settings)
@@ -134,8 +139,13 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
         # not collapsed into one node before linkage (the preparer keeps it for no-ID nodes only)
         noid = (m["id_clean"].isna() & m["id_number"].isna()).to_numpy()
         m = m.assign(solo=np.where(noid, m["fingerprint"].to_numpy(dtype=object), None))
+    before = None
+    if previous is not None:  # per mention: its person last month, coded (-1: not in the previous run)
+        known = pd.Series(previous["person_id"].to_numpy(dtype=object), index=previous["fingerprint"].to_numpy(dtype=object))
+        known = known[~known.index.duplicated()]
+        before = pd.factorize(m["fingerprint"].map(known), use_na_sentinel=True)[0].astype(np.int64)
     linker = Linker(s)
-    res = linker.run(m, train=train, labels=labels)
+    res = linker.run(m, train=train, labels=labels, previous=before)
     m = m.drop(columns=["solo"], errors="ignore")
     t1 = time.perf_counter()
     tab, nodes = res.table, res.nodes
