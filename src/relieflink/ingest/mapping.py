@@ -217,8 +217,12 @@ def _unstack(frame: pd.DataFrame, lengths: list[int]) -> list[pd.DataFrame]:
 
 
 def _none_for_na(series: pd.Series) -> pd.Series:
-    """Object series with None for missing values (comparisons stay boolean)."""
+    """Text with missing values that compare as False (comparisons stay boolean): objects with None,
+    or on pandas 3 the ``str`` column its constructor would make of them."""
     arr = C._arrow_string_array(series)
+    if arr is not None and _INFERS_STR and arr.null_count < len(arr):
+        # pandas 3 would store the objects as Arrow ``str`` again: that column, without the round trip
+        return pd.Series(_column(series), index=series.index, name=series.name)
     if arr is not None:  # Arrow text: nulls come out as None directly
         return pd.Series(np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object), index=series.index, name=series.name)
     return series.astype(object).where(series.notna(), None)
@@ -364,10 +368,10 @@ def _build_mentions(
             "name_has_unknown": names["name_has_unknown"].astype(bool).to_numpy(),
             "id_raw": _cell_texts(raw_id, cells.split(spec.id_columns[0]) if len(spec.id_columns) == 1 else None),
             "id_number": id_number.to_numpy(),
-            "id_clean": ids["id_clean"].to_numpy(),
+            "id_clean": _column(ids["id_clean"]),
             "id_status": status.to_numpy(),
             "id_origin": ids["id_origin"].where(~pd.Series(status.eq("missing")), None).to_numpy(),
-            "sex": sex.to_numpy(),
+            "sex": _column(sex),
             "birth_date": birth.to_numpy(),
             "birth_year_from_age": birth_year_from_age.to_numpy(),
             "phone": _column(_column_or_none(cells, spec.phone, n)),
