@@ -81,3 +81,20 @@ def test_worker_count_is_serial_for_a_small_batch_unless_asked(monkeypatch, inge
     monkeypatch.setenv(WORKERS_ENV, "2")
     assert worker_count(files, None) == 2
     assert worker_count(files, 1) == 1
+
+
+def test_worker_count_is_serial_when_the_cores_are_busy(monkeypatch, ingest_config):
+    """Workers spend more CPU than the serial path: automatically only on idle cores."""
+    import os
+
+    import relieflink.ingest.parallel as parallel
+
+    files = discover(FIXTURES / "small-default" / "batch", ingest_config.sources)
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    assert worker_count(files, None) == 2
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.5, 3.0, 3.0))
+    assert worker_count(files, None) == 1
+    assert worker_count(files, 2) == 2  # asked for: granted
