@@ -171,8 +171,9 @@ def ingest_batch(
     ``audit_period`` (first and last day), when given, replaces the config's: record dates far
     outside it and birth dates after it are implausible (``schemas/plausibility.yaml``).
     ``workers``: processes reading and mapping files at once (None: the usable cores for a batch
-    large enough to pay for them, see :func:`relieflink.ingest.parallel.worker_count`; 1: in this
-    process). The result is the same for every number of workers."""
+    large enough to pay for them when the cores are idle, else 1, see
+    :func:`relieflink.ingest.parallel.worker_count`; 1: in this process). The result is the same
+    for every number of workers."""
     from relieflink.ingest.parallel import worker_count
 
     config = config or IngestConfig.load()
