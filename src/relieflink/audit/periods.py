@@ -20,11 +20,12 @@ OPEN = np.int64(10**9)
 _EPOCH = np.datetime64("1970-01-01", "D")
 
 
-def days(values: pd.Series) -> np.ndarray:
-    """Day numbers of a date column; missing → -1."""
+def days(values: pd.Series, missing: int = -1) -> np.ndarray:
+    """Day numbers of a date column; missing → ``missing`` (-1 by default: the rules read a
+    missing or pre-1970 date as no bound)."""
     d = pd.to_datetime(values, errors="coerce").to_numpy(dtype="datetime64[D]")
     out = (d - _EPOCH).astype(np.int64)
-    out[np.isnat(d)] = -1
+    out[np.isnat(d)] = missing
     return out
 
 
