@@ -51,11 +51,12 @@ class Vocab:
     later (an application's category) is appended: only columns compared for equality take
     new values that way (:meth:`code`)."""
 
-    __slots__ = ("values", "_index")
+    __slots__ = ("values", "_index", "_masks")
 
     def __init__(self, values: np.ndarray | Iterable[object]):
         self.values = np.asarray(values, dtype=object)
         self._index: dict[object, int] | None = None
+        self._masks: dict[frozenset, np.ndarray] = {}  # mask() by its values: rules ask for the same ones
 
     def __len__(self) -> int:
         return len(self.values)
@@ -78,17 +79,27 @@ class Vocab:
             raise KeyError(value)
         self.values = np.append(self.values, np.array([value], dtype=object))
         self.index[value] = len(self.values) - 1
+        self._masks.clear()
         return len(self.values) - 1
 
     def mask(self, wanted: Iterable[object]) -> np.ndarray:
         """A lookup table: ``mask(values)[codes]`` says which codes are one of ``values`` (the
         last slot, for code -1, is False)."""
-        want = set(wanted)
-        return np.array([v in want for v in self.values.tolist()] + [False], dtype=bool)
+        want = frozenset(wanted)
+        found = self._masks.get(want)
+        if found is None:
+            found = self._masks[want] = np.array([v in want for v in self.values.tolist()] + [False], dtype=bool)
+        return found
 
     def text(self, codes: np.ndarray) -> np.ndarray:
         """Object array of the values (None where the code is -1)."""
-        return np.append(self.values, np.array([None], dtype=object))[codes]
+        codes = np.asarray(codes)
+        out = self.values[np.maximum(codes, 0)] if len(self.values) else np.full(len(codes), None, dtype=object)
+        missing = codes < 0
+        if missing.any():
+            out = out.copy()
+            out[missing] = None
+        return out
 
 
 def encode(values: pd.Series | np.ndarray, extra: Iterable[object] = ()) -> tuple[np.ndarray, Vocab]:

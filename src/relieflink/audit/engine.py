@@ -148,7 +148,7 @@ def _first_valid(values: np.ndarray, group_of: np.ndarray, n: int) -> np.ndarray
 
 
 def assemble_flags(found: list[tuple[int, Rule, Hits]], data: AuditInput, ruleset: RuleSet, catalog: Catalog,
-                   period: AuditPeriod, involving: np.ndarray | None = None) -> FlagColumns:
+                   period: AuditPeriod, involving: np.ndarray | None = None, fingerprints: bool = True) -> FlagColumns:
     """The hits of every clause as flags: one per rule id, subject and pattern.
 
     A rule id may have several clauses (EXCL-STATUS: exclusive statuses, and two relief
@@ -157,6 +157,7 @@ def assemble_flags(found: list[tuple[int, Rule, Hits]], data: AuditInput, rulese
     clause's reason kept (in rules.yaml order) for the explanation, a record's money at
     stake counted once (the largest a clause puts on it). ``involving``: record positions;
     when given, only the flags that involve one of them (an application screened).
+    ``fingerprints=False``: no ``flag_id`` and ``evidence`` (None): what screening skips.
     """
     r = data.records
     rules = [rule for _, rule, _ in found]
@@ -168,7 +169,11 @@ def assemble_flags(found: list[tuple[int, Rule, Hits]], data: AuditInput, rulese
     rule_id = np.array([rule.id for rule in rules], dtype=object)[hit_rule]
     key = np.array([f"{a}\x00{b}\x00{c}" for a, b, c in zip(rule_id.tolist(), subject.tolist(), pattern.tolist())],
                    dtype=object)
-    flag_of_hit, _ = pd.factorize(key)  # flags in the order of their first hit
+    if len(key) < 1000:  # a few hits (screening): pandas' setup costs more than the work
+        first_of: dict[str, int] = {}
+        flag_of_hit = np.array([first_of.setdefault(k, len(first_of)) for k in key.tolist()], dtype=np.int64)
+    else:
+        flag_of_hit, _ = pd.factorize(key)  # flags in the order of their first hit
     offsets = np.cumsum([0] + sizes[:-1])
     inv_hit = cat([h.hit + o for (_, _, h), o in zip(found, offsets)])
     inv_record = cat([h.record for _, _, h in found])
@@ -185,6 +190,8 @@ def assemble_flags(found: list[tuple[int, Rule, Hits]], data: AuditInput, rulese
     hits = np.flatnonzero(hit_kept)
     flag_of_hit = new_id[flag_of_hit[hits]]
     n_flags = int(keep_flag.sum())
+    if n_flags == 0:
+        return FlagColumns({"flag_id": []})
     inv_kept = keep_flag[inv_flag]
     inv_flag, inv_record, inv_stake = new_id[inv_flag[inv_kept]], inv_record[inv_kept], inv_stake[inv_kept]
 
@@ -252,10 +259,13 @@ def assemble_flags(found: list[tuple[int, Rule, Hits]], data: AuditInput, rulese
     rule_ids = [rule.id for rule in flag_rule]
     subjects = subject[hits][first_hit].tolist()
     patterns = pattern[hits][first_hit].tolist()
-    ids = flag_ids(rule_ids, subjects, patterns, period.year)
-    combined = np.zeros(n_flags, dtype=np.uint64)
-    np.add.at(combined, inv_flag, record_content_hash(data, inv_record))  # wrapping sum: order-free
-    evidence = _hash_hex("E", pd.util.hash_array(combined))
+    if fingerprints:
+        ids = flag_ids(rule_ids, subjects, patterns, period.year)
+        combined = np.zeros(n_flags, dtype=np.uint64)
+        np.add.at(combined, inv_flag, record_content_hash(data, inv_record))  # wrapping sum: order-free
+        evidence = _hash_hex("E", pd.util.hash_array(combined))
+    else:
+        ids = evidence = [None] * n_flags
     # what a missed-benefit flag says is missing (the agency granting it should see the flag)
     missed = [list(dict.fromkeys(p for _, f in rs for p in (f or {}).get("entitlement") or (f or {}).get("lacks_status") or []))
               for rs in reasons]
