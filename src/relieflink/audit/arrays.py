@@ -9,7 +9,7 @@ _I64 = np.int64
 
 def run_starts(keys: np.ndarray) -> np.ndarray:
     """Where each run of equal keys begins (``keys`` grouped, e.g. sorted)."""
-    return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, dtype=_I64)
+    return np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if len(keys) else np.zeros(0, dtype=_I64)
 
 
 def group_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

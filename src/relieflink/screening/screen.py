@@ -266,36 +266,40 @@ def _as_match(index: ScreeningIndex, p: int, how: str) -> Match:
                  _date_text(b) if b != NO_DAY else None)
 
 
-def _benefits(index: ScreeningIndex, p: int) -> list[Benefit]:
-    """Per program and agency: the person's records, first and last day, ongoing, amount."""
+def _benefits(index: ScreeningIndex, persons: list[int]) -> list[Benefit]:
+    """Per person, program and agency: the records, first and last day, ongoing, amount."""
     d = index.data
     r = d.records
-    pos = index.rows_of(np.array([p]))
+    if not persons:
+        return []
+    pos = index.rows_of(np.asarray(persons, dtype=np.int64))
     if len(pos) == 0:
         return []
-    program, agency = r.text["program"][pos], r.text["agency"][pos]
-    order = np.lexsort((agency, program))
-    pos, program, agency = pos[order], program[order], agency[order]
-    starts = np.flatnonzero(np.r_[True, (program[1:] != program[:-1]) | (agency[1:] != agency[:-1])])
-    bounds = np.r_[starts, len(pos)]
+    rank = np.empty(d.n_persons, dtype=np.int64)
+    rank[np.asarray(persons)] = np.arange(len(persons))
+    person, program, agency = r.person[pos], r.text["program"][pos], r.text["agency"][pos]
+    order = np.lexsort((agency, program, rank[person]))
+    pos, person, program, agency = pos[order], person[order], program[order], agency[order]
+    starts = np.flatnonzero(np.concatenate(([True], (person[1:] != person[:-1]) | (program[1:] != program[:-1])
+                                            | (agency[1:] != agency[:-1]))))
     start, end = r.start_day[pos], r.end_day[pos]
     per = r.periodicity[pos]
-    ongoing = (end == NO_DAY) & ((per == MONTHLY) | (per == STATUS))
-    amount = np.nan_to_num(r.amount[pos], nan=0.0)
+    ongoing = np.logical_or.reduceat((end == NO_DAY) & ((per == MONTHLY) | (per == STATUS)), starts)
+    amount = np.add.reduceat(np.nan_to_num(r.amount[pos], nan=0.0), starts)
+    big = np.iinfo(np.int64).max
+    first = np.minimum.reduceat(np.where(start != NO_DAY, start, big), starts)
     last_day = np.where(end != NO_DAY, end, start)
+    last = np.maximum.reduceat(np.where(last_day != NO_DAY, last_day, -big), starts)
+    count = np.diff(np.concatenate((starts, [len(pos)])))
     names = {x.code: x.name for x in index.catalog.programs}
-    out = []
-    person_id = index.person_id(p)
-    for s, e in zip(bounds[:-1], bounds[1:]):
-        code = str(d.vocab["program"].values[program[s]])
-        firsts = start[s:e][start[s:e] != NO_DAY]
-        lasts = last_day[s:e][last_day[s:e] != NO_DAY]
-        is_open = bool(ongoing[s:e].any())
-        out.append(Benefit(person_id, code, names.get(code, code), str(d.text("agency", agency[s:s + 1])[0]), int(e - s),
-                           _date_text(firsts.min()) if len(firsts) else None,
-                           None if is_open or not len(lasts) else _date_text(lasts.max()),
-                           round(float(amount[s:e].sum()), 2), is_open))
-    return out
+    codes = d.text("program", program[starts]).tolist()
+    agencies = d.text("agency", agency[starts]).tolist()
+    ids = d.vocab["person"].values[person[starts]].tolist()
+    return [Benefit(str(pid), str(code), names.get(code, str(code)), str(ag), int(n),
+                    _date_text(f) if f != big else None, None if is_open or l == -big else _date_text(l),
+                    round(float(a), 2), bool(is_open))
+            for pid, code, ag, n, f, l, a, is_open in zip(ids, codes, agencies, count.tolist(), first.tolist(),
+                                                          last.tolist(), amount.tolist(), ongoing.tolist())]
 
 
 def _rules_for(index: ScreeningIndex, program: str) -> list:
@@ -563,7 +567,7 @@ def screen(index: ScreeningIndex, application: Application, max_name_matches: in
     if more:
         found = [f for f in found if f[1] != "name"] + weak[:max_name_matches]
     matches = [_as_match(index, p, how) for p, how in found]
-    benefits = [b for p, _ in found for b in _benefits(index, p)]
+    benefits = _benefits(index, [p for p, _ in found])
     conflicts: list[Conflict] = []
     entitlements: list[Entitlement] = []
     if found:

@@ -1,8 +1,9 @@
 """The screening index on disk: plain ``.npy`` arrays under ``OUT/screening/``.
 
 One file per array (``numpy.save``: a fixed header and the raw bytes, so the
-same index gives the same bytes), read back memory-mapped where the array is
-numeric. Text is stored as fixed-width unicode (never pickled); a column that
+same index gives the same bytes), read back whole (a memory-mapped array pays a
+page fault per query on a cold page; the whole index of a 1M-row run is a few
+hundred MB and reads in about a second). Text is stored as fixed-width unicode (never pickled); a column that
 may be missing stores the empty string for it plus a ``<name>.none`` mask.
 ``index.json`` names the format and every array, so that a folder written by
 another version is rebuilt rather than misread.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT = "relieflink-screening-index/1"
+FORMAT = "relieflink-screening-index/2"
 DIRECTORY = "screening"
 
 
@@ -50,7 +51,7 @@ def read_arrays(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, object]]
         return None
     out: dict[str, np.ndarray] = {}
     for name in meta["arrays"]:
-        value = np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+        value = np.load(folder / f"{name}.npy", allow_pickle=False)  # read whole: no page faults per query
         if value.dtype.kind == "U":
             obj = np.asarray(value).astype(object)
             mask_path = folder / f"{name}.none.npy"
