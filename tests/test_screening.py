@@ -294,3 +294,18 @@ def test_a_conflict_the_last_run_flagged_is_marked_already_flagged(run_dir, inde
     same = [c for c in result.conflicts if c.rule_id == "EXCL-STATUS"]
     assert same and same[0].already_flagged
     assert {(x["file"], x["row"]) for x in same[0].records} == {(x["file"], int(x["row"])) for x in dup["records"]}
+
+
+def test_approving_dibao_opens_the_medical_insurance_subsidy(run_dir, index):
+    """The entitlement_missing rules with the application as a record: 低保 makes 医保补贴 due."""
+    r = pd.read_parquet(run_dir / "records.parquet")
+    p = pd.read_parquet(run_dir / "persons.parquet")
+    has = set(r.loc[r["program"].isin(["MZJ-DB", "MZJ-TK", "JD-YBBT"]), "person_id"].dropna())
+    person = p[~p["person_id"].isin(has) & p["id_number"].notna()].iloc[0]
+    app = dict(name=person["name"], id_number=person["id_number"], period_start="2015-06-01", period_end="2015-12-31")
+    opened = screen(index, Application(program="MZJ-DB", **app)).entitlements
+    medical = [e for e in opened if e.rule_id == "MISS-MEDICAL-INSURANCE"]
+    assert medical and medical[0].opened_by_application and medical[0].programs == ["JD-YBBT"]
+    assert medical[0].person_id == person["person_id"]
+    assert not [e for e in screen(index, Application(program="ZGH-SWN", **app)).entitlements
+                if e.rule_id == "MISS-MEDICAL-INSURANCE"]

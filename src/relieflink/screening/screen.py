@@ -44,7 +44,7 @@ from relieflink.audit.explain import Explainer, FlagFacts, masked_id, masked_nam
 from relieflink.audit.periods import AuditPeriod
 from relieflink.audit.rules import programs_of
 from relieflink.identity.names import normalize_name
-from relieflink.identity.resident_id import check_char, normalize_id
+from relieflink.identity.resident_id import ids_one_typo_away, normalize_id
 from relieflink.privacy import Masker
 from relieflink.screening.index import APPLICATION_FILE, ScreeningIndex, _ranges
 from relieflink.visibility import Scope
@@ -192,23 +192,8 @@ class ScreeningResult:
 
 
 def _id_variants(clean: str) -> list[str]:
-    """Valid IDs one typo away from ``clean`` (18 characters): the check character mistyped,
-    one digit of the first 17 replaced, or two adjacent digits swapped (the check character
-    recomputed)."""
-    body = clean[:17]
-    if len(clean) != 18 or not body.isdigit():
-        return []
-    out = [body + check_char(body)] if clean[17] != check_char(body) else []  # a typo in the check character
-    for i in range(17):
-        for d in "0123456789":
-            if d != body[i]:
-                b = body[:i] + d + body[i + 1:]
-                out.append(b + check_char(b))
-    for i in range(16):  # two adjacent digits of the body swapped
-        swapped = body[:i] + body[i + 1] + body[i] + body[i + 2:]
-        if swapped != body:
-            out.append(swapped + check_char(swapped))
-    return out
+    """Valid IDs one typo away from ``clean`` (:func:`relieflink.identity.resident_id.ids_one_typo_away`)."""
+    return ids_one_typo_away(clean)
 
 
 def _day_number(value: date | str | None) -> int | None:
