@@ -137,13 +137,11 @@ def _first_valid(values: np.ndarray, group_of: np.ndarray, n: int) -> np.ndarray
     ok = np.flatnonzero(values >= 0)
     if len(ok):
         g = group_of[ok]
-        first = np.r_[True, g[1:] != g[:-1]] if len(g) > 1 else np.ones(len(g), bool)
         # ``ok`` is in order, but groups interleave: take the smallest position per group
         order = np.lexsort((ok, g))
         g_sorted = g[order]
         head = np.r_[True, g_sorted[1:] != g_sorted[:-1]]
         out[g_sorted[head]] = values[ok[order][head]]
-        del first
     return out
 
 
