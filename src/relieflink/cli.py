@@ -318,7 +318,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
     out = _require_run_folder(Path(args.out), "screen against")
     try:
-        index = ScreeningIndex.from_run(out)
+        index = ScreeningIndex.open(out)
     except FileNotFoundError as exc:
         missing = Path(exc.filename).name if exc.filename else "the screening index's tables"
         raise InputRefused(f"{out} lacks {missing}: screen against the output folder of a full `relieflink run` "
@@ -336,7 +336,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         return EXIT_OK
     app = data["application"]
     print(f"申请：{app['name']} {app['id_number'] or '（无身份证号）'} {args.program} {app['period_start']}—{app['period_end'] or ''}"
-          f"  身份证号状态：{data['id_status'] or '—'}")
+          f"  身份证号状态：{data['id_status_zh'] or '—'}")
     if not data["matches"]:
         print("未找到匹配人员：上期数据中无此人的救助记录。")
     for m in data["matches"]:
@@ -350,6 +350,8 @@ def cmd_screen(args: argparse.Namespace) -> int:
         label = "已有预警（批准后仍在）" if c["already_flagged"] else {"finding": "冲突", "review": "冲突（待复核）"}.get(
             c["status"], "可能冲突（若为同一人）")
         print(f"{label}：{c['rule_id']} {c['title_zh']}：{c['explanation_zh']}")
+    for e in data["entitlements"]:
+        print(f"{'批准后可享受' if e['opened_by_application'] else '可能未享受'}：{e['rule_id']} {e['title_zh']}：{e['explanation_zh']}")
     if data["matches"] and not any(not c["already_flagged"] for c in data["conflicts"]):
         print("批准该申请不产生新的重复、多头或互斥救助。")
     return EXIT_OK
