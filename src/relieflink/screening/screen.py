@@ -81,11 +81,17 @@ class Conflict:
     title_zh: str
     explanation_zh: str
     explanation_en: str
-    records: list[dict] = field(default_factory=list)  # the existing records involved
+    # the existing records involved: file, row, amount at stake, and the agency, program and
+    # period that are all another agency may see of them (relieflink.visibility)
+    records: list[dict] = field(default_factory=list)
     already_flagged: bool = False  # the last run flags these records already: approving adds to it
     # finding; review (a review rule, or the identity is not certain); held (the match is too
     # weak for the pattern: likelier another person of the same name)
     status: str = "finding"
+    # the same facts without amounts and record counts, for a reader who may not see every
+    # involved record (an agency other than the one that delivered them)
+    explanation_scoped_zh: str = ""
+    explanation_scoped_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,8 +115,9 @@ class ScreeningResult:
             "matches": [{**asdict(x), "name": m.name(x.name), "id_number": m.id(x.id_number) or None,
                          "how_zh": MATCH_ZH[x.how]} for x in self.matches],
             "benefits": [asdict(b) for b in self.benefits],
-            "conflicts": [{**asdict(c), "explanation_zh": m.text(c.explanation_zh), "explanation_en": m.text(c.explanation_en)}
-                          for c in self.conflicts],
+            "conflicts": [{**asdict(c), **{k: m.text(getattr(c, k)) for k in (
+                "explanation_zh", "explanation_en", "explanation_scoped_zh", "explanation_scoped_en")}}
+                for c in self.conflicts],
             "more_name_matches": self.more_name_matches,
         }
 
@@ -204,6 +211,14 @@ def _benefits(index: ScreeningIndex, pid: str) -> list[Benefit]:
     return out
 
 
+def _iso(day: object) -> str | None:
+    return None if day is None or pd.isna(day) else str(pd.Timestamp(day).date())  # type: ignore[arg-type]
+
+
+def _amount(value: object) -> float | None:
+    return None if value is None or pd.isna(value) else round(float(value), 2)  # type: ignore[arg-type]
+
+
 def _rules_for(index: ScreeningIndex, program: str) -> RuleSet:
     """The rules an approval of ``program`` can trigger."""
     cache = index.rules_cache
@@ -255,15 +270,22 @@ def _conflicts(index: ScreeningIndex, matches: list[Match], app: Application, st
     result = audit_records(records, persons, mentions, rules, index.catalog, _period_of(start))
     flags = pd.concat([result.flags, result.held], ignore_index=True)
     order = {pid: i for i, pid in enumerate(pids)}
+    seen = records.drop_duplicates(["file", "row"]).set_index(["file", "row"])[
+        ["agency", "program", "period_start", "period_end"]]
+    seen = seen.astype(object).where(seen.notna(), None)
+    shown = {k: {"agency": a, "program": p, "period_start": _iso(s), "period_end": _iso(e)}
+             for k, a, p, s, e in zip(seen.index, seen["agency"], seen["program"], seen["period_start"], seen["period_end"])}
     out = []
     for f in flags.itertuples(index=False):
         if not any(r["file"] == APPLICATION_FILE for r in f.records):
             continue
-        existing = [{"file": r["file"], "row": int(r["row"])} for r in f.records if r["file"] != APPLICATION_FILE]
+        existing = [{"file": r["file"], "row": int(r["row"]), "amount_at_stake": _amount(r.get("amount_at_stake")),
+                     **shown.get((r["file"], int(r["row"])), {})} for r in f.records if r["file"] != APPLICATION_FILE]
         key = frozenset((r["file"], r["row"]) for r in existing)
         known = (f.rule_id, key) in index.flags_of.get(f.person_id, ())
         out.append(Conflict(f.person_id, f.rule_id, f.category, index.rule_titles.get(f.rule_id, f.rule_id),
-                            f.explanation_zh, f.explanation_en, existing, known, f.status))
+                            f.explanation_zh, f.explanation_en, existing, known, f.status,
+                            f.explanation_scoped_zh, f.explanation_scoped_en))
     return sorted(out, key=lambda c: (order.get(c.person_id, len(order)), c.rule_id, c.explanation_zh))
 
 
