@@ -228,6 +228,15 @@ def test_answers_are_masked_unless_the_key_is_granted_unmasked(world, subject):
     assert all(b["amount"] is None for b in clear["benefits"] if b["agency"] != "mzj")
 
 
+def test_an_application_is_filed_at_the_calling_subdistrict_unless_it_says_otherwise(world, subject):
+    client = world["client"]
+    for viewer, body, expected in (("jd-hushu", application(subject, "MZJ-TK"), "jd-hushu"),
+                                   ("jd-hushu", application(subject, "MZJ-TK", subdistrict="jd-hemu"), "jd-hemu"),
+                                   ("mzj", application(subject, "MZJ-TK"), None)):
+        res = client.post("/v1/screen", json=body, headers=auth(world, viewer))
+        assert res.json()["application"]["subdistrict"] == expected, viewer
+
+
 # -- validation -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("change, field", [
@@ -283,6 +292,7 @@ def test_every_request_has_its_line_and_no_line_an_unmasked_id_or_a_key(world, s
     assert first["applicant"]["id_number"] == subject["id_number"][:6] + "********" + subject["id_number"][-4:]
     assert first["matched_person_ids"] == [subject.name]
     assert [x["agency"] for x in lines[1:3]] == [None, None]
+    assert [x["endpoint"] for x in lines[1:3]] == ["/v1/screen", "/v1/screen"]  # refused before routing, still named
     assert lines[5]["endpoint"] == "(no such route)"
     text = log.read_text(encoding="utf-8")
     assert subject["id_number"] not in text and subject["name"] not in text

@@ -38,17 +38,33 @@ from relieflink import __version__
 from relieflink.ingest.pipeline import IngestConfig
 from relieflink.ingest.plausibility import Checks
 from relieflink.outputs import read_manifest
-from relieflink.screening import Application
 from relieflink.service import models
 from relieflink.service.auditlog import AuditLog, masked_applicant
 from relieflink.service.keys import KeyEntry, KeyRing
 from relieflink.service.limits import RateLimiter, ServiceLimits, load_limits
-from relieflink.service.screening import Recorded, answer, index_size, load_index, record_approvals
+from relieflink.service.screening import (
+    Application, Recorded, answer, as_application, index_size, load_index, record_approvals,
+)
 from relieflink.service.store import ApplicationStore, KeyReused
 from relieflink.visibility import Scope
 
 logger = logging.getLogger(__name__)
 KEYED = ("/v1/screen", "/v1/applications")  # routes that need a key
+WITHDRAW = "/v1/applications/{application_id}"
+
+
+def _endpoint(scope) -> str:  # type: ignore[no-untyped-def]
+    """The audit log's endpoint: the route's template — also for a request refused at the door
+    before routing (401, 429) — never the raw path (a caller could put anything in it)."""
+    route = getattr(scope.get("route"), "path", None)
+    if route:
+        return route
+    path = scope["path"]
+    if path in KEYED:
+        return path
+    if path.startswith("/v1/applications/") and "/" not in path[len("/v1/applications/"):]:
+        return WITHDRAW
+    return "(no such route)"
 
 
 class Refusal(Exception):
@@ -207,10 +223,9 @@ class Door:
                 await self.app(scope, receive, send_status)
         finally:
             entry: KeyEntry | None = state.get("key")
-            route = scope.get("route")
             self.service.audit.write({
                 "agency": entry.agency if entry else None, "key_id": entry.key_id if entry else None,
-                "method": scope["method"], "endpoint": getattr(route, "path", None) or "(no such route)",
+                "method": scope["method"], "endpoint": _endpoint(scope),
                 "status": status, "latency_ms": round((time.perf_counter() - started) * 1000, 2),
                 "applicant": state.get("applicant"), "matched_person_ids": state.get("person_ids", []),
                 **({"application_id": state["application_id"]} if state.get("application_id") else {}),
@@ -293,8 +308,8 @@ def create_app(service: Service) -> FastAPI:
         fields = body.model_dump(exclude={"idempotency_key"})
         request.state.applicant = masked_applicant(fields)
         program = service.catalog.program(fields["program"])
-        if fields["subdistrict"] is None and program.agency == "jd" and entry.agency.startswith("jd-"):
-            fields["subdistrict"] = entry.agency
+        if fields["subdistrict"] is None and service.catalog.agency(entry.agency).kind == "subdistrict":
+            fields["subdistrict"] = entry.agency  # an application filed at the caller's subdistrict
         low, high = loaded.checks.date_bounds(birth=False)
         for name in ("period_start", "period_end"):
             day = fields[name]
@@ -307,9 +322,7 @@ def create_app(service: Service) -> FastAPI:
         if fields["amount"] is not None and fields["amount"] > limit:
             message = f"more than {limit:,.0f} yuan, the largest credible amount (schemas/plausibility.yaml)"
             raise Refusal(422, "invalid_request", f"amount: {message}", [{"field": "amount", "message": message}])
-        return Application(name=fields["name"] or "", program=fields["program"], period_start=fields["period_start"],
-                           period_end=fields["period_end"], id_number=fields["id_number"],
-                           subdistrict=fields["subdistrict"], amount=fields["amount"])
+        return as_application(fields)
 
     def screened(application: Application, entry: KeyEntry) -> tuple[dict, int]:
         loaded = service.loaded
@@ -374,7 +387,7 @@ def create_app(service: Service) -> FastAPI:
                                              recorded_at=line.recorded_at, person_id=person).model_dump()
         return JSONResponse(content, status_code=201 if created else 200)
 
-    @app.delete("/v1/applications/{application_id}", response_model=models.ApplicationWithdrawn,
+    @app.delete(WITHDRAW, response_model=models.ApplicationWithdrawn,
                 responses={**refused, 404: {"model": models.Problem}}, tags=["applications"],
                 summary="Withdraw an application your agency recorded")
     def withdraw_application(application_id: str, request: Request,

@@ -4,6 +4,7 @@ Everything the service needs of the screening library goes through here, so
 that a change of that library's API is a change of this module alone:
 
 * :func:`load_index` — the index of a run folder;
+* :func:`as_application` — an application as the library takes it;
 * :func:`answer` — one application screened for one agency: the library's
   answer, with the approvals recorded since the run added to the matched
   persons' records (:class:`Recorded`), then reduced to what that agency may
@@ -46,6 +47,13 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 def load_index(out: Path) -> ScreeningIndex:
     """The screening index of a run folder (raises FileNotFoundError when it is not a full run)."""
     return ScreeningIndex.from_run(Path(out))
+
+
+def as_application(fields: dict) -> Application:
+    """The library's application of the service's checked request fields (``ScreenRequest``)."""
+    return Application(name=fields.get("name") or "", program=fields["program"], period_start=fields["period_start"],
+                       period_end=fields.get("period_end"), id_number=fields.get("id_number"),
+                       subdistrict=fields.get("subdistrict"), amount=fields.get("amount"))
 
 
 def index_size(index: ScreeningIndex) -> tuple[int, int]:
