@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="requests per concurrency level (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=60, help="time limit per level (default: %(default)s)")
     parser.add_argument("--library", type=int, default=100, help="applications for the in-process library call "
-                                                                "(default: %(default)s)")
+                                                                "(default: %(default)s; 0: none, one index in memory)")
     args = parser.parse_args()
 
     import httpx2 as httpx
@@ -140,20 +140,20 @@ def main() -> None:
         unknown = [{"name": "欧阳无名氏", "id_number": "11010519491231002X", "program": p, "period_start": "2015-06-01"}
                    for p in PROGRAMS]
 
-        # the library call on the same applications, in this process, through the service's adapter
-        from relieflink.service.screening import answer, as_application, load_index
-        from relieflink.visibility import Scope
+        if args.library:  # the library call on the same applications, in this process, through the adapter
+            from relieflink.service.screening import answer, as_application, load_index
+            from relieflink.visibility import Scope
 
-        index = load_index(args.run)
-        lib = []
-        for body in bodies[:args.library]:
-            t = time.perf_counter()
-            answer(index, as_application(body), Scope("jd-hushu"), mask=True, max_candidates=5)
-            lib.append((time.perf_counter() - t) * 1000)
-        lib_ms = np.array(lib)
-        print(f"library call (service.screening.answer) in-process, {len(lib_ms)} applications: p50 {np.percentile(lib_ms, 50):.1f} ms, "
-              f"p99 {np.percentile(lib_ms, 99):.1f} ms")
-        del index
+            index = load_index(args.run)
+            lib = []
+            for body in bodies[:args.library]:
+                t = time.perf_counter()
+                answer(index, as_application(body), Scope("jd-hushu"), mask=True, max_candidates=5)
+                lib.append((time.perf_counter() - t) * 1000)
+            lib_ms = np.array(lib)
+            print(f"library call (service.screening.answer) in-process, {len(lib_ms)} applications: p50 {np.percentile(lib_ms, 50):.1f} ms, "
+                  f"p99 {np.percentile(lib_ms, 99):.1f} ms")
+            del index
 
         refused = [{**body, "program": "NO-SUCH-PROGRAM"} for body in bodies[:50]]
         for label, sample, expected in (("applications of the run's persons", bodies, 200),
