@@ -92,6 +92,11 @@ def _print_summary(summary: dict, out_dir: Path) -> None:  # noqa: C901 - a flat
         counts = ", ".join(f"{k} {v}" for k, v in summary["decisions_unmatched"].items())
         print(f"  decisions that match nothing in this run (kept in the file, not applied; see `relieflink review`): "
               f"{counts}")
+    if summary.get("applications"):
+        a = summary["applications"]
+        print(f"  applications recorded by the screening service ({a['file']}): {a['recorded']}; the exports now carry "
+              f"{a.get('matched', 0)} (dropped, counted once), {a.get('kept', 0)} kept as records of the approving "
+              f"agency, {a['withdrawn']} withdrawn")
     print("  seconds: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
     if (out_dir / "report.html").exists():
         print(f"  report: {out_dir / 'report.html'} (workbook report.xlsx, per agency under reports/)")
@@ -144,9 +149,11 @@ def _read_key(path: Path) -> bytes:
 
 def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
          decisions: Path | None = None, pseudonym_key_file: str | None = None, period: int | None = None,
-         previous: Path | None = None, target: StagedOutput | None = None) -> int:
+         previous: Path | None = None, target: StagedOutput | None = None,
+         applications: Path | None = None) -> int:
     """Run the pipeline into ``out`` (``target``: its preflight, when the caller made it) and print
     the summary; the exit code."""
+    from relieflink.ingest.applications import default_applications_file
     from relieflink.outputs import preflight
     from relieflink.pipeline import run_batch
 
@@ -160,7 +167,8 @@ def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage",
         target = preflight(out, batch)  # refused before any work: nothing read, nothing written
     print(f"relieflink: reading {batch}", file=sys.stderr)
     run = run_batch(batch, target, progress=_progress, stages=stages, decisions=decisions or default_decisions(out),
-                    pseudonym_key=key, period=period, previous=previous)
+                    pseudonym_key=key, period=period, previous=previous,
+                    applications=applications or default_applications_file(out))
     summary = run.summary()
     _print_summary(summary, out)
     assert run.ingest is not None
@@ -172,12 +180,14 @@ def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage",
 def cmd_run(args: argparse.Namespace) -> int:
     return _run(Path(args.batch), Path(args.out), decisions=Path(args.decisions) if args.decisions else None,
                 pseudonym_key_file=args.pseudonym_key, period=args.period,
-                previous=Path(args.previous) if args.previous else None)
+                previous=Path(args.previous) if args.previous else None,
+                applications=Path(args.applications) if args.applications else None)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     return _run(Path(args.batch), Path(args.out), stages=("ingest",),
-                decisions=Path(args.decisions) if args.decisions else None)
+                decisions=Path(args.decisions) if args.decisions else None,
+                applications=Path(args.applications) if args.applications else None)
 
 
 def _require_run_folder(out: Path, what: str) -> Path:
@@ -357,6 +367,57 @@ def cmd_screen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from relieflink.service.app import Service, create_app
+    except ImportError:
+        print("error: the service needs the serve extra: pip install 'relieflink[serve]'", file=sys.stderr)
+        return EXIT_USAGE
+    from relieflink.config import load_catalog
+    from relieflink.ingest.applications import default_applications_file
+    from relieflink.service import AUDIT_LOG_FILE
+    from relieflink.service.keys import load_keys
+
+    out = _require_run_folder(Path(args.out), "serve")
+    keys = load_keys(Path(args.keys), load_catalog())  # a keys file that does not validate: exit 3
+    audit_log = Path(args.audit_log) if args.audit_log else out.resolve().parent / AUDIT_LOG_FILE
+    applications = Path(args.applications) if args.applications else default_applications_file(out)
+    started = time.perf_counter()
+    service = Service(out, Path(args.keys), audit_log, applications)
+    try:
+        service.load()
+    except FileNotFoundError:
+        raise InputRefused(f"{out} lacks the screening index's tables: serve the output folder of a full "
+                           f"`relieflink run` (not `ingest`)") from None
+    print(f"relieflink serve: run {out} loaded in {time.perf_counter() - started:.1f}s; {len(keys)} keys "
+          f"({args.keys}); audit log {audit_log}; recorded applications {applications}", file=sys.stderr)
+    print(f"  listening on http://{args.host}:{args.port} (OpenAPI at /openapi.json); Ctrl-C stops", file=sys.stderr)
+    uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning", access_log=False)
+    return EXIT_OK
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from relieflink.config import load_catalog
+    from relieflink.service.keys import load_keys, new_key
+
+    catalog = load_catalog()
+    if args.action == "new":
+        if not args.agency:
+            print("error: keys new needs the AGENCY whose key it is (a source code: mzj, jd-hushu, ...)", file=sys.stderr)
+            return EXIT_USAGE
+        key = new_key(Path(args.keys), args.agency, catalog, label=args.label, unmasked=args.unmasked)
+        print(key)
+        print(f"a key for {args.agency}, appended to {args.keys} as its SHA-256; it is shown only now: give it to the "
+              f"agency's system (Authorization: Bearer <key>); remove its entry to revoke it", file=sys.stderr)
+        return EXIT_OK
+    for entry in load_keys(Path(args.keys), catalog):
+        print(f"{entry.key_id}  {entry.agency:<16} {str(entry.created or ''):<10}  {'unmasked' if entry.unmasked else 'masked':<8}"
+              f"  {entry.label or ''}")
+    return EXIT_OK
+
+
 def _year(text: str) -> int:
     """``--period``: a calendar year (argparse reports anything else as a usage error, exit 2)."""
     if not text.strip().isdigit() or not 1900 <= int(text) <= 2100:
@@ -408,6 +469,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output folder: absent, empty, or written by an earlier run (then replaced in one "
                             "step); never the batch folder, inside it or around it")
         p.add_argument("--decisions", help="reviewer decisions to apply (default: relieflink-decisions.jsonl beside OUT)")
+        p.add_argument("--applications", metavar="FILE",
+                       help="applications recorded by the screening service since the last run (default: "
+                            "relieflink-applications.jsonl beside OUT): records of the approving agency, dropped "
+                            "where the exports now carry the grant")
         if name == "run":
             p.add_argument("--period", type=_year, metavar="YEAR",
                            help="calendar year to audit (the school year from 1 September of it); default: derived "
@@ -448,6 +513,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON (an unknown number is null)")
     p.add_argument("--no-mask", action="store_true", help="show full names and IDs (authorized staff only)")
     p.set_defaults(func=cmd_screen)
+
+    p = command("serve", "serve screening (联审联批) over HTTP to agency systems, each with its own key")
+    p.add_argument("out", help="the output folder of the last `relieflink run` (a new run written into it is "
+                               "loaded without a restart)")
+    p.add_argument("--keys", required=True, metavar="KEYS.yaml",
+                   help="the agencies' keys, by SHA-256 (`relieflink keys new`); read again when it changes")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8765, help="port (default: %(default)s)")
+    p.add_argument("--audit-log", metavar="FILE",
+                   help="one JSON line per request (default: relieflink-audit-log.jsonl beside OUT)")
+    p.add_argument("--applications", metavar="FILE",
+                   help="recorded approvals (default: relieflink-applications.jsonl beside OUT, where `relieflink "
+                        "run` looks for them)")
+    p.set_defaults(func=cmd_serve)
+
+    p = command("keys", "make or list the agencies' keys of the screening service")
+    p.add_argument("action", choices=["new", "list"], help="new: make a key for AGENCY and print it once; list: "
+                                                           "the keys of the file (by id, never the key)")
+    p.add_argument("agency", nargs="?", help="with new: the agency's source code (mzj, jd-hushu, ...)")
+    p.add_argument("--keys", required=True, metavar="KEYS.yaml", help="the keys file (created by the first `new`)")
+    p.add_argument("--label", help="with new: a note for people (the agency's system)")
+    p.add_argument("--unmasked", action="store_true", help="with new: this key's answers show names and IDs in clear")
+    p.set_defaults(func=cmd_keys)
 
     p = command("evaluate", "compare a run folder with a generated batch's truth")
     p.add_argument("out", help="the run's output folder")

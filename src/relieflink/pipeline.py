@@ -12,7 +12,7 @@ import hashlib
 import platform
 import time
 from datetime import date
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -21,6 +21,7 @@ import pandas as pd
 
 from relieflink import __version__
 from relieflink.config import schemas_dir
+from relieflink.ingest.applications import ApplicationsLog, Settlement, read_applications
 from relieflink.ingest.pipeline import FileReport, IngestConfig, IngestResult, file_reports_as_dicts, ingest_batch
 from relieflink.ingest.schema import conform, write_parquet
 from relieflink.linkage.continuity import Continuity, PreviousRun, read_run_mentions
@@ -59,6 +60,9 @@ class Run:
     #: written with file and row only to content)
     decided_on: pd.DataFrame | None = None
     continuity: Continuity | None = None
+    #: the recorded applications file as read when the run began (ingest.applications)
+    applications: ApplicationsLog | None = None
+    settlement: Settlement | None = None  # which recorded applications the exports now carry
     seconds: dict[str, float] = field(default_factory=dict)
 
     def ingest_stage(self, progress: Callable[[FileReport], None] | None = None) -> IngestResult:
@@ -67,6 +71,10 @@ class Run:
         # is known only after the ingest, so then only the absolute bounds apply
         bounds = (date(self.period, 1, 1), date(self.period, 12, 31)) if self.period is not None else None
         self.ingest = ingest_batch(self.batch_dir, self.config, progress=progress, audit_period=bounds)
+        if self.applications is not None:  # approvals recorded by the screening service: records too
+            from relieflink.ingest.applications import add_to_ingest
+
+            self.ingest = add_to_ingest(self.ingest, self.applications, replace(self.config, audit_period=bounds))
         self.mentions, self.records = self.ingest.mentions, self.ingest.records
         self.seconds["ingest"] = time.perf_counter() - started
         return self.ingest
@@ -100,6 +108,8 @@ class Run:
         records[["link_confidence", "identity_resolved"]] = records_confidence(records, linked.mentions, confidence)
         tables = {"mentions": linked.mentions, "records": records, "persons": linked.persons,
                   "households": linked.households, "pairs": linked.pairs}
+        if self.applications is not None:  # a recorded application the export now carries is dropped
+            self._settle_applications(tables)
         if self.previous is not None:
             from relieflink.linkage.continuity import carry_over
 
@@ -110,6 +120,30 @@ class Run:
         self.persons, self.households, self.pairs = tables["persons"], tables["households"], tables["pairs"]
         self.linkage_model = linked.model
         self.seconds["linkage"] = time.perf_counter() - started
+
+    def _settle_applications(self, tables: dict[str, pd.DataFrame]) -> None:
+        from relieflink.ingest.applications import APPLICATIONS_FILE, settle
+        from relieflink.ingest.quarantine import DUPLICATE_DELIVERY
+        from relieflink.ingest.schema import conform
+
+        assert self.ingest is not None
+        self.settlement = settle(tables)
+        matched = self.settlement.matched
+        if len(matched):
+            found = pd.DataFrame({
+                "file": APPLICATIONS_FILE, "row": matched["row"].astype("Int32"), "column": None,
+                "problem": "application_in_export",
+                "message": "the recorded application " + matched["application_id"] + " is now in " + matched["export_file"]
+                           + " row " + matched["export_row"].astype(str) + "; counted once",
+                "action": DUPLICATE_DELIVERY, "raw_value": None})
+            q = pd.concat([self.ingest.quarantine, found], ignore_index=True)
+            q = q.sort_values(["file", "row", "column", "problem"], kind="stable", na_position="first")
+            self.ingest.quarantine = conform(q.reset_index(drop=True), "quarantine")
+            for report in self.ingest.files:
+                if report.file == APPLICATIONS_FILE:
+                    report.records -= len(matched)
+                    report.rows_quarantined += len(matched)
+        self.ingest.records, self.ingest.mentions = tables["records"], tables["mentions"]
 
     def audit_stage(self) -> pd.DataFrame:
         from relieflink.audit import audit_records, load_rules
@@ -159,6 +193,10 @@ class Run:
 
             out["continuity"] = self.continuity.counts
             out["continuity_merges_and_splits"] = merges_and_splits(self.continuity.changes)
+        if self.applications is not None:
+            out["applications"] = self.applications_summary()
+            if self.settlement is not None:
+                out.update(self.settlement.as_summary())
         if self.decisions:
             from relieflink.review.apply import unmatched_summary
 
@@ -170,6 +208,20 @@ class Run:
             if self.flags is not None and "decision_note" in self.flags:
                 out["decided_flags_with_changed_evidence"] = int(self.flags["decision_note"].notna().sum())
         out["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
+        return out
+
+    def applications_summary(self) -> dict[str, object]:
+        """The recorded applications file as the run read it (its complete lines and their SHA-256:
+        the screening service knows from them which lines this run took in) and what became of them."""
+        assert self.applications is not None
+        standing, withdrawn, repeated = self.applications.standing()
+        out: dict[str, object] = {
+            "file": self.applications.path.name, "bytes": self.applications.size, "sha256": self.applications.sha256,
+            "recorded": len(standing) + len(withdrawn) + len(repeated), "withdrawn": len(withdrawn),
+            "unreadable_lines": len(self.applications.unreadable()),
+        }
+        if self.settlement is not None:
+            out["matched"], out["kept"] = len(self.settlement.matched), len(self.settlement.kept)
         return out
 
     def write(self, out_dir: Path | StagedOutput, pseudonym_key: bytes | None = None) -> None:
@@ -274,6 +326,7 @@ def run_batch(
     pseudonym_key: bytes | None = None,
     period: int | None = None,
     previous: Path | None = None,
+    applications: Path | None = None,
 ) -> Run:
     """Run the pipeline on ``batch_dir`` and write ``out_dir`` atomically.
 
@@ -291,6 +344,9 @@ def run_batch(
     its ids and ``changes.parquet`` lists merges and splits since (raises
     :class:`~relieflink.linkage.continuity.PreviousRunError`, an
     :class:`~relieflink.errors.InputRefused`, when it is not a run folder).
+    ``applications``: the file of applications recorded by the screening service
+    (:mod:`relieflink.ingest.applications`), read once before any work; the standing ones become
+    records, and those the exports now carry are dropped after linkage.
     """
     from relieflink.review import load_decisions
     from relieflink.review.decisions import needs_binding
@@ -308,6 +364,7 @@ def run_batch(
 
             settings = Settings.load("relief")
         loaded = load_decisions(decisions)
+        recorded = read_applications(applications)
     except BaseException:
         if staged is not None:
             staged.abandon()  # the caller's preflight: OUT stays as it was, nothing left beside it
@@ -320,7 +377,7 @@ def run_batch(
             # decisions written with file and row only were taken on the run now in OUT
             decided_on = read_run_mentions(target.out)
         run = Run(batch_dir=Path(batch_dir), config=config, decisions=loaded, period=period, previous=prev,
-                  decided_on=decided_on)
+                  decided_on=decided_on, applications=recorded)
         if settings is not None:
             run.linkage_settings = settings
         run.ingest_stage(progress)
