@@ -407,8 +407,23 @@ def read_flag_rows(path: Path) -> pd.DataFrame:
         parts.append(pd.DataFrame({
             "flag_id": frame["编号"].astype(str), "rule_id": frame["规则"].astype(str),
             "status": frame["状态"].map(status_of),
-            "decision": frame["复核决定"].map(lambda d: decision_of.get(d.split("；")[0]) if d else None),
+            "decision": pd.Series([decision_of.get(d.split("；")[0]) if isinstance(d, str) and d else None
+                                   for d in frame["复核决定"]], index=frame.index, dtype=object),
             "amount_at_stake": pd.to_numeric(frame["涉及金额（元）"].replace("", np.nan), errors="coerce"),
             "records": frame["涉及记录（文件:行）"].map(lambda t: sorted(t.split("；")) if t else []),
         }))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def parquet_flag_rows(flags: pd.DataFrame) -> pd.DataFrame:
+    """``flags.parquet``'s flags in the shape of :func:`read_flag_rows` (the same columns,
+    sorted by ``flag_id``): the two agree on every flag of a run's workbook."""
+    return pd.DataFrame({
+        "flag_id": flags["flag_id"].astype(str), "rule_id": flags["rule_id"].astype(str),
+        "status": flags["status"].astype(object),
+        "decision": pd.Series([d if isinstance(d, str) else None for d in flags["decision"]] if "decision" in flags
+                              else None, index=flags.index, dtype=object),
+        "amount_at_stake": pd.to_numeric(flags["amount_at_stake"], errors="coerce").round(6),
+        "records": _records_text(flags["records"]),
+    }).assign(records=lambda f: f["records"].map(lambda t: sorted(t.split("；")) if t else [])) \
+        .sort_values("flag_id", kind="mergesort").reset_index(drop=True)

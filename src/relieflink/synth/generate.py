@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from relieflink.progress import StageCallback, notify
+
 from .anomalies import Planter, RowPlanter
 from .config import load_config, rng_for
 from .exports import Exporter
@@ -51,19 +53,30 @@ class SynthSummary:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+#: the phases of :func:`generate_batch`, in order (its ``timings`` and progress events)
+PHASES = ("population", "histories", "exports", "write", "truth")
+
+
 def generate_batch(out_dir: Path, persons: int, seed: int, profile: str = "default",
-                   schemas_dir: Path | None = None, month: int = 1) -> SynthSummary:
+                   schemas_dir: Path | None = None, month: int = 1,
+                   on_stage: StageCallback | None = None) -> SynthSummary:
     """Generate a batch (``out_dir/batch``) and its ground truth (``out_dir/truth``).
 
     ``month``: 1 is the batch as first exported; ``N`` the same population's ledgers
     exported ``N - 1`` months later (leavers, movers, late entries, rows reordered, a
     file renamed: :mod:`relieflink.synth.months`), with the same true person ids.
+    ``on_stage``: told when each phase (population, histories, exports, write, truth)
+    begins and ends (:mod:`relieflink.progress`).
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 
     def lap(name, t):
         timings[name] = round(time.perf_counter() - t, 3)
+        notify(on_stage, name, "done", timings[name])
+        following = PHASES.index(name) + 1
+        if following < len(PHASES):
+            notify(on_stage, PHASES[following], "start")
         return time.perf_counter()
 
     out_dir = Path(out_dir)
@@ -73,6 +86,7 @@ def generate_batch(out_dir: Path, persons: int, seed: int, profile: str = "defau
         raise ValueError("month must be between 1 and 12")
     cfg = load_config(profile, schemas_dir)
     t = time.perf_counter()
+    notify(on_stage, PHASES[0], "start", persons=int(persons))
     pop = generate_population(cfg, int(persons), int(seed))
     assign_statuses(cfg, pop, int(seed))
     t = lap("population", t)
