@@ -79,15 +79,24 @@ def _print_summary(summary: dict, out_dir: Path) -> None:  # noqa: C901 - a flat
 
 
 def _print_flags_by_rule(by_rule: dict[str, int], decided: dict[str, int]) -> None:
-    """Per rule: findings, review items, dismissed (on record, not counted), and how many a reviewer decided."""
-    rows: dict[str, dict[str, int]] = {}
-    for key, n in {**by_rule, **{k.replace(")", " decided)"): v for k, v in decided.items()}}.items():
+    """Per rule: findings, review items, dismissed (on record, not counted), and the reviewers'
+    decisions (the summary's ``RULE (state)`` keys)."""
+    def split(key: str) -> tuple[str, str]:
         rule, _, state = key.rpartition(" (")
-        rows.setdefault(rule, {})[state.rstrip(")")] = n
+        return rule, state.rstrip(")")
+
+    rows: dict[str, dict[str, int]] = {}
+    for key, n in by_rule.items():
+        rule, state = split(key)
+        rows.setdefault(rule, {})[state] = n
+    decisions: dict[str, list[str]] = {}
+    for key, n in decided.items():
+        rule, decision = split(key)
+        decisions.setdefault(rule, []).append(f"{decision} {n}")
     print(f"    {'rule':<24} {'finding':>8} {'review':>8} {'dismissed':>10}  reviewer decisions")
     for rule, n in rows.items():
-        decisions = ", ".join(f"{k.removesuffix(' decided')} {v}" for k, v in n.items() if k.endswith("decided"))
-        print(f"    {rule:<24} {n.get('finding', 0):>8} {n.get('review', 0):>8} {n.get('dismissed', 0):>10}  {decisions}")
+        print(f"    {rule:<24} {n.get('finding', 0):>8} {n.get('review', 0):>8} {n.get('dismissed', 0):>10}  "
+              f"{', '.join(decisions.get(rule, []))}".rstrip())
 
 
 def needs_operator(files: list[FileReport], records: int) -> list[str]:
@@ -299,7 +308,8 @@ def cmd_review(args: argparse.Namespace) -> int:
 def _print_item(item, sides: dict | None, name_of) -> None:  # type: ignore[no-untyped-def]
     """One item of `relieflink review`: rank, id, what it is worth; an identity question's two sides."""
     where = "、".join(map(name_of, item.agencies))
-    where += f" / {'、'.join(map(name_of, item.subdistricts))}" if len(item.subdistricts) else ""
+    places = [s for s in item.subdistricts if s not in set(item.agencies)]  # a subdistrict's own office named once
+    where += f" / {'、'.join(map(name_of, places))}" if places else ""
     if item.kind == "flag":
         print(f"{item.rank:>4}. {item.item_id}  {item.rule_id:<22} ¥{item.expected:>12,.2f} = ¥{item.value:,.2f} × "
               f"{item.p_real:.3f}  [{where}]")

@@ -23,6 +23,12 @@ def _flag_records(flags: pd.DataFrame) -> pd.DataFrame:
     return ex.drop(columns=["records"])
 
 
+def matched_flags(predicted: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of a predicted and a true flag (``flag_id_p``, ``flag_id_t``) of the same rule that
+    share an involved record (file, row), one row per shared record."""
+    return _flag_records(predicted).merge(_flag_records(truth), on=["rule_id", "file", "row"], suffixes=("_p", "_t"))
+
+
 def flag_metrics(predicted: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """Per rule: true and predicted counts, precision and recall of all flags, and precision of
     findings and of review items.
@@ -34,8 +40,7 @@ def flag_metrics(predicted: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """
     if "decision" in predicted:
         predicted = predicted[predicted["decision"].ne("dismissed") | predicted["decision"].isna()]
-    p, t = _flag_records(predicted), _flag_records(truth)
-    j = p.merge(t, on=["rule_id", "file", "row"], suffixes=("_p", "_t"))
+    j = matched_flags(predicted, truth)
     rules = sorted(set(predicted["rule_id"]) | set(truth["rule_id"]))
     rows = []
     for rule in rules:
