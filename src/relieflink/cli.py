@@ -305,6 +305,14 @@ def cmd_review(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _padded(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (a Chinese character takes two)."""
+    import unicodedata
+
+    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(1, width - shown)
+
+
 def _print_item(item, sides: dict | None, name_of) -> None:  # type: ignore[no-untyped-def]
     """One item of `relieflink review`: rank, id, what it is worth; an identity question's two sides."""
     where = "、".join(map(name_of, item.agencies))
@@ -323,9 +331,9 @@ def _print_item(item, sides: dict | None, name_of) -> None:  # type: ignore[no-u
     if sides is None:
         return
     for f in sides["fields"]:
-        weight = f"{f['weight']:+7.2f}" if f["weight"] is not None else "       "
-        level = f["level"] or ""
-        print(f"        {f['field']:<6}{f['left']:<22}{f['right']:<22}{level:<14}{weight}")
+        weight = f"{f['weight']:+7.2f}" if f["weight"] is not None else ""
+        print(f"        {_padded(f['field'], 10)}{_padded(f['left'], 24)}{_padded(f['right'], 24)}"
+              f"{_padded(f['level'] or '', 12)}{weight}".rstrip())
     if sides["direct_pair"]:
         print(f"        prior {sides['prior']:+.2f} bits; match weight {sides['match_weight']:+.2f} bits "
               f"→ p={sides['probability']:.3f}")

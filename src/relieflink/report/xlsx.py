@@ -2,8 +2,8 @@
 
 Sheets: 汇总 (the figures, as numbers), 重复救助 / 多头救助 / 遗漏救助 (every flag of
 the category: findings, review items, dismissed ones on record), 待复核 (the open
-review flags, ranked by expected money as the review queue ranks them:
-:mod:`relieflink.review.rank`), 身份待确认 (patterns held as identity questions,
+review flags of the main queue, ranked by expected money as the review queue ranks
+them: :mod:`relieflink.review.rank`; MULTI-SOURCE's list is on 多头救助), 身份待确认 (patterns held as identity questions,
 ``held_flags.parquet``), 隔离数据 (the quarantine, explained in Chinese), 交叉矩阵
 (agency overlap). Every sheet has its header row frozen and an autofilter, and
 column widths fitted to a sample of the content. Identities are masked by the
@@ -301,11 +301,14 @@ def _summary_sheet(ws: Worksheet, styles: Styles, data: ReportData, mask: Masker
 
 
 def _review_sheet(ws: Worksheet, styles: Styles, data: ReportData, mask: Masker) -> None:
-    """The open review flags as the review queue ranks them (MULTI-SOURCE as its own list after):
-    what to look at first; each flag's full row is on its category's sheet (same 编号)."""
+    """The open review flags of the main queue as the review queue ranks them: what to look at
+    first; each flag's full row is on its category's sheet (same 编号). MULTI-SOURCE's list
+    (listed apart, tens of thousands at 200k persons) is its rule's part of the 多头救助 sheet,
+    largest amount first: not repeated here (the workbook's bulk, and its writing time)."""
     from relieflink.review.rank import rank_review_flags
 
     r = rank_review_flags(data)
+    r = r[r["queue"].eq("main").to_numpy()]
     write_table(ws, styles, 0, [
         num_col("排序", r["rank"], "int"),
         text_col("队列", r["queue"].map({"main": "复核队列", "multi_source": "多头救助名单"})),

@@ -28,11 +28,11 @@ SIDE_FIELDS = (
     ("出生日期", "birth_date", "birth_date", None),
     ("性别", "sex", "sex", None),
     ("电话", "phone", "phone", "phone"),
-    ("街道", "subdistrict", "subdistrict", None),
+    ("街道", "subdistrict", "subdistrict", "place"),
     ("社区", "community", "community", None),
     ("地址", "address", "address", "address"),
-    ("来源", "source", None, None),
-    ("项目", "program", None, None),
+    ("来源", "source", None, "place"),
+    ("项目", "program", None, "program"),
 )
 
 
@@ -58,7 +58,9 @@ class Filters:
         return items[keep]
 
 
-def _masked(value: object, how: str | None, mask: Masker) -> str:
+def _masked(value: object, how: str | None, mask: Masker, names: dict[str, str]) -> str:
+    if how in ("place", "program"):  # codes shown by their names (schemas/programs.yaml)
+        return names.get(as_text(value), as_text(value))
     if how == "name":
         return mask.name(value)
     if how == "id":
@@ -110,6 +112,10 @@ def identity_sides(out_dir: Path, items: pd.DataFrame, mask: Masker) -> dict[str
         keys = pd.MultiIndex.from_arrays([np.minimum(gl, gr), np.maximum(gl, gr)])
         by_groups = pd.Series(np.arange(len(pairs)), index=keys)
         by_groups = by_groups[~by_groups.index.duplicated()]
+    from relieflink.config.catalog import load_catalog
+
+    catalog = load_catalog()
+    names = {a.code: a.name for a in catalog.agencies} | {p.code: p.name for p in catalog.programs}
     out: dict[str, dict] = {}
     for item in items.itertuples(index=False):  # the items shown (--limit), not a hot path
         if item.left not in at.index or item.right not in at.index:
@@ -122,8 +128,8 @@ def identity_sides(out_dir: Path, items: pd.DataFrame, mask: Masker) -> dict[str
         pair = pairs.iloc[int(at_pair)] if at_pair is not None else None
         fields = []
         for label, column, comparison, how in SIDE_FIELDS:
-            entry = {"field": label, "left": _masked(left.get(column), how, mask),
-                     "right": _masked(right.get(column), how, mask), "level": None, "weight": None}
+            entry = {"field": label, "left": _masked(left.get(column), how, mask, names),
+                     "right": _masked(right.get(column), how, mask, names), "level": None, "weight": None}
             if pair is not None and comparison is not None and f"w_{comparison}" in pair:
                 entry["level"] = as_text(pair[f"level_{comparison}"])
                 entry["weight"] = round(float(pair[f"w_{comparison}"]), 3)
