@@ -138,15 +138,17 @@ def test_files_exist_and_parse(run_dirs):
 def test_workbook_sheets_frozen_and_filterable(run_dirs):
     import openpyxl
 
+    from relieflink.report.xlsx import CATEGORY_SHEETS
+
     a, _, _ = run_dirs
     wb = openpyxl.load_workbook(a / "report.xlsx")
-    rule_ids = sorted(set(pd.read_parquet(a / "flags.parquet")["rule_id"]))
-    for sheet in ["汇总", "发现", "待复核", "数据质量", *rule_ids]:
-        assert sheet in wb.sheetnames, sheet
-    for sheet in ["发现", "待复核", "数据质量", *rule_ids]:
+    assert wb.sheetnames == ["汇总", *CATEGORY_SHEETS.values(), "待复核", "身份待确认", "隔离数据", "交叉矩阵"]
+    for sheet in wb.sheetnames:
         ws = wb[sheet]
-        assert ws.freeze_panes == "A2", sheet
-        assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), sheet
+        assert ws.freeze_panes in ("A2", "B2", "A3"), sheet
+        assert ws.auto_filter.ref, sheet
+        if sheet != "汇总":
+            assert ws.auto_filter.ref.startswith("A1:"), sheet
         assert ws.column_dimensions["A"].width >= 6
     assert wb.properties.created.year == 2000  # fixed metadata timestamp
 
@@ -238,16 +240,17 @@ def test_counts_match_flags(run_dirs):
         assert row["data-review"] == int((act["status"] == "review").sum()), rule_id
         assert row["data-dismissed"] == int((g["decision"] == "dismissed").sum()), rule_id
     wb = openpyxl.load_workbook(a / "report.xlsx", read_only=True)
-    assert wb["发现"].max_row - 1 == int((active["status"] == "finding").sum())
-    assert wb["待复核"].max_row - 1 == int((active["status"] == "review").sum())
-    assert wb["已排除"].max_row - 1 == 1
-    for rule_id, g in active.groupby("rule_id"):
-        assert wb[rule_id].max_row - 1 == len(g), rule_id
+    category_sheets = {"duplicate": "重复救助", "overlap": "多头救助", "missed": "遗漏救助"}
+    for category, sheet in category_sheets.items():  # every flag, dismissed ones on record too
+        assert wb[sheet].max_row - 1 == int((flags["category"] == category).sum()), sheet
+    # the main queue's open review flags; MULTI-SOURCE's list is on 多头救助
+    assert wb["待复核"].max_row - 1 == int(((active["status"] == "review") & (active["rule_id"] != "MULTI-SOURCE")
+                                           & active["decision"].isna()).sum())
     data = json.loads((a / "flags.json").read_text(encoding="utf-8"))
     assert len(data["flags"]) == len(flags)
     assert sum(data["counts"].values()) == len(active)
     quarantine = pd.read_parquet(a / "quarantine.parquet")
-    assert openpyxl.load_workbook(a / "report.xlsx", read_only=True)["数据质量"].max_row - 1 == len(quarantine)
+    assert wb["隔离数据"].max_row - 1 == len(quarantine)
 
 
 def test_flag_agencies_and_subdistrict_rules():
@@ -352,20 +355,21 @@ def test_formula_like_names_are_text_in_an_unmasked_workbook(run_dirs, tmp_path)
 
 
 def test_which_texts_are_kept_from_being_formulas(tmp_path):
-    from openpyxl import Workbook, load_workbook
+    import xlsxwriter
+    from openpyxl import load_workbook
 
-    from relieflink.report.xlsx import SheetWriter, save_deterministic
+    from relieflink.report.xlsx import Styles, num_col, text_col, write_table
 
     risky = ["=1+1", "+86 138", "-5", "@SUM(A1)", " =1+1", "\t=1", "\r1", "\n-1", "\u3000=1"]
     plain = ["张三", "a=b", "1-2", "", "x@y"]
-    wb = Workbook(write_only=True)
-    sheet = SheetWriter(wb.create_sheet("t"))
-    sheet.table(["值", "数"], [[v, -5.0] for v in risky + plain])
-    sheet.close()
-    path = save_deterministic(wb, tmp_path / "t.xlsx")
-    rows = list(load_workbook(path)["t"].iter_rows(min_row=2))
-    # the text itself is kept (XML reads a carriage return back as a line feed)
-    assert [r[0].value or "" for r in rows] == [v.replace("\r", "\n") for v in risky + plain]
+    wb = xlsxwriter.Workbook(str(tmp_path / "t.xlsx"), {"constant_memory": True, "strings_to_formulas": False,
+                                                        "strings_to_numbers": False, "strings_to_urls": False})
+    write_table(wb.add_worksheet("t"), Styles(wb), 0,
+                [text_col("值", risky + plain), num_col("数", [-5.0] * len(risky + plain))])
+    wb.close()
+    rows = list(load_workbook(tmp_path / "t.xlsx")["t"].iter_rows(min_row=2))
+    # the text itself is kept (a carriage return as OOXML's escape _x000D_, which Excel reads back as one)
+    assert [r[0].value or "" for r in rows] == [v.replace("\r", "_x000D_") for v in risky + plain]
     assert [bool(r[0].quotePrefix) for r in rows] == [True] * len(risky) + [False] * len(plain)
     assert all(r[0].data_type == "s" for r in rows if r[0].value is not None)
     assert all(r[1].value == -5.0 and r[1].data_type == "n" and not r[1].quotePrefix for r in rows)  # numbers stay numbers

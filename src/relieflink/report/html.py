@@ -195,27 +195,11 @@ def subdistrict_keys(data: ReportData) -> list[str]:
 
 
 def summary_items(data: ReportData) -> list[tuple[str, str, bool]]:
-    c = data.manifest.get("counts", {}) if data.manifest else {}
-    dup = c.get("duplicate_deliveries") or {}
-    active = data.active
-    fin = data.findings
-    items = [
-        ("输入文件", f"{int(c.get('files', 0)):,}", False),
-        ("数据行", f"{int(c.get('data_rows', 0)):,}", False),
-        ("入库记录", f"{int(c.get('records', len(data.records))):,}", False),
-        ("隔离（未入库）行", f"{int(c.get('rows_quarantined', 0)):,}", False),
-        ("重复报送文件", f"{len(dup):,}", bool(dup)),
-        ("人员", f"{int(c.get('persons', len(data.persons))):,}", False),
-        ("家庭", f"{int(c.get('households', 0)):,}", False),
-        ("发现", f"{len(fin):,}", True),
-        ("待复核", f"{int((active['status'] == 'review').sum()):,}", False),
-        ("已排除", f"{int((data.flags['decision'].fillna('') == 'dismissed').sum()):,}", False),
-        ("涉及金额（发现，元）", money(at_stake.total(fin)), True),
-    ]
-    if c.get("held_for_identity_review"):
-        # patterns on links the pattern itself makes unlikely: identity questions, not flags
-        items.append(("待确认是否同一人（暂不列为预警）", f"{int(c['held_for_identity_review']):,}", False))
-    return items
+    """The headline figures (:func:`relieflink.report.summary.headline_figures`) as the page shows them."""
+    from relieflink.report.summary import headline_figures
+
+    return [(label, money(value) if kind == "money" else f"{int(value):,}", alert)
+            for label, value, kind, alert in headline_figures(data)]
 
 
 # ---------------------------------------------------------------------------

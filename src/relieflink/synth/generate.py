@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from relieflink.outputs import StagedOutput, preflight
+from relieflink.progress import StageCallback, notify
 
 from .anomalies import Planter, RowPlanter
 from .config import load_config, rng_for
@@ -57,8 +58,13 @@ class SynthSummary:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+#: the phases of :func:`generate_batch`, in order (its ``timings`` and progress events)
+PHASES = ("population", "histories", "exports", "write", "truth")
+
+
 def generate_batch(out_dir: Path | StagedOutput, persons: int, seed: int, profile: str = "default",
-                   schemas_dir: Path | None = None, month: int = 1, *, true_flags: bool = False) -> SynthSummary:
+                   schemas_dir: Path | None = None, month: int = 1, *, true_flags: bool = False,
+                   on_stage: StageCallback | None = None) -> SynthSummary:
     """Generate a batch (``out_dir/batch``) and its ground truth (``out_dir/truth``).
 
     ``out_dir`` is written as a run folder is (:mod:`relieflink.outputs`): it must be absent,
@@ -73,6 +79,8 @@ def generate_batch(out_dir: Path | StagedOutput, persons: int, seed: int, profil
     ``true_flags``: also write ``truth/flags.parquet``, the audit rules applied to the
     clean truth (:func:`relieflink.audit.truth.write_true_flags`; the truth itself owes
     nothing to the pipeline's ingest or identity code).
+    ``on_stage``: told when each phase (population, histories, exports, write, truth)
+    begins and ends (:mod:`relieflink.progress`).
     """
     staged = out_dir if isinstance(out_dir, StagedOutput) else None
     try:
@@ -88,7 +96,7 @@ def generate_batch(out_dir: Path | StagedOutput, persons: int, seed: int, profil
     target = staged if staged is not None else preflight(Path(out_dir), kind=GENERATED_FOLDER,
                                                           needed=BYTES_PER_PERSON * int(persons))
     with target as folder:
-        summary = _generate(folder, cfg, int(persons), int(seed), profile, int(month))
+        summary = _generate(folder, cfg, int(persons), int(seed), profile, int(month), on_stage)
         if true_flags:
             from relieflink.audit.truth import write_true_flags
 
@@ -97,16 +105,22 @@ def generate_batch(out_dir: Path | StagedOutput, persons: int, seed: int, profil
     return summary
 
 
-def _generate(out_dir: Path, cfg, persons: int, seed: int, profile: str, month: int) -> SynthSummary:
+def _generate(out_dir: Path, cfg, persons: int, seed: int, profile: str, month: int,
+              on_stage: StageCallback | None = None) -> SynthSummary:
     """The generator's pipeline, into a fresh folder ``out_dir``."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 
     def lap(name, t):
         timings[name] = round(time.perf_counter() - t, 3)
+        notify(on_stage, name, "done", timings[name])
+        following = PHASES.index(name) + 1
+        if following < len(PHASES):
+            notify(on_stage, PHASES[following], "start")
         return time.perf_counter()
 
     t = time.perf_counter()
+    notify(on_stage, PHASES[0], "start", persons=int(persons))
     pop = generate_population(cfg, int(persons), int(seed))
     assign_statuses(cfg, pop, int(seed))
     t = lap("population", t)
