@@ -326,7 +326,8 @@ def frequency(rule: FrequencyRule, r: pd.DataFrame) -> Hits:
         n=("record_id", "size"), most=("_max", "max"),
     )
     agg["programs"] = lists_by_group(g["person_id"], g["program"], unique=True)
-    agg["facts"] = [{"grants": int(n), "most_in_window": int(m), "window_days": rule.params.window_days} for n, m in zip(agg["n"], agg["most"])]
+    agg["facts"] = [{"grants": int(n), "most_in_window": int(m), "window_days": rule.params.window_days,
+                     "max_count": rule.params.max_count} for n, m in zip(agg["n"], agg["most"])]
     agg["person_id"] = agg.index
     return _subject_hits(g["person_id"], _person_subject(pd.Series(agg.index, dtype=object)), agg, g, amount.to_numpy())
 
