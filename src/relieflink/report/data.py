@@ -98,6 +98,9 @@ class ReportData:
     rules: dict[str, RuleInfo]     # by rule id, in rules.yaml order
     audit_year: int | None = None
     agency_order: list[str] = field(default_factory=list)
+    # held_flags.parquet, enriched like ``flags``: patterns held as identity questions (not flags)
+    held: pd.DataFrame = field(default_factory=pd.DataFrame)
+    run_dir: Path | None = None      # where pairs.parquet and linkage_model.json are read from
 
     # ---- views -------------------------------------------------------------
     @property
@@ -162,10 +165,13 @@ def load_run(run_dir: Path, catalog: Catalog | None = None, rules=None) -> Repor
         mentions=read("mentions"),
         quarantine=read("quarantine"),
         manifest=manifest,
+        held=read("held_flags"),
+        run_dir=run_dir,
     )
 
 
-def build(*, catalog: Catalog, ruleset, flags, records, persons, mentions, quarantine, manifest) -> ReportData:
+def build(*, catalog: Catalog, ruleset, flags, records, persons, mentions, quarantine, manifest,
+          held: pd.DataFrame | None = None, run_dir: Path | None = None) -> ReportData:
     rules: dict[str, RuleInfo] = {}
     for rule in ruleset.rules:
         if rule.id in rules:  # one id, several clauses: join their titles
@@ -189,8 +195,10 @@ def build(*, catalog: Catalog, ruleset, flags, records, persons, mentions, quara
         rules=rules,
         audit_year=_audit_year(manifest, records),
         agency_order=agency_order,
+        run_dir=run_dir,
     )
     data.flags = enrich_flags(flags, data)
+    data.held = enrich_flags(held if held is not None else pd.DataFrame(), data)
     return data
 
 
