@@ -173,7 +173,7 @@
   }
   function search() {
     var q = $("rl-q").value.trim(), seq = ++searchSeq;
-    if (!q) { searchMatch = null; apply(); return; }
+    if (!q) { searchMatch = null; apply(); document.documentElement.setAttribute("data-rl-query", ""); return; }
     var tokens = q.split(/\s+/);
     Promise.all(tokens.map(function (tok) {
       var asId = /^[0-9]{17}[0-9xX]$|^[0-9]{15}$/.test(tok) ? hmac32(tok.toUpperCase()) : Promise.resolve(null);
@@ -186,6 +186,7 @@
         if (all === null) all = m; else for (var i = 0; i < N; i++) all[i] &= m[i];
       });
       searchMatch = all; apply();
+      document.documentElement.setAttribute("data-rl-query", q);
     }).catch(fail);
   }
 
@@ -263,6 +264,7 @@
     var from = page * PAGE, to = Math.min(view.length, from + PAGE);
     for (var k = from; k < to; k++) body.appendChild(row(view[k]));
     $("rl-page").textContent = "第 " + (page + 1) + " / " + pages() + " 页";
+    $("rl-table").setAttribute("data-count", String(view.length));
     var held = 0;
     if (D.scope === null) for (var i = 0; i < N; i++) if (F.status[i] === 2) held++;
     $("rl-status-line").textContent = "共 " + N.toLocaleString("zh-CN") + " 条" + (held ? "（含身份待确认 " + held.toLocaleString("zh-CN") + " 条）" : "") +
@@ -289,7 +291,9 @@
     tr.appendChild(td);
     tr.appendChild(el("td", "n", F.amt[i] === null ? (F.full[i] ? "" : "不显示") : fen(F.amt[i])));
     td = el("td", "text");
-    td.appendChild(el("div", "clamp", F.text[i]));
+    var text = el("div", "clamp", F.text[i]);
+    text.title = F.text[i];
+    td.appendChild(text);
     tr.appendChild(td);
     tr.addEventListener("click", function () { openPanel(i); });
     return tr;
@@ -364,7 +368,7 @@
       tr.appendChild(el("td", "nw", period(R.p0[r], R.p1[r])));
       tr.appendChild(el("td", "n", fen(R.amt[r])));
       tr.appendChild(el("td", null, subName(R.sub[r])));
-      tr.appendChild(el("td", null, R.name[r] >= 0 ? D.dict.name[R.name[r]] : ""));
+      tr.appendChild(el("td", "who", R.name[r] >= 0 ? D.dict.name[R.name[r]] : ""));
       tr.appendChild(el("td", "mono", R.id[r] >= 0 ? D.dict.id[R.id[r]] : ""));
       body.appendChild(tr);
     }
@@ -418,7 +422,7 @@
       root.appendChild(svg("line", { x1: left, x2: width - right, y1: y(t), y2: y(t), stroke: t === 0 ? "#555" : "#e3e7eb", "stroke-width": t === 0 ? 1 : 0.6 }));
       root.appendChild(svg("text", { x: left - 6, y: y(t) + 4, "text-anchor": "end", fill: "#555" }, String(t)));
       var p = 1 / (1 + Math.pow(2, -t));
-      root.appendChild(svg("text", { x: width - right + 6, y: y(t) + 4, fill: "#555" }, p < 0.001 ? p.toExponential(0) : p.toPrecision(2)));
+      root.appendChild(svg("text", { x: width - right + 6, y: y(t) + 4, fill: "#555" }, p < 0.001 ? p.toExponential(0) : p > 0.995 ? "1−" + (1 - p).toExponential(0) : p.toPrecision(2)));
     }
     root.appendChild(svg("text", { x: 4, y: 12, fill: "#333" }, "匹配权重（bit）"));
     root.appendChild(svg("text", { x: width - right, y: 12, fill: "#333" }, "概率"));
