@@ -377,7 +377,13 @@ def overlap_matrix(data: ReportData) -> pd.DataFrame:
     codes = [c for c in data.agency_order]
     if ap.empty:
         return pd.DataFrame(0, index=codes, columns=codes)
-    inc = pd.crosstab(ap["person_id"], ap["agency"]).clip(upper=1)
-    inc = inc.reindex(columns=codes, fill_value=0)
-    mat = inc.T.dot(inc)
-    return mat.reindex(index=codes, columns=codes, fill_value=0).astype(int)
+    from scipy.sparse import csr_matrix
+
+    # a person × agency incidence matrix (the pairs are distinct), then A·Aᵀ over persons
+    agency = pd.Index(codes).get_indexer(ap["agency"].to_numpy(dtype=object))
+    person, _ = pd.factorize(ap["person_id"].to_numpy(dtype=object))
+    keep = agency >= 0
+    inc = csr_matrix((np.ones(int(keep.sum()), dtype=np.int64), (person[keep], agency[keep])),
+                     shape=(int(person.max()) + 1 if len(person) else 0, len(codes)))
+    mat = (inc.T @ inc).toarray()
+    return pd.DataFrame(mat.astype(int), index=codes, columns=codes)

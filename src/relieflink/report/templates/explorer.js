@@ -14,7 +14,8 @@
     links: "这些记录由概率性关联连接；下图为连接它们所必需的关联中最弱的一对（匹配权重最低）：",
     indirect: "这些记录经由此人的其他记录或身份证号锚定间接关联；下图为本预警记录之间最弱的直接关联："
   };
-  var D, F, R, P, N, recStart, recIdx, rules, view = [], page = 0, sortKey = "amt", sortDesc = true;
+  // first the findings, then the review items (each by amount), then identity questions
+  var D, F, R, P, N, recStart, recIdx, rules, view = [], page = 0, sortKey = "status", sortDesc = false;
   var searchMatch = null, searchSeq = 0;
 
   function $(id) { return document.getElementById(id); }
@@ -233,14 +234,19 @@
         default: return i;
       }
     }
-    var keys = new Map();
-    view.forEach(function (i) { keys.set(i, value(i)); });
+    var keys = new Float64Array(N);  // NaN: no value (sorted last either way)
+    view.forEach(function (i) { var v = value(i); keys[i] = v === null || v === undefined ? NaN : v; });
     view.sort(function (a, b) {
-      var x = keys.get(a), y = keys.get(b);
-      if (x === y) return a - b;
-      if (x === null || x === undefined) return 1;
-      if (y === null || y === undefined) return -1;
-      return (x < y ? -1 : 1) * sign;
+      var x = keys[a], y = keys[b];
+      if (x !== y) {
+        if (x !== x) return 1;
+        if (y !== y) return -1;
+        return (x < y ? -1 : 1) * sign;
+      }
+      // then the larger amount first, then the page's order
+      var u = F.amt[a], w = F.amt[b];
+      if (u !== w) { if (u === null) return 1; if (w === null) return -1; return w - u; }
+      return a - b;
     });
     Array.prototype.forEach.call(document.querySelectorAll("#rl-table th[data-sort]"), function (th) {
       var on = th.getAttribute("data-sort") === sortKey;
