@@ -11,16 +11,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
-from relieflink.audit.output import write_flags
 from relieflink.config import load_catalog
 from relieflink.pipeline import run_batch
 from relieflink.report import write_reports
-from relieflink.report.explorer import decode
+from relieflink.report.explorer import decode, flag_ids
 from relieflink.report.jsonout import FLAGS_JSONL, read_flags_jsonl
 from relieflink.privacy import mask_id, mask_name, mask_phone, scrub_text
-from relieflink.synth import generate_batch
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 SVG_SELF_CLOSING_OK = {"rect", "path", "line", "circle"}
@@ -95,11 +92,6 @@ def _all_output_text(run: Path) -> dict[str, str]:
         out["reports/" + p.name] = _html_text(p) if p.suffix == ".html" else _xlsx_text(p)
     return out
 
-
-def _flag_ids(page: dict) -> list[str]:
-    """The flag ids of an explorer payload (16 hex digits each, concatenated, when all are F + 16 hex)."""
-    ids = page["flags"]["id"]
-    return ["F" + ids[i:i + 16] for i in range(0, len(ids), 16)] if isinstance(ids, str) else list(ids)
 
 
 def _active(flags: pd.DataFrame) -> pd.DataFrame:
@@ -199,7 +191,7 @@ def test_agency_report_shows_no_other_agency_rows(run_dirs):
             if any(agency_of.get((d["file"], int(d["row"]))) == agency for d in recs)
             or agency in _grantors(missed, recs, sub_of)
         }
-        shown = _flag_ids(decode(text))
+        shown = flag_ids(decode(text))
         assert len(shown) == len(set(shown)) and set(shown) == expected, agency
 
 
@@ -243,7 +235,7 @@ def test_counts_match_flags(run_dirs):
     assert [d["flag_id"] for d in lines] == sorted(flags["flag_id"])
     assert sum(d["decision"] != "dismissed" for d in lines) == len(active)
     held = pd.read_parquet(a / "held_flags.parquet")
-    assert len(_flag_ids(decode((a / "report.html").read_text(encoding="utf-8")))) == len(flags) + len(held)
+    assert len(flag_ids(decode((a / "report.html").read_text(encoding="utf-8")))) == len(flags) + len(held)
     quarantine = pd.read_parquet(a / "quarantine.parquet")
     assert openpyxl.load_workbook(a / "report.xlsx", read_only=True)["数据质量"].max_row - 1 == len(quarantine)
 

@@ -19,7 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import browser  # noqa: E402
 
-from relieflink.report.explorer import decode  # noqa: E402
+from relieflink.report.explorer import decode, flag_ids  # noqa: E402
 
 WIDTH = 1366
 
@@ -27,10 +27,6 @@ _why = browser.unavailable()
 if _why and not browser.required():
     pytest.skip(f"no browser here: {_why}", allow_module_level=True)
 
-
-def _flag_ids(page: dict) -> list[str]:
-    ids = page["flags"]["id"]
-    return ["F" + ids[i:i + 16] for i in range(0, len(ids), 16)] if isinstance(ids, str) else list(ids)
 
 
 def _shot(page, tmp_path: Path, name: str, full_page: bool = False) -> None:
@@ -69,7 +65,7 @@ def test_report_in_chromium(run_dirs, tmp_path):
         pytest.fail(f"the browser test must run here (CI): {_why}")
     a, _, _ = run_dirs
     payload = decode((a / "report.html").read_text(encoding="utf-8"))
-    ids = _flag_ids(payload)
+    ids = flag_ids(payload)
     flags = pd.read_parquet(a / "flags.parquet")
     held = pd.read_parquet(a / "held_flags.parquet")
     persons = pd.read_parquet(a / "persons.parquet").drop_duplicates("person_id").set_index("person_id")
@@ -146,7 +142,7 @@ def test_agency_report_in_chromium(run_dirs, tmp_path):
     records = pd.read_parquet(a / "records.parquet")
     other_files = sorted(set(records.loc[records["agency"] != agency, "file"]))
     payload = decode((a / "reports" / f"{agency}.html").read_text(encoding="utf-8"))
-    ids = _flag_ids(payload)
+    ids = flag_ids(payload)
     f = payload["flags"]
     mixed = next(i for i in range(len(ids)) if not f["full"][i])  # involves another agency's record
 

@@ -12,17 +12,13 @@ import pandas as pd
 import pytest
 
 from relieflink.report import lookup
-from relieflink.report.explorer import DECISIONS, STATUSES, decode
+from relieflink.report.explorer import DECISIONS, STATUSES, decode, flag_ids
 from relieflink.report.jsonout import FLAGS_JSONL, read_flags_jsonl
 
 
 def _page(path) -> dict:
     return decode(path.read_text(encoding="utf-8"))
 
-
-def _flag_ids(page: dict) -> list[str]:
-    ids = page["flags"]["id"]
-    return ["F" + ids[i:i + 16] for i in range(0, len(ids), 16)] if isinstance(ids, str) else list(ids)
 
 
 def _record_lists(page: dict) -> list[list[int]]:
@@ -64,7 +60,7 @@ def explorer_view(run) -> pd.DataFrame:
     page = _page(run / "report.html")
     f, r, d = page["flags"], page["records"], page["dict"]
     return pd.DataFrame({
-        "flag_id": _flag_ids(page),
+        "flag_id": flag_ids(page),
         "status": [STATUSES[s] for s in f["status"]],
         "decision": [DECISIONS[x] for x in f["decision"]],
         "amount": f["amt"],
@@ -124,7 +120,7 @@ def test_agency_pages_hold_nothing_of_other_agencies_records(run_dirs):
         for k in np.flatnonzero(own):  # own records as delivered
             assert r["amt"][k] == amount_of[(d["file"][r["file"][k]], r["row"][k])]
         fl = page["flags"]
-        ids = _flag_ids(page)
+        ids = flag_ids(page)
         for i, fid in enumerate(ids):
             if not fl["full"][i]:
                 assert fl["amt"][i] is None and fl["conf"][i] is None, fid
@@ -150,7 +146,7 @@ def test_search_hashes_find_a_person_by_full_id_and_name(run_dirs):
     assert platform["key"] != mzj["key"] and len(bytes.fromhex(platform["key"])) == 32
     pid = flags.dropna(subset=["person_id"]).sort_values("flag_id")["person_id"].iloc[0]
     full_id, name = persons.loc[pid, "id_number"], persons.loc[pid, "name"]
-    ids = _flag_ids(platform)
+    ids = flag_ids(platform)
     person = platform["flags"]["person"][ids.index(flags.loc[flags["person_id"] == pid, "flag_id"].min())]
     key = bytes.fromhex(platform["key"])
     hid, hname = platform["persons"]["hid"], platform["persons"]["hname"]
@@ -235,7 +231,7 @@ def test_weakest_link_is_the_bottleneck_of_the_flags_links(run_dirs):
     f, links = page["flags"], page["links"]
     expected = _oracle(a)
     shown = {}
-    for i, fid in enumerate(_flag_ids(page)):
+    for i, fid in enumerate(flag_ids(page)):
         link = f["link"][i]
         shown[fid] = (page["dict"]["joined"][f["joined"][i]], links["mw"][link] / 100 if link >= 0 else None)
     assert shown.keys() == expected.keys()

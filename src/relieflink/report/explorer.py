@@ -467,4 +467,11 @@ def decode(text: str) -> dict[str, Any]:
     return json.loads(gzip.decompress(base64.b64decode(b64)).decode("utf-8"))
 
 
-__all__ = ["ExplorerBase", "PAYLOAD_VERSION", "decode", "encode", "payload", "prepare"]
+def flag_ids(payload_: dict[str, Any]) -> list[str]:
+    """The flag ids of a decoded payload, in its order (stored as their 16 hex digits, concatenated,
+    when every id is ``F`` + 16 hex digits)."""
+    ids = payload_["flags"]["id"]
+    return ["F" + ids[i:i + 16] for i in range(0, len(ids), 16)] if isinstance(ids, str) else list(ids)
+
+
+__all__ = ["ExplorerBase", "PAYLOAD_VERSION", "decode", "encode", "flag_ids", "payload", "prepare"]
