@@ -146,19 +146,21 @@ _FACT_TEMPLATES = {
     "zh": [
         ("days_apart", "（相隔{days_apart}天）"),
         ("agencies", "（{n_agencies}个部门/街道）"),
-        ("grants", "（{window_days}天内最多{most_in_window}次，共{grants}次）"),
+        ("grants", "（{window_days}天内{most_in_window}次，超过规定的{max_count}次{in_all}）"),
         ("entitlement", "，符合条件但未享受{programs}{maybe}"),
         ("lacks_status", "，但其家庭无{programs}身份，建议转介评估"),
     ],
     "en": [
         ("days_apart", " ({days_apart} days apart)"),
         ("agencies", " ({n_agencies} agencies or subdistricts)"),
-        ("grants", " (up to {most_in_window} within {window_days} days, {grants} in all)"),
+        ("grants", " ({most_in_window} within {window_days} days, more than the {max_count} allowed{in_all})"),
         ("entitlement", ", entitled to but did not receive {programs}{maybe}"),
         ("lacks_status", ", but the household holds none of {programs}: refer for assessment"),
     ],
 }
 _JOIN = {"zh": "、", "en": " or "}
+# TEMP-FREQ: the grants of the year, said only when more than the busiest window holds
+_IN_ALL = {"zh": "，全年共{grants}次", "en": ", {grants} in all"}
 _MAYBE = {"zh": "（另有同名但身份未确认的记录，需核实）", "en": " (a same-name record with an unresolved identity exists: check)"}
 
 
@@ -174,5 +176,6 @@ def _facts_text(f: object, names: dict[str, str], language: str) -> str:
                 n_agencies=len(f.get("agencies", [])),
                 programs=_JOIN[language].join(names.get(p, p) for p in listed),
                 maybe=_MAYBE[language] if f.get("possible_unlinked") else "",
+                in_all=_IN_ALL[language].format(**f) if f.get("grants", 0) > f.get("most_in_window", 0) else "",
             )
     return ""

@@ -370,7 +370,8 @@ def frequency(rule: FrequencyRule, data: AuditInput) -> Hits:
     n = len(starts)
     sizes = np.diff(np.r_[starts, len(pos)])
     most = np.maximum.reduceat(count, starts)
-    facts = [{"grants": int(k), "most_in_window": int(m), "window_days": rule.params.window_days} for k, m in zip(sizes, most)]
+    facts = [{"grants": int(k), "most_in_window": int(m), "window_days": rule.params.window_days,
+              "max_count": rule.params.max_count} for k, m in zip(sizes, most)]
     return Hits(
         subject=_subjects(data, "person", person[starts]), pattern=np.full(n, "", dtype=object),
         person=person[starts].astype(_I64), household=r.household[pos[starts]].astype(_I64),

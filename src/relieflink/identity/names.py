@@ -54,6 +54,8 @@ _DOT_VARIANTS = (
     "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u002d\uff0d\u30fc\u00b8\u02d1\u16eb\u2981\ua78f\u2e33"
 )
 _DOT_RE = "[" + "".join(f"\\x{{{ord(c):04X}}}" for c in _DOT_VARIANTS) + "]+"
+#: the same, public: what a report's search unifies before hashing a typed name (report/lookup.py)
+DOT_VARIANTS = _DOT_VARIANTS
 _JUNK_RE = C.SPACE_RE + "+|" + C.INVISIBLE_RE
 
 #: Compound surnames recognized at the start of a name of three or more

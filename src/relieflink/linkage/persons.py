@@ -165,6 +165,9 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
     pid_of_label = stable_ids("P", content_key(min_vid, _min_string_per_group(lab, fcodes, funi)))
     person_id = pid_of_label.reindex(lab).to_numpy()
     out = m.copy()
+    # the node of pairs.parquet each mention is in (mentions with identical features are one node),
+    # so that a report can find the scored pairs that join a flag's records
+    out["link_node"] = nodes.record_node.astype(np.int64)
     out["person_id"] = pd.array(person_id, dtype=STRING)
 
     persons = pd.DataFrame({"person_id": pid_of_label.to_numpy()}, index=pid_of_label.index)

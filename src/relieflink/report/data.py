@@ -110,6 +110,7 @@ class ReportData:
     # held_flags.parquet, enriched like the flags: patterns held as identity questions
     held: pd.DataFrame = field(default_factory=pd.DataFrame)
     ruleset: object = None         # the RuleSet the run was audited with (rules.yaml)
+    run_dir: Path | None = None      # where pairs.parquet and linkage_model.json are read from
 
     # ---- views -------------------------------------------------------------
     @property
@@ -175,11 +176,12 @@ def load_run(run_dir: Path, catalog: Catalog | None = None, rules=None) -> Repor
         quarantine=read("quarantine"),
         manifest=manifest,
         held=read("held_flags"),
+        run_dir=run_dir,
     )
 
 
 def build(*, catalog: Catalog, ruleset, flags, records, persons, mentions, quarantine, manifest,
-          held: pd.DataFrame | None = None) -> ReportData:
+          held: pd.DataFrame | None = None, run_dir: Path | None = None) -> ReportData:
     rules: dict[str, RuleInfo] = {}
     for rule in ruleset.rules:
         if rule.id in rules:  # one id, several clauses: join their titles
@@ -203,6 +205,7 @@ def build(*, catalog: Catalog, ruleset, flags, records, persons, mentions, quara
         rules=rules,
         audit_year=_audit_year(manifest, records),
         agency_order=agency_order,
+        run_dir=run_dir,
     )
     data.flags = enrich_flags(flags, data)
     data.held = enrich_flags(held if held is not None else pd.DataFrame(), data)
@@ -385,7 +388,13 @@ def overlap_matrix(data: ReportData) -> pd.DataFrame:
     codes = [c for c in data.agency_order]
     if ap.empty:
         return pd.DataFrame(0, index=codes, columns=codes)
-    inc = pd.crosstab(ap["person_id"], ap["agency"]).clip(upper=1)
-    inc = inc.reindex(columns=codes, fill_value=0)
-    mat = inc.T.dot(inc)
-    return mat.reindex(index=codes, columns=codes, fill_value=0).astype(int)
+    from scipy.sparse import csr_matrix
+
+    # a person × agency incidence matrix (the pairs are distinct), then A·Aᵀ over persons
+    agency = pd.Index(codes).get_indexer(ap["agency"].to_numpy(dtype=object))
+    person, _ = pd.factorize(ap["person_id"].to_numpy(dtype=object))
+    keep = agency >= 0
+    inc = csr_matrix((np.ones(int(keep.sum()), dtype=np.int64), (person[keep], agency[keep])),
+                     shape=(int(person.max()) + 1 if len(person) else 0, len(codes)))
+    mat = (inc.T @ inc).toarray()
+    return pd.DataFrame(mat.astype(int), index=codes, columns=codes)
