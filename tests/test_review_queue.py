@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from relieflink.cli import EXIT_INPUT, EXIT_OK, main
+from relieflink.report.jsonout import FLAGS_JSONL
 
 SMALL = Path(__file__).resolve().parents[1] / "fixtures" / "small-default" / "batch"
 
@@ -125,7 +126,8 @@ def test_report_after_review_writes_what_a_rerun_with_the_decisions_writes(small
     assert "2 flag decisions applied" in printed and "dismissed 1" in printed and "confirmed 1" in printed
     rerun = tmp_path / "rerun"
     assert main(["run", str(SMALL), "--out", str(rerun), "--decisions", str(decisions), "--quiet"]) == EXIT_OK
-    for name in ("flags.parquet", "run.json", "report.xlsx", "report.html", "flags.json", "reports/mzj.html"):
+    for name in ("flags.parquet", "run.json", "report.xlsx", "report.html", FLAGS_JSONL, "reports/mzj.html",
+                 "screening/index.json", *(f"screening/{p.name}" for p in sorted((rerun / "screening").glob("*.npy")))):
         assert (out / name).read_bytes() == (rerun / name).read_bytes(), name
     flags = pd.read_parquet(out / "flags.parquet").set_index("flag_id")
     assert flags.loc[dismissed, "decision"] == "dismissed" and flags.loc[confirmed, "status"] == "finding"

@@ -245,12 +245,11 @@ class Run:
         if self.continuity is not None:
             self.continuity.changes.to_parquet(staging / "changes.parquet", index=False)
         if self.flags is not None and self.persons is not None:
-            from relieflink.audit import load_rules
             from relieflink.screening.index import ScreeningIndex
 
             # screening (联审联批) reads these arrays: ScreeningIndex.open(OUT) loads, never rebuilds
-            ScreeningIndex.build(self.persons, self.records, self.mentions, self.config.catalog,
-                                 load_rules(catalog=self.config.catalog), flags=self.flags).write(staging)
+            ScreeningIndex.write_for_run(staging, self.persons, self.records, self.mentions, self.config.catalog,
+                                         self.flags)
         write_json(staging / "run.json", self._manifest(staging))
         if self.flags is not None:
             from relieflink.report import write_reports

@@ -1,8 +1,8 @@
 """Reports after review, without a rerun: ``relieflink report OUT``.
 
 Reviewers decide in the days after a run; the reports (report.html, report.xlsx,
-flags.json, reports/<agency>.html) and the manifest's counts should show their
-decisions the same day. Flag decisions need no new linkage nor audit: the run's
+flags.jsonl.gz, reports/<agency>.html), the screening index (which flags are raised
+and dismissed) and the manifest's counts should show their decisions the same day. Flag decisions need no new linkage nor audit: the run's
 flags are re-decided (:func:`~relieflink.review.apply.apply_flag_decisions`) and the
 reports written again from the run's own tables. Identity decisions change who is
 whom, hence the flags: those the run does not already reflect (two mentions
@@ -28,9 +28,10 @@ from pathlib import Path
 import pandas as pd
 
 from relieflink.errors import InputRefused
+from relieflink.report.jsonout import FLAGS_JSONL
 
 #: files the rewrite produces anew (everything else in the manifest is carried over unchanged)
-REWRITTEN = ("flags.parquet", "report.html", "report.xlsx", "flags.json", "reports", "run.json")
+REWRITTEN = ("flags.parquet", "report.html", "report.xlsx", FLAGS_JSONL, "reports", "screening", "run.json")
 
 
 @dataclass
@@ -96,6 +97,7 @@ def report_after_review(out_dir: Path, decisions_path: Path | None, *, pseudonym
     from relieflink.review.decisions import FLAG_DECISIONS, bind_to_content
     from relieflink.review.queue import unmatched_in_run
     from relieflink.run_folder import open_run
+    from relieflink.screening.index import ScreeningIndex
 
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -125,6 +127,8 @@ def report_after_review(out_dir: Path, decisions_path: Path | None, *, pseudonym
             if name not in REWRITTEN and (out_dir / name).exists():
                 _carry(out_dir / name, staging / name)
         write_flags(flags, staging / "flags.parquet")
+        if "screening" in run.manifest["outputs"]:
+            ScreeningIndex.write_for_run(staging, run.persons, run.records, mentions, catalog, flags)
         manifest["counts"] = counts
         manifest["outputs"] = sorted(p.name for p in staging.iterdir()) + ["run.json"]
         write_reports(staging, catalog, mask=mask, manifest=manifest, pseudonym_key=pseudonym_key)

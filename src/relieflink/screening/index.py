@@ -225,6 +225,16 @@ class ScreeningIndex:
                                                               "persons": self.data.n_persons})
 
     @classmethod
+    def write_for_run(cls, run_dir: Path, persons: pd.DataFrame, records: pd.DataFrame, mentions: pd.DataFrame,
+                      catalog: Catalog, flags: pd.DataFrame) -> None:
+        """Build the index of a run's tables and write it into ``run_dir`` (a staging folder):
+        by the run, and again by ``relieflink report`` when new decisions change the flags
+        (the index knows which flags are already raised and which were dismissed)."""
+        from relieflink.audit import load_rules
+
+        cls.build(persons, records, mentions, catalog, load_rules(catalog=catalog), flags=flags).write(run_dir)
+
+    @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray], catalog: Catalog, ruleset: RuleSet,
                     run_dir: Path | None = None) -> ScreeningIndex:
         def part(prefix: str) -> dict[str, np.ndarray]:
