@@ -309,3 +309,39 @@ def test_approving_dibao_opens_the_medical_insurance_subsidy(run_dir, index):
     assert medical[0].person_id == person["person_id"]
     assert not [e for e in screen(index, Application(program="ZGH-SWN", **app)).entitlements
                 if e.rule_id == "MISS-MEDICAL-INSURANCE"]
+
+
+def test_records_added_to_the_index_screen_as_if_they_were_of_the_run(run_dir, dibao_holder):
+    """ScreeningIndex.with_records (approvals recorded before the next run) against the oracle:
+    the index built from the run's tables with those records in. Held out: the 低保 holder's
+    latest records, and a whole person (their records, mentions and row of the persons table)."""
+    from relieflink.screening.index import MENTION_COLUMNS, PERSON_COLUMNS, RECORD_COLUMNS
+    from relieflink.visibility import Scope
+
+    persons = pd.read_parquet(run_dir / "persons.parquet", columns=PERSON_COLUMNS)
+    records = pd.read_parquet(run_dir / "records.parquet")
+    records = records[[c for c in RECORD_COLUMNS if c in records]]
+    mentions = pd.read_parquet(run_dir / "mentions.parquet", columns=MENTION_COLUMNS)
+    flags = pd.read_parquet(run_dir / "flags.parquet")
+    theirs = records[records["person_id"].eq(dibao_holder["person_id"])].sort_values("record_id")
+    with_id = persons[persons["id_number"].notna() & persons["person_id"].ne(dibao_holder["person_id"])]
+    gone = with_id.sort_values("person_id").iloc[len(with_id) // 2]
+    held = records["record_id"].isin(theirs["record_id"].iloc[-3:]) | records["person_id"].eq(gone["person_id"])
+    held_mentions = mentions["record_id"].isin(records.loc[held, "record_id"])
+    held_persons = persons["person_id"].eq(gone["person_id"])
+    assert held.sum() > 3 and held_persons.sum() == 1
+
+    full = ScreeningIndex.build(persons, records, mentions, flags=flags)
+    base = ScreeningIndex.build(persons[~held_persons], records[~held], mentions[~held_mentions], flags=flags)
+    joined = base.with_records(records[held], mentions[held_mentions], persons[held_persons])
+    assert joined.data.persons.known.sum() == full.data.persons.known.sum()
+    assert len(joined.data.records) == len(full.data.records) and len(base.data.records) < len(full.data.records)
+    applications = [_app(dibao_holder, "MZJ-DB", subdistrict="jd-hushu"), _app(dibao_holder, "MZJ-TK"),
+                    _app(gone, "MZJ-DB"), _app(gone, "MZJ-TK", id_number=None), Application(name=gone["name"],
+                    program="JD-LSJZ", period_start="2015-06-01")]
+    for app in applications:
+        for scope in (Scope(None), Scope("mzj"), Scope("jd-hushu")):
+            expected = screen(full, app).to_dict(mask=False, scope=scope)
+            assert screen(joined, app).to_dict(mask=False, scope=scope) == expected, (app, scope)
+    # the index it was joined to answers as before
+    assert not screen(base, _app(gone, "MZJ-DB")).matches

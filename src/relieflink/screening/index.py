@@ -18,7 +18,7 @@ it from the run's tables when a folder written before has none.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -65,6 +65,16 @@ class KeyLookup:
             return self.persons[:0]
         lo, hi = np.searchsorted(self.keys, key, side="left"), np.searchsorted(self.keys, key, side="right")
         return np.asarray(self.persons[lo:hi])
+
+    def with_keys(self, keys: np.ndarray, persons: np.ndarray) -> KeyLookup:
+        """This lookup with more (key, person) pairs, inserted in place (the keys stay sorted)."""
+        more = KeyLookup.build(np.asarray(keys, dtype=object), np.asarray(persons, dtype=np.int32))
+        if not len(more.keys):
+            return self
+        dtype = np.promote_types(self.keys.dtype, more.keys.dtype) if self.keys.dtype.kind == "U" else object
+        base = self.keys.astype(dtype, copy=False)
+        at = np.searchsorted(base, more.keys.astype(dtype), side="right")
+        return KeyLookup(np.insert(base, at, more.keys.astype(dtype)), np.insert(self.persons, at, more.persons))
 
     def get_many(self, keys: list[str]) -> np.ndarray:
         """The persons of any of ``keys`` (with repeats)."""
@@ -202,6 +212,74 @@ class ScreeningIndex:
         catalog = catalog or load_catalog()
         ruleset = ruleset or load_rules(catalog=catalog)
         return cls.from_arrays(stored[0], catalog, ruleset, run_dir)
+
+    # -- records added since the run ----------------------------------------------------------
+    def with_records(self, records: pd.DataFrame, mentions: pd.DataFrame, persons: pd.DataFrame) -> ScreeningIndex:
+        """The index as if ``records`` (with their ``mentions``) were records of the run: approvals
+        recorded before the next run (the service), screened like any other record.
+
+        ``records`` carry record ids from :attr:`next_record_id` on, and the ``person_id`` and
+        ``household_id`` they are counted for; ``persons``: those of them the run does not know
+        (PERSON_COLUMNS). The run's codes stay as they are (new persons, households and text
+        values get the next codes), so the arrays are joined, not rebuilt; this index is left
+        as it is (answers in flight go on reading it)."""
+        if not len(records):
+            return self
+        d = self.data
+        extra = AuditInput.from_frames(records, persons, mentions, self.catalog, self.ruleset)
+        vocab = {k: Vocab(v.values) for k, v in d.vocab.items()}  # Vocab.code(add=) appends to a copy of values
+
+        def codes_in(column: str) -> np.ndarray:
+            """Each code of ``extra``'s vocabulary in the joined one (last slot: -1 stays -1)."""
+            return np.array([vocab[column].code(v, add=True) for v in extra.vocab[column].values.tolist()] + [-1],
+                            dtype=np.int32)
+
+        person, household = codes_in("person"), codes_in("household")
+        r = extra.records
+        added = replace(r, person=person[r.person], household=household[r.household],
+                        text={c: codes_in(c)[v] for c, v in r.text.items()})
+        both = RecordColumns.concat([d.records, added])
+        both = both.take(np.lexsort((both.record_id, both.person)))
+        n_persons, n_households = len(vocab["person"]), len(vocab["household"])
+
+        # the persons the run does not know, after the run's
+        fresh = np.flatnonzero(extra.persons.known & (person[:-1] >= d.n_persons))
+        fresh = fresh[np.argsort(person[fresh])]
+        p, q = d.persons, extra.persons
+        names = q.name[fresh]
+        name_code = pd.Series(p.name_code[p.known], index=p.name[p.known]).groupby(level=0).first()
+        new_code = pd.Series(names).map(name_code).fillna(-1).to_numpy(dtype=np.int64)
+        unseen = pd.Series(names[new_code < 0]).dropna().unique()
+        new_code[new_code < 0] = pd.Series(names[new_code < 0]).map(
+            dict(zip(unseen, len(p.name_count) + np.arange(len(unseen))))).fillna(-1).to_numpy(dtype=np.int64)
+        people = PersonColumns(
+            name=np.r_[p.name, names], name_code=np.r_[p.name_code, new_code].astype(p.name_code.dtype),
+            id_number=np.r_[p.id_number, q.id_number[fresh]], birth_day=np.r_[p.birth_day, q.birth_day[fresh]],
+            household=np.r_[p.household, household[q.household[fresh]]].astype(p.household.dtype),
+            known=np.r_[p.known, np.ones(len(fresh), dtype=bool)],
+            name_count=np.bincount(new_code[new_code >= 0], minlength=len(p.name_count) + len(unseen))
+            + np.r_[p.name_count, np.zeros(len(unseen), dtype=p.name_count.dtype)])
+        m = extra.mentions
+        source = codes_in("source")
+        mentions_both = MentionColumns(np.r_[d.mentions.person, person[m.person]].astype(d.mentions.person.dtype),
+                                       np.r_[d.mentions.source, source[m.source]].astype(d.mentions.source.dtype),
+                                       np.r_[d.mentions.record_id, m.record_id])
+        data = AuditInput(records=both, persons=people, mentions=mentions_both, vocab=vocab,
+                          person_start=np.searchsorted(both.person, np.arange(n_persons + 1), side="left").astype(np.int64),
+                          person_rows=np.r_[d.person_rows, person[fresh]].astype(d.person_rows.dtype))
+        mention_order, mention_start = _by(mentions_both.person, n_persons)
+        hh_records, hh_record_start = _by(both.household, n_households)
+        hh_persons, hh_person_start = _by(people.household, n_households)
+        linked = mentions[mentions["person_id"].notna()]
+        m_person = recode(linked["person_id"].astype(object), vocab["person"])
+        return replace(
+            self, data=data, mention_order=mention_order, mention_start=mention_start,
+            household_records=hh_records, household_record_start=hh_record_start,
+            household_persons=hh_persons.astype(np.int64), household_person_start=hh_person_start,
+            by_id=self.by_id.with_keys(linked["id_number"].astype(object).to_numpy(), m_person),
+            by_name=self.by_name.with_keys(np.r_[linked["name"].astype(object).to_numpy(), names], np.r_[m_person, person[fresh]]),
+            by_pinyin=self.by_pinyin.with_keys(linked["name_pinyin"].astype(object).to_numpy(), m_person),
+        )
 
     # -- on disk --------------------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:

@@ -57,6 +57,11 @@ ID_STATUS_ZH = {"valid": "有效", "upgraded_15": "15位旧号（已升为18位�
                 "excel_damaged": "被Excel损坏（科学计数法）", "bad_date": "出生日期无效", "malformed": "格式错误",
                 "missing": "未填写"}
 _DAY0 = np.datetime64("1970-01-01", "D")
+#: how a match may show the person's ID and birth date to an agency that knows none of their
+#: records: the application's own evidence (an ID, a birth date) agreed
+IDENTIFIED = frozenset({"valid_id", "id_typo", "name_birth", "pinyin_birth"})
+#: what an agency reads of another agency's record in a conflict
+OTHER_RECORD = ("agency", "program", "period_start", "period_end")
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,8 @@ class Conflict:
     title_zh: str
     explanation_zh: str
     explanation_en: str
-    records: list[dict] = field(default_factory=list)  # the existing records involved: file, row, agency
+    # the existing records involved: file, row, agency, program, period_start, period_end, amount_at_stake
+    records: list[dict] = field(default_factory=list)
     already_flagged: bool = False  # the last run flags these records already: approving adds to it
     # finding; review (a review rule, or the identity is not certain); held (the match is too
     # weak for the pattern: likelier another person of the same name)
@@ -152,19 +158,31 @@ class ScreeningResult:
         """JSON-ready; names, IDs and explanation texts masked unless ``mask=False``.
 
         ``scope``: what one agency may read (:mod:`relieflink.visibility`): its own benefits
-        and records in full, another agency's as agency, program and period only; a conflict's
-        full explanation only when every record it involves is the agency's own (the
-        application is), else the scoped wording, and of its records only the agency's own."""
+        and records in full, another agency's as agency, program and period only (a conflict's
+        ``other_records``); a conflict's full explanation (``full_detail``) only when every
+        record it involves is the agency's own (the application's agency included), else the
+        scoped wording; a namesake's ID and birth date only when the application's own evidence
+        agreed (:data:`IDENTIFIED`) or the agency knows the person from its own records."""
         m = Masker(mask)
         scope = scope or self.scope or Scope(None)
         app = asdict(self.application)
         app["name"], app["id_number"] = m.name(app["name"]), m.id(app["id_number"]) or None
         app["period_start"], app["period_end"] = str(app["period_start"]), str(app["period_end"]) if app["period_end"] else None
 
-        def benefit(b: Benefit) -> dict[str, object]:
+        owned = scope.owns([b.agency for b in self.benefits]) if self.benefits else np.zeros(0, bool)
+        known_here = {b.person_id for b, own in zip(self.benefits, owned.tolist()) if own}
+
+        def benefit(b: Benefit, own: bool) -> dict[str, object]:
             d = asdict(b)
-            if not scope.owns([b.agency])[0]:
+            d["own"] = own
+            if not own:
                 d["records"] = d["amount"] = None
+            return d
+
+        def match(x: Match) -> dict[str, object]:
+            d = {**asdict(x), "name": m.name(x.name), "id_number": m.id(x.id_number) or None, "how_zh": MATCH_ZH[x.how]}
+            if not (x.how in IDENTIFIED or x.person_id in known_here or scope.is_platform):
+                d["id_number"] = d["birth_date"] = None
             return d
 
         def flagged(c: Conflict | Entitlement) -> dict[str, object]:
@@ -173,18 +191,19 @@ class ScreeningResult:
             zh, en = (c.explanation_zh, c.explanation_en) if full else (c.explanation_scoped_zh, c.explanation_scoped_en)
             d["explanation_zh"], d["explanation_en"] = m.text(zh), m.text(en)
             d.pop("explanation_scoped_zh"), d.pop("explanation_scoped_en")
+            d["full_detail"] = full
             if "records" in d:
-                own = scope.owns([r.get("agency") for r in c.records]) if c.records else np.zeros(0, bool)
+                own = scope.owns([r.get("agency") for r in c.records]).tolist() if c.records else []
                 d["records"] = [r for r, o in zip(c.records, own) if o]
+                d["other_records"] = [{k: r.get(k) for k in OTHER_RECORD} for r, o in zip(c.records, own) if not o]
             return d
 
         return {
             "application": app,
             "id_status": self.id_status,
             "id_status_zh": ID_STATUS_ZH.get(self.id_status) if self.id_status else None,
-            "matches": [{**asdict(x), "name": m.name(x.name), "id_number": m.id(x.id_number) or None,
-                         "how_zh": MATCH_ZH[x.how]} for x in self.matches],
-            "benefits": [benefit(b) for b in self.benefits],
+            "matches": [match(x) for x in self.matches],
+            "benefits": [benefit(b, own) for b, own in zip(self.benefits, owned.tolist())],
             "conflicts": [flagged(c) for c in self.conflicts],
             "entitlements": [flagged(e) for e in self.entitlements],
             "more_name_matches": self.more_name_matches,
@@ -206,6 +225,10 @@ def _day_number(value: date | str | None) -> int | None:
 
 def _date_text(day: int) -> str:
     return str(_DAY0 + np.timedelta64(int(day), "D"))
+
+
+def _day_text(day: int) -> str | None:
+    return None if day == NO_DAY else _date_text(day)
 
 
 def _match(index: ScreeningIndex, name: str | None, pinyin: str | None, valid: str | None, clean: str | None,
@@ -494,10 +517,16 @@ def _answers(index: ScreeningIndex, data: AuditInput, flags: FlagColumns, app_po
         if not with_app:
             continue
         zh, en, szh, sen = _without_application(index, data, flags, k, app_positions, texts)
-        existing = involved[~np.isin(involved, app_positions)]
+        theirs = ~np.isin(involved, app_positions)
+        existing = involved[theirs]
         files = data.text("file", r.text["file"][existing]).tolist()
         agencies = data.text("agency", r.text["agency"][existing]).tolist()
-        records = [{"file": f, "row": int(w), "agency": a} for f, w, a in zip(files, r.row[existing].tolist(), agencies)]
+        programs = data.text("program", r.text["program"][existing]).tolist()
+        stakes = [x["amount_at_stake"] for x, t in zip(c["records"][k], theirs.tolist()) if t]  # aligned with involved
+        records = [{"file": f, "row": int(w), "agency": a, "program": p, "period_start": _day_text(s),
+                    "period_end": _day_text(e), "amount_at_stake": m}
+                   for f, w, a, p, s, e, m in zip(files, r.row[existing].tolist(), agencies, programs,
+                                                  r.start_day[existing].tolist(), r.end_day[existing].tolist(), stakes)]
         known = index.already_flagged(c["rule_id"][k], pid, ((x["file"], x["row"]) for x in records))
         conflicts.append(Conflict(pid, c["rule_id"][k], c["category"][k], title_zh, zh, en, records, known, c["status"][k],
                                   title_en, szh, sen, sorted({a for a in data.text("agency", r.text["agency"][involved]).tolist()
