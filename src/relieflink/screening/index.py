@@ -242,8 +242,8 @@ class ScreeningIndex:
         both = both.take(np.lexsort((both.record_id, both.person)))
         n_persons, n_households = len(vocab["person"]), len(vocab["household"])
 
-        # the persons the run does not know, after the run's
-        fresh = np.flatnonzero(extra.persons.known & (person[:-1] >= d.n_persons))
+        # the persons the run does not know, after the run's (in the order of their new codes)
+        fresh = np.flatnonzero(person[:-1] >= d.n_persons)
         fresh = fresh[np.argsort(person[fresh])]
         p, q = d.persons, extra.persons
         names = q.name[fresh]
@@ -256,7 +256,7 @@ class ScreeningIndex:
             name=np.r_[p.name, names], name_code=np.r_[p.name_code, new_code].astype(p.name_code.dtype),
             id_number=np.r_[p.id_number, q.id_number[fresh]], birth_day=np.r_[p.birth_day, q.birth_day[fresh]],
             household=np.r_[p.household, household[q.household[fresh]]].astype(p.household.dtype),
-            known=np.r_[p.known, np.ones(len(fresh), dtype=bool)],
+            known=np.r_[p.known, q.known[fresh]],
             name_count=np.bincount(new_code[new_code >= 0], minlength=len(p.name_count) + len(unseen))
             + np.r_[p.name_count, np.zeros(len(unseen), dtype=p.name_count.dtype)])
         m = extra.mentions
@@ -266,7 +266,7 @@ class ScreeningIndex:
                                        np.r_[d.mentions.record_id, m.record_id])
         data = AuditInput(records=both, persons=people, mentions=mentions_both, vocab=vocab,
                           person_start=np.searchsorted(both.person, np.arange(n_persons + 1), side="left").astype(np.int64),
-                          person_rows=np.r_[d.person_rows, person[fresh]].astype(d.person_rows.dtype))
+                          person_rows=np.r_[d.person_rows, person[fresh[q.known[fresh]]]].astype(d.person_rows.dtype))
         mention_order, mention_start = _by(mentions_both.person, n_persons)
         hh_records, hh_record_start = _by(both.household, n_households)
         hh_persons, hh_person_start = _by(people.household, n_households)
