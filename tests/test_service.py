@@ -204,6 +204,19 @@ def test_the_agency_itself_sees_its_planted_records_in_full(world, subject):
     assert excl["other_records"] and not excl["full_detail"]
 
 
+def test_the_answer_tells_the_entitlements_the_approval_opens(world):
+    """Approving 低保 makes the medical-insurance subsidy due: an agency system learns it in the answer."""
+    r, p = world["records"], world["persons"]
+    has = set(r.loc[r["program"].isin(["MZJ-DB", "MZJ-TK", "JD-YBBT"]), "person_id"].dropna())
+    person = p[~p.index.isin(has) & p["id_number"].notna()].iloc[0]
+    res = world["client"].post("/v1/screen", json=application(person, "MZJ-DB", period_end="2015-12-31"),
+                               headers=auth(world, "mzj"))
+    assert res.status_code == 200
+    medical = [e for e in res.json()["entitlements"] if e["rule_id"] == "MISS-MEDICAL-INSURANCE"]
+    assert medical and medical[0]["opened_by_application"] and medical[0]["programs"] == ["JD-YBBT"]
+    assert medical[0]["explanation_zh"]
+
+
 def test_a_namesake_known_only_from_other_agencies_shows_no_id_or_birth_date(world):
     persons, records = world["persons"], world["records"]
     names = persons["name"].value_counts()

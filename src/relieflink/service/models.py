@@ -144,6 +144,20 @@ class Conflict(_Out):
     other_records: list[OtherRecord] = Field(description="Other agencies' records: agency, program and period only.")
 
 
+class Entitlement(_Out):
+    person_id: str
+    rule_id: str
+    title_zh: str
+    programs: list[str] = Field(description="The programs the person qualifies for and does not receive.")
+    status: Literal["finding", "review", "held"]
+    opened_by_application: bool = Field(description="Approving this application makes it due (e.g. 低保 opens "
+                                                    "the medical-insurance subsidy).")
+    full_detail: bool = Field(description="Every record involved is the caller's; otherwise the explanation is "
+                                          "the scoped one.")
+    explanation_zh: str
+    explanation_en: str
+
+
 class RunInfo(_Out):
     audit_year: int | None
     run_json_mtime: str
@@ -158,6 +172,8 @@ class ScreenResponse(_Out):
     benefits: list[Benefit]
     conflicts: list[Conflict]
     creates_conflict: bool = Field(description="Approving would create a conflict the last run does not flag yet.")
+    entitlements: list[Entitlement] = Field(description="Missed benefits of the matched persons worth telling the "
+                                                        "applicant about, those the approval opens included.")
     recorded_applications: int = Field(description="Approvals recorded since the last run that this answer took "
                                                    "into account.")
 

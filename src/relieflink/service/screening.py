@@ -37,6 +37,8 @@ from relieflink.visibility import Scope
 _APPLIED_FOR = ("name", "id_number", "program", "period_start", "period_end", "subdistrict", "amount")
 _OWN_RECORD = ("file", "row", "program", "period_start", "period_end", "amount_at_stake")
 _BENEFIT = ("person_id", "agency", "program", "program_name", "own", "first", "last", "records", "amount")
+_ENTITLEMENT = ("person_id", "rule_id", "title_zh", "programs", "status", "opened_by_application", "full_detail",
+                "explanation_zh", "explanation_en")
 _CONFLICT = ("person_id", "rule_id", "category", "title_zh", "status", "already_flagged", "full_detail",
              "explanation_zh", "explanation_en", "other_records")
 
@@ -124,4 +126,5 @@ def answer(index: ScreeningIndex, application: Application, scope: Scope, *, mas
     return {"application": {k: data["application"][k] for k in _APPLIED_FOR}, "id_status": data["id_status"],
             "matches": data["matches"],
             "more_name_matches": data["more_name_matches"], "benefits": [{k: b[k] for k in _BENEFIT} for b in data["benefits"]],
-            "conflicts": conflicts, "creates_conflict": any(not c["already_flagged"] for c in conflicts)}, considered
+            "conflicts": conflicts, "creates_conflict": any(not c["already_flagged"] for c in conflicts),
+            "entitlements": [{k: e[k] for k in _ENTITLEMENT} for e in data["entitlements"]]}, considered
