@@ -30,7 +30,7 @@ The last line says what limits the throughput, from the measured shares.
 Run on 2 cores:
 
     python benchmarks/ingest.py --persons 200000
-    python benchmarks/ingest.py --batch /work/big/g200k/batch --no-alternatives
+    python benchmarks/ingest.py --batch g200k/batch --no-alternatives
 """
 
 from __future__ import annotations

@@ -19,19 +19,19 @@ targets (report.html ≤ 15 MB, agency report ≤ 10 MB, first page ≤ 2 s).
 Measured here (2026-12-02; 2 cores shared with other sessions, load average
 15–20, so wall ≫ CPU; the table is in the README under "Reports at scale"):
 
-* ``--run /work/big/r1m`` (280k persons, 811,810 rows, 48,088 flags): CPU
+* ``--run r1m`` (280k persons, 811,810 rows, 48,088 flags): CPU
   load 23.2 s, prepare 7.5 s, report.html 12.7 s, report.xlsx 62.5 s,
   flags.jsonl.gz 7.1 s, 17 agency reports 22.3 s; report.html 8.80 MB (explorer
   data JSON 42.2 MB → gzip 6.5 MB → base64 8.7 MB), mzj.html 4.88 MB (largest),
   all agency reports 17.2 MB, flags.jsonl.gz 9.73 MB (old flags.json 128.4 MB);
   first page in Chromium: report.html 3.94 s, mzj.html 2.40 s (medians of 3);
-* ``--run /work/big/r200k`` (200k persons, 34,412 flags, before the overlap
+* ``--run r200k`` (200k persons, 34,412 flags, before the overlap
   matrix was vectorized): report.html 6.10 MB, mzj.html 3.40 MB, first page
   3.38 s and 0.92 s.
 
 Run:
 
-    python benchmarks/reports.py --run /work/big/i9-r200k [--work DIR] [--loads 3] [--no-browser]
+    python benchmarks/reports.py --run i9-r200k [--work DIR] [--loads 3] [--no-browser]
 """
 
 from __future__ import annotations

@@ -19,11 +19,11 @@ against the same share for the queue as a whole, for the main queue ordered by
 amount alone and in a random order, for the identity questions alone (by rank, and
 most uncertain first), and for the MULTI-SOURCE list (listed apart).
 
-Measured here (2 cores shared with other sessions, 2026-12-02) on /work/big/r200k
+Measured here (2 cores shared with other sessions, 2026-12-02) on r200k
 (``relieflink run`` of ``relieflink synth --persons 200000 --seed 2``, 484,727 data
 rows, run with main at 52e1e96; queue of commit f8c63af+):
 
-    python benchmarks/review_queue.py --run /work/big/r200k --truth /work/big/g200k/truth
+    python benchmarks/review_queue.py --run r200k --truth g200k/truth
 
 * 38,180 open items (main queue 585 flags + 6,262 identity questions; MULTI-SOURCE
   list 31,333), built in 19.1 s CPU (230 s wall on the loaded machine);

@@ -23,14 +23,14 @@ first disagreements.
 Measured 2026-12-02 on 2 cores shared with other sessions (load average 15-20,
 so wall times are several times the CPU times; CPU time is the figure to read):
 
-* ``--run /work/big/r1m --n 450`` (280,000 generated persons, ≈1M data rows:
+* ``--run r1m --n 450`` (280,000 generated persons, ≈1M data rows:
   165,533 linked persons, 783,785 records): index built from the run's tables
   and written in 17.7 s CPU (226 MB on disk); ``open()`` 0.55 s CPU (1.5 s
   wall warm, 4.1 s cold), +262 MiB resident. CPU per answer p50 / p99: valid
   ID 7.0 / 11.8 ms, ID typo 8.4 / 23.0 ms, name only 9.9 / 25.2 ms (wall p50 46 /
   61 / 73 ms on that load). Matching step 0.28 ms against a scan of 916,561
   mentions 197 ms.
-* ``--run /work/big/r200k --agreement 5000``: 5,000 of 5,000 records screened
+* ``--run r200k --agreement 5000``: 5,000 of 5,000 records screened
   left out find exactly the batch audit's conflicts (100.00 %).
 
     python benchmarks/screening.py --run R [--n 600] [--agreement 5000] [--work DIR]

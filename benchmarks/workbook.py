@@ -10,13 +10,13 @@ tables (the bulk of the cells) are written from the same prepared columns
 mode (what the workbook was written with before), and both times are printed with
 their ratio.
 
-    python benchmarks/workbook.py --run /work/big/r200k [--repeat 3]
+    python benchmarks/workbook.py --run r200k [--repeat 3]
 
-Measured here (2 cores shared with other sessions, 2026-12-02), /work/big/r200k (200,000
+Measured here (2 cores shared with other sessions, 2026-12-02), r200k (200,000
 persons, 484,727 data rows, 34,412 flags, 45,352 quarantine rows): report data loaded in
 13.9 s CPU; report.xlsx 8.0 MiB written in 22.3 s CPU (187 s wall on the loaded machine;
 11.3 MiB and 24.3 s CPU while 待复核 still repeated MULTI-SOURCE's 31,333 flags; the
-openpyxl workbook of main 52e1e96 in that folder: 18.3 MiB). /work/big/r1m (280,000
+openpyxl workbook of main 52e1e96 in that folder: 18.3 MiB). r1m (280,000
 persons, ≈1M data rows, 48,088 flags, 63,201 quarantine rows; run with main 5bace94,
 whose openpyxl workbook is 25.6 MiB): loaded in 19.2 s CPU; report.xlsx 11.2 MiB written
 in 30.6 s CPU; its three category sheets (1,057,936 cells) 9.8 s CPU with XlsxWriter,
