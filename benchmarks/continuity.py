@@ -106,6 +106,8 @@ def main() -> None:
         print(f"  base commit (ids from file|row|role): {base[0]:.4%} ({base[1]} of {base[2]} changed)")
     print(f"merges listed {m['merges_listed']} (true {m['merges_true']}); splits listed {m['splits_listed']} "
           f"(true {m['splits_true']}); new {m['new_listed']}, gone {m['gone_listed']} persons")
+    print(f"mentions moved between two persons who both go on: {m['mentions_moved']} (true {m['mentions_moved_true']}) "
+          f"in {m['moves_listed']} moves (true {m['moves_true']})")
     print("decisions of month 1 in month 2 (taken / subject still there / held):")
     for kind, r in sorted(decisions_held(w / "r2", taken).items()):
         print(f"  {kind:<18} {r['taken']:>4} / {r['present']:>4} / {r['held']:>4}")

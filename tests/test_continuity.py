@@ -55,7 +55,7 @@ def test_a_base_version_out_is_accepted_as_previous(tmp_path):
     assert old["id_number"].isna().sum() > 0
     assert set(new["household_id"]) == set(old["household_id"])
     counts = run.summary()["continuity"]["persons"]
-    assert counts == {"kept": len(old), "new": 0, "gone": 0, "merged": 0, "split": 0}
+    assert counts == {"kept": len(old), "new": 0, "gone": 0, "merged": 0, "split": 0, "moved": 0}
     assert pd.read_parquet(tmp_path / "out" / "changes.parquet").empty
 
 
@@ -135,6 +135,22 @@ def test_the_summary_lists_each_merge_and_split_with_the_ids_before_and_after(ca
     assert "person merged: P1 + P2 -> P2" in out and f"person split: P3 -> {' + '.join(sorted(['P3', new_part]))}" in out
 
 
+def test_a_mention_moving_between_two_persons_who_both_go_on_is_neither_a_merge_nor_a_split():
+    """P1's row x joins P2 this month, P1 and P2 both go on: a moved mention, listed apart. A person
+    whose id is gone into another is a merge, a new one born of a previous one a split."""
+    from relieflink.linkage.continuity import match_ids, merges_and_splits, moved
+
+    carry = match_ids(_evidence({"C1": list("ab"), "C2": list("xcd"), "C3": list("efg"), "C4": list("hi"), "N": list("j")}),
+                      _evidence({"P1": list("abx"), "P2": list("cd"), "P3": list("ef"), "P4": list("g"),
+                                 "P5": list("hij")}), "P", "person")
+    assert carry.ids[["C1", "C2", "C3", "C4"]].tolist() == ["P1", "P2", "P3", "P5"]
+    assert moved(carry.changes) == [{"entity": "person", "id_before": "P1", "id_after": "P2", "shared": 1}]
+    assert merges_and_splits(carry.changes) == [
+        {"entity": "person", "change": "merged", "ids_before": ["P3", "P4"], "ids_after": ["P3"]},
+        {"entity": "person", "change": "split", "ids_before": ["P5"], "ids_after": sorted(["P5", carry.ids["N"]])}]
+    assert carry.counts == {"kept": 4, "new": 0, "gone": 0, "merged": 1, "split": 1, "moved": 1}
+
+
 def test_a_shared_valid_id_outranks_shared_mentions():
     from relieflink.linkage.continuity import match_ids
 
@@ -152,7 +168,7 @@ def test_a_new_id_never_takes_an_old_one():
                       "P", "person")
     assert carry.ids["C1"] == "P"
     assert carry.ids["P"] not in {"P", "Q"} and carry.ids["P"].startswith("P")
-    assert carry.counts == {"kept": 1, "new": 1, "gone": 1, "merged": 0, "split": 0}
+    assert carry.counts == {"kept": 1, "new": 1, "gone": 1, "merged": 0, "split": 0, "moved": 0}
 
 
 def _slow_greedy(current: pd.DataFrame, previous: pd.DataFrame) -> dict[str, str]:
@@ -231,12 +247,18 @@ def test_changes_list_exactly_the_merges_splits_new_and_gone(months):
     links = set(zip(*a.merge(b, on="fingerprint")[["person_id_x", "person_id_y"]].T.to_numpy()))
     ids = pa.dropna(subset=["id_number"]).merge(pb.dropna(subset=["id_number"]), on="id_number")
     links |= set(zip(ids["person_id_x"], ids["person_id_y"]))
-    merged = {(p, c) for p, c in links if sum(1 for _, c2 in links if c2 == c) > 1}
-    split = {(p, c) for p, c in links if sum(1 for p2, _ in links if p2 == p) > 1}
+    before_ids, after_ids = set(pa["person_id"]), set(pb["person_id"])
+    # a link between two different ids: a previous person absorbed (its id is gone), a new person
+    # born of a previous one, or mentions moved between two persons who both go on
+    absorbed = {(p, c) for p, c in links if p != c and p not in after_ids}
+    born = {(p, c) for p, c in links if p != c and p in after_ids and c not in before_ids}
+    moved = {(p, c) for p, c in links if p != c and p in after_ids and c in before_ids}
+    merged = absorbed | {(c, c) for _, c in absorbed if (c, c) in links}
+    split = born | {(p, p) for p, _ in born if (p, p) in links}
     changes = pd.read_parquet(root / "r2" / "changes.parquet")
     changes = changes[changes["entity"] == "person"]
     listed = lambda kind: set(zip(*changes.loc[changes["change"] == kind, ["id_before", "id_after"]].T.to_numpy()))  # noqa: E731
-    assert listed("merged") == merged and listed("split") == split
+    assert listed("merged") == merged and listed("split") == split and listed("moved") == moved
     seen_before, seen_after = {p for p, _ in links}, {c for _, c in links}
     assert set(changes.loc[changes["change"] == "gone", "id_before"]) == set(pa["person_id"]) - seen_before
     assert set(changes.loc[changes["change"] == "new", "id_after"]) == set(pb["person_id"]) - seen_after
@@ -245,6 +267,8 @@ def test_changes_list_exactly_the_merges_splits_new_and_gone(months):
 
     summary = json.loads((root / "r2" / "run.json").read_text(encoding="utf-8"))["counts"]
     assert summary["continuity_merges_and_splits"] == merges_and_splits(pd.read_parquet(root / "r2" / "changes.parquet"))
+    assert summary["continuity"]["persons"]["moved"] == sum(e["shared"] for e in summary["continuity_moved"]
+                                                            if e["entity"] == "person")
 
 
 def test_identity_decisions_of_month_1_hold_in_month_2(months):

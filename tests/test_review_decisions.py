@@ -157,3 +157,28 @@ def test_same_person_moves_a_mention_without_id_from_a_person_with_another_valid
     assert after[loose["fingerprint"]] == after[other["fingerprint"]] == other["person_id"]
     stayed = m[(m["person_id"] == loose["person_id"]) & (m["fingerprint"] != loose["fingerprint"])]
     assert (after[stayed["fingerprint"]] == loose["person_id"]).all()  # its old person keeps the rest
+
+
+def test_different_persons_separates_the_mention_without_a_valid_id_not_the_valid_ids_own(tmp_path):
+    """'This row (no valid ID) is not that person (valid ID)', named in either order: the row
+    without the ID leaves; the valid ID's mentions stay one person (they were split off their own
+    ID — two persons with one valid ID — when the valid-ID mention was named second)."""
+    from relieflink.linkage.continuity import read_run_mentions
+
+    first = run_batch(FIXTURES / "small-hard" / "batch", tmp_path / "out", stages=("ingest", "linkage"))
+    m = read_run_mentions(tmp_path / "out")
+    m["person_valid_id"] = m["person_id"].map(first.persons.set_index("person_id")["id_number"])
+    m["valid_mentions"] = m.groupby("person_id")["id_number"].transform("count")
+    loose = m[m["id_number"].isna() & m["person_valid_id"].notna() & (m["valid_mentions"] >= 2)].iloc[0]
+    anchored = m[(m["person_id"] == loose["person_id"]) & m["id_number"].notna()]
+    path = tmp_path / "decisions.jsonl"
+    append_decision(path, Decision("different_persons", "甲", "per the case file", mentions=(
+        MentionKey(loose["file"], int(loose["row"]), loose["role"], loose["fingerprint"]),
+        MentionKey(anchored.iloc[0]["file"], int(anchored.iloc[0]["row"]), anchored.iloc[0]["role"],
+                   anchored.iloc[0]["fingerprint"]))))
+    run_batch(FIXTURES / "small-hard" / "batch", tmp_path / "out", stages=("ingest", "linkage"), decisions=path)
+    after = pd.read_parquet(tmp_path / "out" / "mentions.parquet").set_index("fingerprint")["person_id"]
+    assert after[loose["fingerprint"]] != after[anchored["fingerprint"].iloc[0]]
+    assert after[anchored["fingerprint"]].nunique() == 1  # the valid ID's mentions: one person
+    persons = pd.read_parquet(tmp_path / "out" / "persons.parquet")
+    assert persons["id_number"].dropna().is_unique  # no valid ID held by two persons

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_CONFIG, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141
-#: merges and splits since the previous run printed in the summary (all of them: run.json, changes.parquet)
+#: merges, splits and moves since the previous run printed in the summary (all of them: run.json, changes.parquet)
 MAX_CHANGES_PRINTED = 20
 DESCRIPTION = ("relieflink: links the agencies' social-assistance records to persons and households and audits them "
                "for duplicate, overlapping and missed relief.")
@@ -67,14 +67,20 @@ def _print_summary(summary: dict, out_dir: Path) -> None:  # noqa: C901 - a flat
         if summary.get("held_for_identity_review"):
             print(f"  held as identity questions (not flags; see `relieflink review`): {summary['held_for_identity_review']}")
     for entity, c in summary.get("continuity", {}).items():
+        pieces = "mentions" if entity == "person" else "members"
         print(f"  {entity} since the previous run: kept {c['kept']}, new {c['new']}, gone {c['gone']}, "
-              f"merged {c['merged']}, split {c['split']} (changes.parquet)")
+              f"merged {c['merged']}, split {c['split']}; {pieces} moved between two who both go on "
+              f"{c.get('moved', 0)} (changes.parquet)")
     listed = summary.get("continuity_merges_and_splits", [])
     for change in listed[:MAX_CHANGES_PRINTED]:
         print(f"    {change['entity']} {change['change']}: {' + '.join(change['ids_before'])} -> "
               f"{' + '.join(change['ids_after'])}")
-    if len(listed) > MAX_CHANGES_PRINTED:
-        print(f"    ... {len(listed) - MAX_CHANGES_PRINTED} more in run.json and changes.parquet")
+    moves = summary.get("continuity_moved", [])
+    for move in moves[:max(0, MAX_CHANGES_PRINTED - len(listed))]:
+        pieces = "mentions" if move["entity"] == "person" else "members"
+        print(f"    {move['entity']} {pieces} moved: {move['id_before']} -> {move['id_after']} ({move['shared']})")
+    if len(listed) + len(moves) > MAX_CHANGES_PRINTED:
+        print(f"    ... {len(listed) + len(moves) - MAX_CHANGES_PRINTED} more in run.json and changes.parquet")
     if summary.get("decided_flags_with_changed_evidence"):
         print(f"  decided flags whose evidence changed since the decision (decided; evidence changed since): "
               f"{summary['decided_flags_with_changed_evidence']}")

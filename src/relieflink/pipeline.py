@@ -188,10 +188,11 @@ class Run:
             out["audit_period"] = self.audit_period.as_dict() if self.audit_period is not None else None
             out.update(flag_counts(self.flags, self.held))
         if self.continuity is not None:
-            from relieflink.linkage.continuity import merges_and_splits
+            from relieflink.linkage.continuity import merges_and_splits, moved
 
             out["continuity"] = self.continuity.counts
             out["continuity_merges_and_splits"] = merges_and_splits(self.continuity.changes)
+            out["continuity_moved"] = moved(self.continuity.changes)
         if self.applications is not None:
             out["applications"] = self.applications_summary()
             if self.settlement is not None:

@@ -24,7 +24,12 @@ vectorized.
 
 The changes since the previous run — merges, splits, new and gone persons
 and households — are returned as a table (``changes.parquet``) and counted
-in the run summary.
+in the run summary. A merge or a split is a change of the person-level
+identity: a previous person whose id is gone into a current one (merged), a
+current person that is new and born of a previous one (split). Mentions
+(or members) that moved between two persons (households) who both go on —
+a row this month's linkage attaches to another known person — are neither:
+they are listed apart, as ``moved`` (:func:`edge_kinds`).
 """
 
 from __future__ import annotations
@@ -155,6 +160,27 @@ def _fresh_ids(natural: pd.Index, reserved: set[str], prefix: str) -> pd.Series:
     return ids
 
 
+def edge_kinds(id_before: pd.Series, id_after: pd.Series, continued: set) -> pd.Series:
+    """What each (previous, current) pair sharing evidence means, given the ids carried over.
+
+    ``kept``: the current person continues the previous one (it carries its id). Any other
+    pair is evidence that moved, and it means the person-level identity changed only when
+    one end does not continue: ``merged`` when the previous person's id is gone (it was
+    absorbed into the current one), ``split`` when the current person is new (it was born
+    of the previous one). When both continue — the previous person as someone else now,
+    the current one as some other previous person — mentions moved between two persons
+    who both go on: ``moved``, listed apart from merges and splits. (The greedy matching
+    leaves no pair whose two ends are both new or both gone: it would have taken it.)
+    """
+    before = id_before.astype(object).to_numpy()
+    after = id_after.astype(object).to_numpy()
+    previous_goes_on = pd.Index(before).isin(list(pd.unique(after))) if len(after) else np.zeros(0, bool)
+    current_continues = pd.Index(after).isin(list(continued)) if len(after) else np.zeros(0, bool)
+    kind = np.where(before == after, "kept",
+                    np.where(~previous_goes_on, "merged", np.where(~current_continues, "split", "moved")))
+    return pd.Series(kind, index=id_before.index, dtype=object)
+
+
 def match_ids(current: pd.DataFrame, previous: pd.DataFrame, prefix: str, entity: str) -> IdCarry:
     """Carry previous ids over to current groups by shared evidence.
 
@@ -172,10 +198,13 @@ def match_ids(current: pd.DataFrame, previous: pd.DataFrame, prefix: str, entity
     ids = pd.concat([matched, _fresh_ids(unmatched, reserved, prefix)]).reindex(cur_groups)
 
     after = edges["cur"].map(ids)
-    n_prev = edges.groupby("cur")["prev"].transform("size").to_numpy()
-    n_cur = edges.groupby("prev")["cur"].transform("size").to_numpy()
-    rows = [pd.DataFrame({"change": "merged", "id_before": edges["prev"], "id_after": after, "shared": edges["shared"]})[n_prev > 1],
-            pd.DataFrame({"change": "split", "id_before": edges["prev"], "id_after": after, "shared": edges["shared"]})[n_cur > 1]]
+    kind = edge_kinds(edges["prev"], after, set(matched.to_numpy()))
+    # a merge lists the merged person's own edge (the id it kept) beside those of the persons it absorbed;
+    # a split the split person's own edge beside those of the parts born of it
+    is_merge = after.isin(after[kind == "merged"]).to_numpy() & ((kind == "merged") | (kind == "kept"))
+    is_split = edges["prev"].isin(edges["prev"][kind == "split"]).to_numpy() & ((kind == "split") | (kind == "kept"))
+    rows = [pd.DataFrame({"change": change, "id_before": edges["prev"], "id_after": after, "shared": edges["shared"]})[which]
+            for change, which in (("merged", is_merge), ("split", is_split), ("moved", (kind == "moved").to_numpy()))]
     # the size of a new or gone group: its mentions (person) or members (household)
     size_cur = current[current["tier"] == TIER_CONTENT].groupby("group", sort=False).size()
     size_prev = previous[previous["tier"] == TIER_CONTENT].groupby("group", sort=False).size()
@@ -193,6 +222,7 @@ def match_ids(current: pd.DataFrame, previous: pd.DataFrame, prefix: str, entity
         "kept": int(len(matched)), "new": int(len(new)), "gone": int(len(gone)),
         "merged": int(changes.loc[changes["change"] == "merged", "id_after"].nunique()),
         "split": int(changes.loc[changes["change"] == "split", "id_before"].nunique()),
+        "moved": int(changes.loc[changes["change"] == "moved", "shared"].sum()),
     }
     return IdCarry(ids=ids, changes=changes.reset_index(drop=True)[CHANGE_COLUMNS], counts=counts)
 
@@ -238,6 +268,16 @@ def merges_and_splits(changes: pd.DataFrame) -> list[dict[str, object]]:
             before, after = (ids, [str(key)]) if kind == "merged" else ([str(key)], ids)
             listed.append({"entity": str(entity), "change": kind, "ids_before": before, "ids_after": after})
     return sorted(listed, key=lambda d: (d["entity"], d["change"], d["ids_before"], d["ids_after"]))
+
+
+def moved(changes: pd.DataFrame) -> list[dict[str, object]]:
+    """The mentions (a household: the members) that moved between two persons (households) who
+    both go on, as the run summary lists them: one entry per (id before, id after) with the
+    number of shared pieces of evidence, sorted."""
+    c = changes[changes["change"] == "moved"]
+    listed = [{"entity": str(e), "id_before": str(b), "id_after": str(a), "shared": int(n)}
+              for e, b, a, n in zip(c["entity"], c["id_before"], c["id_after"], c["shared"])]
+    return sorted(listed, key=lambda d: (d["entity"], d["id_before"], d["id_after"]))
 
 
 @dataclass

@@ -170,7 +170,8 @@ def continuity_metrics(previous_out, out, previous_truth, truth) -> dict:
     both months (same fingerprint), the share with the same person id. Merges and splits listed
     in ``changes.parquet`` are *true* when they repair the previous run against the truth: the
     previous persons merged are one true person; the parts of a split person are different
-    true persons.
+    true persons. Mentions moved between two persons who both go on are *true* when each
+    belongs to the true person of the person it joined and not to that of the one it left.
     """
     from pathlib import Path
 
@@ -185,11 +186,20 @@ def continuity_metrics(previous_out, out, previous_truth, truth) -> dict:
     split = changes[changes["change"] == "split"].groupby("id_before")["id_after"].agg(list)
     merges_true = int(sum(len(set(true_a.reindex(ids))) == 1 for ids in merged))
     splits_true = int(sum(len(set(true_b.reindex(ids))) == len(ids) for ids in split))
+    # a move is true when every mention that moved belongs to the true person of where it went
+    # and not to the true person of where it was
+    moves = changes.loc[changes["change"] == "moved", ["id_before", "id_after"]].astype(str)
+    went = common.merge(moves, left_on=["person_id_a", "person_id_b"], right_on=["id_before", "id_after"])
+    went = went.assign(right=(went["true_person_id_b"].astype(str) == went["id_after"].map(true_b)).to_numpy()
+                       & (went["true_person_id_a"].astype(str) != went["id_before"].map(true_a)).to_numpy())
+    moves_true = went.groupby(["id_before", "id_after"])["right"].all()
     return {
         "persons_in_both_months": both, "persons_kept": kept, "persons_changed_id": changed,
         "mentions_in_both_months": int(len(common)),
         "mentions_kept": float((common["person_id_a"] == common["person_id_b"]).mean()) if len(common) else 1.0,
         "merges_listed": int(len(merged)), "merges_true": merges_true,
         "splits_listed": int(len(split)), "splits_true": splits_true,
+        "moves_listed": int(len(moves)), "moves_true": int(moves_true.sum()),
+        "mentions_moved": int(len(went)), "mentions_moved_true": int(went["right"].sum()),
         "new_listed": int((changes["change"] == "new").sum()), "gone_listed": int((changes["change"] == "gone").sum()),
     }

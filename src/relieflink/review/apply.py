@@ -75,12 +75,15 @@ def apply_identity_decisions(
                 continue
             person[person == person[b]] = person[a]
         elif person[a] == person[b]:
-            # b's node leaves a's person; if a and b are one node (identical fields), b alone leaves
-            moved = (record_node == record_node[b]) & (person == person[a])
+            # one node leaves the other's person: the node of the mention without a valid ID (its link
+            # was probabilistic; a valid ID's own mentions stay together), else b's; if a and b are one
+            # node (identical fields), b alone leaves
+            mover, label = (a, c.left) if pd.isna(valid_ids.iat[a]) and pd.notna(valid_ids.iat[b]) else (b, c.right)
+            moved = (record_node == record_node[mover]) & (person == person[a])
             if record_node[a] == record_node[b]:
                 moved = np.zeros(len(person), dtype=bool)
                 moved[b] = True
-            person[moved] = f"split:{c.right}"
+            person[moved] = f"split:{label}"
     # content-derived ids, as linkage derives them
     labels = pd.Series(person, index=mentions.index)
     valid = valid_ids.where(valid_ids.notna(), None)
