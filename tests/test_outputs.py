@@ -289,6 +289,56 @@ def test_sigkill_at_each_point_keeps_or_restores_the_previous_out(batches, previ
     assert _snapshot(previous) == refs["b"] and _leftovers(previous) == []
 
 
+RUN_POINTS = ["ingest", "linkage", "audit", "writing", "parquet", "reports", "staged", "between-renames", "swapped"]
+
+
+@pytest.mark.parametrize("point", RUN_POINTS)
+def test_sigkill_at_any_stage_of_a_run_keeps_or_restores_the_previous_out(batches, previous, tmp_path, point):
+    """`relieflink run` killed when a stage starts (ingest, linkage, audit, writing), once the first
+    table is in the staging folder, before the reports, before and during the swap: the previous
+    OUT is intact byte for byte (or, killed between the two renames, restored by the next run; once
+    swapped, the new one is complete), no temporary file went to the system's temp folder, and
+    after the next run nothing is left beside OUT."""
+    a, b, refs = batches
+    private_tmp = tmp_path / "system-tmp"
+    private_tmp.mkdir()
+    _killed_run(["run", str(b), "--out", str(previous)], env={outputs.KILL_AT: point, "TMPDIR": str(private_tmp)})
+    if point == "between-renames":
+        assert not previous.exists()
+        assert _snapshot(previous.parent / f".{previous.name}.relieflink-previous") == refs["a"]
+    elif point == "swapped":
+        swapped = _snapshot(previous)  # the run's output, complete, in place
+        assert outputs.read_manifest(previous) is not None and "flags.parquet" in swapped
+    else:
+        assert _snapshot(previous) == refs["a"]
+    assert list(private_tmp.iterdir()) == []
+    # the next run first repairs (a preflight abandoned at once), then writes
+    preflight(previous, b).abandon()
+    assert _snapshot(previous) == (swapped if point == "swapped" else refs["a"])
+    assert _leftovers(previous) == []
+    assert main(["ingest", str(b), "--out", str(previous)]) == EXIT_OK
+    assert _snapshot(previous) == refs["b"] and _leftovers(previous) == []
+
+
+def test_a_run_passes_every_kill_point_and_each_is_a_no_op_without_the_variable(batches, tmp_path, monkeypatch):
+    """Production never sets RELIEFLINK_TEST_KILL_AT: a point then returns at once. A run passes
+    every point the kill test names, in order (a point no run reaches would make it vacuous)."""
+    from relieflink import pipeline
+
+    monkeypatch.delenv(outputs.KILL_AT, raising=False)
+    for point in RUN_POINTS:
+        outputs.kill_point(point)  # still alive
+    reached: list[str] = []
+    real = outputs.kill_point
+    monkeypatch.setattr(pipeline, "kill_point", lambda p: (reached.append(p), real(p)))
+    monkeypatch.setattr(outputs, "kill_point", lambda p: (reached.append(p), real(p)))
+    out = tmp_path / "out"
+    assert main(["run", str(batches[1]), "--out", str(out)]) == EXIT_OK
+    assert main(["run", str(batches[1]), "--out", str(out)]) == EXIT_OK  # a swap with a previous OUT
+    expected = ["prepared", "ingest", "linkage", "audit", "writing", "parquet", "reports", "staged", "swapped"]
+    assert reached == expected * 2
+
+
 def test_sigkill_while_writing_the_workbook_leaves_no_temporary_file(batches, previous, tmp_path):
     """XlsxWriter's constant-memory sheets are temporary files: they are made in the staging
     folder, so a kill during the workbook (here: when it is closed, every sheet written) leaves

@@ -39,9 +39,13 @@ anything else. The next run also removes every leftover; it touches only
 names of the forms above.
 
 Test hook: ``RELIEFLINK_TEST_KILL_AT=<point>`` makes the process SIGKILL
-itself at a named point (``prepared``, ``staged``, ``between-renames``,
-``swapped``); asking for ``between-renames`` selects the rename-based swap,
-the only one that has that point. Nothing else reads the variable.
+itself at a named point (:func:`kill_point`): here ``prepared``, ``staged``,
+``between-renames``, ``swapped``; in a run (``relieflink.pipeline``) when a
+stage starts — ``ingest``, ``linkage``, ``audit``, ``writing`` — once the
+first table is in the staging folder (``parquet``) and before the reports
+(``reports``). Asking for ``between-renames`` selects the rename-based swap,
+the only one that has that point. Nothing else reads the variable: unset (as
+in production), every point is a no-op that reads one environment variable.
 """
 
 from __future__ import annotations
@@ -79,8 +83,9 @@ _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 _NOT_ALLOWED = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
-def _kill_point(point: str) -> None:
-    """The test hook: die here, as a power cut or ``kill -9`` would, when asked to."""
+def kill_point(point: str) -> None:
+    """The test hook: die here, as a power cut or ``kill -9`` would, when ``RELIEFLINK_TEST_KILL_AT``
+    names ``point`` (tests only; a no-op when the variable is unset)."""
     if os.environ.get(KILL_AT) == point:
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -300,7 +305,7 @@ class StagedOutput:
         if self._done:
             return
         self._restore_tempdir()
-        _kill_point("staged")
+        kill_point("staged")
         out, previous = self.out, None
         try:
             if not os.path.lexists(out):
@@ -308,7 +313,7 @@ class StagedOutput:
             elif os.environ.get(KILL_AT) == "between-renames" or not _exchange(self.folder, out):
                 previous = _leftover(out, "previous")
                 os.rename(out, previous)
-                _kill_point("between-renames")
+                kill_point("between-renames")
                 try:
                     os.rename(self.folder, out)
                 except OSError:
@@ -318,7 +323,7 @@ class StagedOutput:
         except BaseException:
             self.abandon()
             raise
-        _kill_point("swapped")
+        kill_point("swapped")
         if previous is not None:
             shutil.rmtree(previous, ignore_errors=True)
         shutil.rmtree(self.root, ignore_errors=True)
@@ -420,7 +425,7 @@ def preflight(out: Path, batch: Path | None = None, *, kind: FolderKind = RUN_FO
             raise _cannot_write(out.parent, exc) from None
         raise
     staged = StagedOutput(out, shown, root, lock, needed)
-    _kill_point("prepared")
+    kill_point("prepared")
     return staged
 
 

@@ -25,7 +25,7 @@ from relieflink.ingest.applications import ApplicationsLog, Settlement, read_app
 from relieflink.ingest.pipeline import FileReport, IngestConfig, IngestResult, file_reports_as_dicts, ingest_batch
 from relieflink.ingest.schema import conform, write_parquet
 from relieflink.linkage.continuity import Continuity, PreviousRun, read_run_mentions
-from relieflink.outputs import StagedOutput, preflight, write_json
+from relieflink.outputs import StagedOutput, kill_point, preflight, write_json
 from relieflink.progress import StageCallback, notify
 
 if TYPE_CHECKING:
@@ -68,13 +68,18 @@ class Run:
     #: told when each stage (ingest, linkage, audit, writing) begins and ends (relieflink.progress)
     on_stage: StageCallback | None = None
 
+    def _start(self, stage: str, **counts: int) -> float:
+        """A stage begins: told to ``on_stage`` (and the tests' kill point of that name, outputs.kill_point)."""
+        kill_point(stage)
+        notify(self.on_stage, stage, "start", **counts)
+        return time.perf_counter()
+
     def _done(self, stage: str, started: float, **counts: int) -> None:
         self.seconds[stage] = time.perf_counter() - started
         notify(self.on_stage, stage, "done", self.seconds[stage], **counts)
 
     def ingest_stage(self, progress: Callable[[FileReport], None] | None = None) -> IngestResult:
-        started = time.perf_counter()
-        notify(self.on_stage, "ingest", "start")
+        started = self._start("ingest")
         # a given audit year bounds the credible record dates (schemas/plausibility.yaml); a derived one
         # is known only after the ingest, so then only the absolute bounds apply
         bounds = (date(self.period, 1, 1), date(self.period, 12, 31)) if self.period is not None else None
@@ -92,8 +97,7 @@ class Run:
         from relieflink.linkage import link_mentions
 
         assert self.mentions is not None and self.records is not None, "run the ingest stage first"
-        started = time.perf_counter()
-        notify(self.on_stage, "linkage", "start", mentions=len(self.mentions))
+        started = self._start("linkage", mentions=len(self.mentions))
         linked = link_mentions(self.mentions, self.records, settings=self.linkage_settings,
                                previous=self.previous.mentions if self.previous is not None else None)
         confidence = mention_confidence(linked.mentions, linked.persons, linked.pairs, linked.result.nodes.record_node)
@@ -158,8 +162,7 @@ class Run:
         from relieflink.audit import audit_records, load_rules
 
         assert self.persons is not None and self.records is not None, "run the linkage stage first"
-        started = time.perf_counter()
-        notify(self.on_stage, "audit", "start", records=len(self.records))
+        started = self._start("audit", records=len(self.records))
         rules = load_rules(catalog=self.config.catalog)
         result = audit_records(self.records, self.persons, self.mentions, rules, self.config.catalog, self.period)
         self.flags, self.held, self.audit_period = result.flags, result.held, result.period
@@ -229,9 +232,9 @@ class Run:
         from relieflink.audit.output import write_flags
 
         assert self.ingest is not None
-        started = time.perf_counter()
-        notify(self.on_stage, "writing", "start")
+        started = self._start("writing")
         write_parquet(conform(self.mentions, "mentions"), "mentions", staging / "mentions.parquet")
+        kill_point("parquet")
         write_parquet(conform(self.records, "records"), "records", staging / "records.parquet")
         write_parquet(self.ingest.quarantine, "quarantine", staging / "quarantine.parquet")
         if self.linkage_model is not None:
@@ -255,6 +258,7 @@ class Run:
         if self.flags is not None:
             from relieflink.report import write_reports
 
+            kill_point("reports")
             write_reports(staging, self.config.catalog, pseudonym_key=pseudonym_key)
             write_json(staging / "run.json", self._manifest(staging))  # lists the reports too
         self._done("writing", started, files=sum(1 for _ in staging.rglob("*") if _.is_file()))
