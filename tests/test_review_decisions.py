@@ -182,3 +182,25 @@ def test_different_persons_separates_the_mention_without_a_valid_id_not_the_vali
     assert after[anchored["fingerprint"]].nunique() == 1  # the valid ID's mentions: one person
     persons = pd.read_parquet(tmp_path / "out" / "persons.parquet")
     assert persons["id_number"].dropna().is_unique  # no valid ID held by two persons
+
+
+def test_different_persons_between_two_mentions_without_an_id_waits_for_those_naming_the_id(tmp_path):
+    """x and y (no valid ID) sit with a valid ID's mentions; the reviewer says 'x is not y', then
+    'x is not the valid ID's person': x leaves and y stays (applied in the order written, y left
+    first, then x too: the valid ID's person lost a mention of its own)."""
+    from relieflink.linkage.continuity import read_run_mentions
+
+    first = run_batch(FIXTURES / "small-hard" / "batch", tmp_path / "out", stages=("ingest", "linkage"))
+    m = read_run_mentions(tmp_path / "out")
+    m["person_valid_id"] = m["person_id"].map(first.persons.set_index("person_id")["id_number"])
+    m["loose"] = m.groupby("person_id")["id_number"].transform(lambda s: s.isna().sum())
+    candidates = m[m["id_number"].isna() & m["person_valid_id"].notna() & (m["loose"] >= 2)]
+    x, y = candidates[candidates["person_id"] == candidates["person_id"].iloc[0]].iloc[:2].itertuples()
+    anchor = m[(m["person_id"] == x.person_id) & m["id_number"].notna()].iloc[0]
+    key = lambda r: MentionKey(r["file"], int(r["row"]), r["role"], r["fingerprint"])  # noqa: E731
+    path = tmp_path / "decisions.jsonl"
+    append_decision(path, Decision("different_persons", "甲", "per the case file", mentions=(key(x._asdict()), key(y._asdict()))))
+    append_decision(path, Decision("different_persons", "甲", "per the case file", mentions=(key(x._asdict()), key(anchor))))
+    run_batch(FIXTURES / "small-hard" / "batch", tmp_path / "out", stages=("ingest", "linkage"), decisions=path)
+    after = pd.read_parquet(tmp_path / "out" / "mentions.parquet").set_index("fingerprint")["person_id"]
+    assert after[y.fingerprint] == after[anchor["fingerprint"]] != after[x.fingerprint]

@@ -2,9 +2,11 @@
 
 Identity decisions act on the linkage result, on the mentions they name by
 fingerprint (file names and row numbers play no part). ``different_persons`` detaches
-the second mention (with its node: the mentions identical to it in every
-compared field; alone when both mentions are one node) from the first one's
-person into a person of its own;
+the mention without a valid ID of its own when the other has one, else the second
+mention (with its node: the mentions identical to it in every compared field; alone
+when both mentions are one node) from the other one's person into a person of its
+own — so a valid ID's own mentions are never split apart; decisions between two
+mentions without a valid ID are applied after the others (one may be met already);
 ``same_person`` joins the two persons — unless both hold different valid
 IDs, which the hard rule of SPEC §4 forbids: then a mention without a valid
 ID of its own (joined to its person by probability) moves, with its node, to
@@ -55,6 +57,12 @@ def apply_identity_decisions(
         return pd.Series(person, index=mentions.index), refused
     where = _mention_index(mentions)
     valid_ids = mentions["id_number"].astype(object)
+    # a different_persons decision between two mentions without a valid ID comes after those naming one:
+    # the latter say which side leaves, and the former may be met already (its mention left)
+    with_valid = mentions["fingerprint"][valid_ids.notna().to_numpy()].astype(object).tolist()
+    anchored = constraints["left"].isin(with_valid) | constraints["right"].isin(with_valid)
+    loose = ~constraints["same"].astype(bool) & ~anchored
+    constraints = pd.concat([constraints[~loose], constraints[loose]])
     for c in constraints.itertuples(index=False):  # a handful of reviewer decisions, not a hot path
         if c.left not in where.index or c.right not in where.index:
             continue
