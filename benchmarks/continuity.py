@@ -14,22 +14,25 @@ generator's truth (the same true person ids in both months):
 * per kind of decision: taken, whose subject is still there, held;
 * the merges and splits ``changes.parquet`` lists, and how many are true (a merge joins
   previous persons who are one true person; a split separates different true persons);
+  the mentions moved between two persons who both go on, and how many are right (each
+  belongs to the true person of where it went, not to that of where it was);
 * for comparison, the same share without ``--previous`` (content ids alone), and with the
   base commit's code when ``--base-src`` points at a checkout's ``src`` of it.
 
-Measured here (2 cores shared with other sessions, 2026-12-02), default profile
-(``--seed 3``) / hard (``--profile hard --seed 5``), with last month's links as linkage
-evidence (``clustering.previous_link_evidence``; before it, at 3830b22, in brackets):
-persons seen in both months who keep their id 100 % of 11,306 / 99.991 % of 11,367, 1
-changed (100 % / 99.956 %, 5 changed); mentions in both months keeping their id 99.9935 % /
-99.979 % (99.982 % / 99.958 %); merges listed 3 (2 true) / 7 (5 true) (the same); splits
-listed 2 (1 true) / 3 (2 true) (9 (1) / 16 (3)). Without ``--previous`` 100 % / 99.947 %;
-base commit 52e1e96's file|row ids 99.39 % / 97.28 %. Identity decisions held 48 of 48 / 49
-of 49 whose mentions are still there; flag decisions held 47 of 47 / 48 of 48 whose flag is
-still there, the others' persons left. The changes listed that are not repairs: a row
-without a valid ID that this month's linkage attaches to another person with a valid ID
-(a split of one and a merge into the other), a valid-ID row of its own. Runs of 20k persons
-take 45-75 s each on a quiet machine (200-265 s on a loaded one).
+Measured here (2 cores shared with other sessions, load 6-9, 2026-12-02), default profile
+(``--seed 3``) / hard (``--profile hard --seed 5``): persons seen in both months who keep
+their id 99.974 % of 11,306 (3 changed) / 99.982 % of 11,367 (2 changed) — the 3 are the
+true persons a reviewer's ``different_persons`` separates from the person they were wrongly
+linked to in month 1; mentions in both months keeping their id 99.989 % / 99.989 %; merges
+listed 3 (3 true) / 4 (4 true); splits listed 3 (3 true) / 2 (2 true); mentions moved 1 (0
+right) / 1 (0 right): a row with an Excel-damaged ID / with its household head's ID that
+month 2's linkage attaches to a namesake with a valid ID. At 107f272 (moves counted as a
+merge plus a split, and a ``different_persons`` decision splitting a valid ID's own row off)
+merges 4 (3) / 5 (4), splits 4 (2) / 3 (1). Without ``--previous`` 100 % / 99.947 %; base
+commit 52e1e96's file|row ids (measured earlier) 99.39 % / 97.28 %. Identity decisions held 49 of 49 / 50 of 50
+whose mentions are still there; flag decisions held 47 of 47 / 48 of 48 whose flag is still
+there, the others' persons left. Runs of 20k persons take 45-75 s each on a quiet machine
+(150-230 s on a loaded one).
 
     python benchmarks/continuity.py --persons 20000 --seed 3 --work /tmp/cont-bench --base-src BASE/src
 """
