@@ -133,6 +133,8 @@ def test_the_summary_lists_each_merge_and_split_with_the_ids_before_and_after(ca
                   Path("out"))
     out = capsys.readouterr().out
     assert "person merged: P1 + P2 -> P2" in out and f"person split: P3 -> {' + '.join(sorted(['P3', new_part]))}" in out
+    assert "persons since the previous run: kept 3, new 1, gone 1, merged 1, split 1; mentions moved between two who " \
+           "both go on 0" in out
 
 
 def test_a_mention_moving_between_two_persons_who_both_go_on_is_neither_a_merge_nor_a_split():

@@ -67,7 +67,7 @@ def _print_summary(summary: dict, out_dir: Path) -> None:  # noqa: C901 - a flat
         if summary.get("held_for_identity_review"):
             print(f"  held as identity questions (not flags; see `relieflink review`): {summary['held_for_identity_review']}")
     for entity, c in summary.get("continuity", {}).items():
-        pieces = "mentions" if entity == "person" else "members"
+        pieces = "mentions" if entity.startswith("person") else "members"
         print(f"  {entity} since the previous run: kept {c['kept']}, new {c['new']}, gone {c['gone']}, "
               f"merged {c['merged']}, split {c['split']}; {pieces} moved between two who both go on "
               f"{c.get('moved', 0)} (changes.parquet)")
