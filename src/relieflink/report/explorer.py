@@ -39,7 +39,7 @@ import pandas as pd
 
 from relieflink.audit.output import EVIDENCE_CHANGED
 from relieflink.privacy import Masker
-from relieflink.report import lookup
+from relieflink.report import lookup, shared
 from relieflink.report.data import UNKNOWN_SUBDISTRICT, ReportData
 from relieflink.report.evidence import JOINED, WeakestLinks, load_comparisons, read_pairs, weakest_links
 from relieflink.report.labels import COMPARISON_ZH, LEVEL_ZH
@@ -107,6 +107,8 @@ def prepare(data: ReportData, mask: Masker, pseudonym_key: bytes | None = None) 
     parts = [p for p in (flags, held) if len(p)]
     entries = pd.concat(parts, ignore_index=True) if parts else flags
     entries = entries.reset_index(drop=True)
+    masked = pd.concat([shared.masked(data, mask), shared.masked(data, mask, held=True)] if len(held) else
+                       [shared.masked(data, mask)], ignore_index=True)
     records = data.records.reset_index(drop=True)
     inv = _involved(entries, records) if len(entries) and len(records) else \
         pd.DataFrame({"entry": pd.Series(dtype=np.int64), "file": pd.Series(dtype=object),
@@ -134,18 +136,16 @@ def prepare(data: ReportData, mask: Masker, pseudonym_key: bytes | None = None) 
         "agencies": entries["agencies"].to_numpy(), "grantors": entries["grantors"].to_numpy(),
         "subdistrict": entries["subdistrict"].to_numpy(),
         "person_id": entries["person_id"].astype(object).where(entries["person_id"].notna(), None).to_numpy(),
-        "name": [mask.name(v) for v in entries["name"]],
-        "id": [mask.id(v) for v in entries["id_number"]],
+        "name": masked["name"].to_numpy(dtype=object),
+        "id": masked["id"].to_numpy(dtype=object),
         "name_plain": entries["name"].to_numpy(), "id_plain": entries["id_number"].to_numpy(),
         "p0": _days(entries["period_start"]), "p1": _days(entries["period_end"]),
         "amount_at_stake": pd.to_numeric(entries["amount_at_stake"], errors="coerce").to_numpy(dtype=float),
         "link_confidence": pd.to_numeric(entries["link_confidence"], errors="coerce").to_numpy(dtype=float),
         "programs": entries["programs"].to_numpy(),
         "missed_programs": [list(m) if m is not None else [] for m in entries["missed_programs"]],
-        "explanation_zh": [mask.explanation(t, i) for t, i in zip(entries["explanation_zh"], entries["id_number"])],
-        "explanation_scoped_zh": [mask.explanation(t, i) if isinstance(t, str) else None
-                                  for t, i in zip(entries.get("explanation_scoped_zh", pd.Series([None] * len(entries))),
-                                                  entries["id_number"])],
+        "explanation_zh": masked["explanation_zh"].to_numpy(dtype=object),
+        "explanation_scoped_zh": masked["explanation_scoped_zh"].to_numpy(dtype=object),
     })
     key = lookup.search_key(data.manifest, pseudonym_key)
     return ExplorerBase(e, inv, rec, links, data, key)
