@@ -66,6 +66,7 @@ def write_all(run: Path) -> dict[str, tuple[float, float]]:
     from relieflink.report import load_run
     from relieflink.report.agency import render_agency
     from relieflink.report.explorer import encode, payload, prepare
+    from relieflink.report.first_page import embed
     from relieflink.report.html import render_report
     from relieflink.report.jsonout import FLAGS_JSONL, write_flags_jsonl
     from relieflink.report.xlsx import write_workbook
@@ -79,7 +80,8 @@ def write_all(run: Path) -> dict[str, tuple[float, float]]:
         base = prepare(data, masker, None)
     with step("report.html", times):
         page = payload(base, Scope(None), f"救助数据比对审计报告 {data.audit_year}年")
-        (run / "report.html").write_text(render_report(data, masker, encode(page)), encoding="utf-8", newline="\n")
+        (run / "report.html").write_text(render_report(data, masker, encode(page), embed(page)), encoding="utf-8",
+                                         newline="\n")
     with step("report.xlsx", times):
         write_workbook(data, run / "report.xlsx", masker)
     with step(FLAGS_JSONL, times):

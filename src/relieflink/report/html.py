@@ -196,8 +196,9 @@ def _quality(data: ReportData) -> dict[str, Any]:
             "total": int(qs["n"].sum()) if len(qs) else 0, "ids": id_rows, "ids_total": sum(r["n"] for r in id_rows)}
 
 
-def report_context(data: ReportData, mask: Masker, explorer_payload: str) -> dict[str, Any]:
-    """Everything ``report.html.j2`` shows; ``explorer_payload`` is the encoded explorer data."""
+def report_context(data: ReportData, mask: Masker, explorer_payload: str, first: str = "null") -> dict[str, Any]:
+    """Everything ``report.html.j2`` shows; ``explorer_payload`` is the encoded explorer data,
+    ``first`` its first page (:func:`relieflink.report.first_page.embed`)."""
     c = data.manifest.get("counts", {}) if data.manifest else {}
     cr = counts_by_rule(data)
     rules = [{"rule_id": r.rule_id, "title": r.title, "category": r.category,
@@ -231,7 +232,7 @@ def report_context(data: ReportData, mask: Masker, explorer_payload: str) -> dic
         ],
         "matrix": _matrix(data),
         "money": _money(data, cr),
-        "payload": explorer_payload,
+        "payload": explorer_payload, "first": first,
         "explorer_note": ("全部预警（含已排除）与身份待确认事项，可按姓名（脱敏或完整）、完整身份证号、规则、项目、部门、街道、"
                           "文件名或编号搜索，按类别、规则、状态、部门、街道和金额筛选，点击表头排序，点击一行查看证据："
                           "所涉记录、政策依据和最弱的身份关联。完整清单另见 report.xlsx 与 flags.parquet。"),
@@ -239,9 +240,9 @@ def report_context(data: ReportData, mask: Masker, explorer_payload: str) -> dic
     }
 
 
-def render_report(data: ReportData, mask: Masker, explorer_payload: str) -> str:
-    """``report.html`` of ``data``, with the encoded explorer data embedded."""
-    return render("report.html.j2", **report_context(data, mask, explorer_payload))
+def render_report(data: ReportData, mask: Masker, explorer_payload: str, first: str = "null") -> str:
+    """``report.html`` of ``data``, with the encoded explorer data and its first page embedded."""
+    return render("report.html.j2", **report_context(data, mask, explorer_payload, first))
 
 
 __all__ = ["counts_by", "counts_by_rule", "money_by_agency", "quarantine_summary", "render_report", "report_context",
