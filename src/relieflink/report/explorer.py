@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from relieflink.audit.output import EVIDENCE_CHANGED
-from relieflink.privacy import Masker
+from relieflink.privacy import Masker, is_blank
 from relieflink.report import lookup, shared
 from relieflink.report.data import UNKNOWN_SUBDISTRICT, ReportData
 from relieflink.report.evidence import JOINED, WeakestLinks, load_comparisons, read_pairs, weakest_links
@@ -93,6 +93,20 @@ def _involved(entries: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _frame(columns: dict[str, Any]) -> pd.DataFrame:
+    """A frame whose text columns stay numpy object arrays: pandas 3 would infer Arrow strings,
+    and every later cut, take and conversion of a page's payload (18 pages a run) would go
+    through Arrow and back. Numeric arrays keep their dtype."""
+    out: dict[str, Any] = {}
+    for name, values in columns.items():
+        if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+            out[name] = values
+        else:
+            objects = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
+            out[name] = pd.Series(objects if isinstance(objects, np.ndarray) else list(objects), dtype=object)
+    return pd.DataFrame(out)
+
+
 def _days(values: pd.Series) -> np.ndarray:
     """Dates as days since 1970-01-01 (float, NaN when missing)."""
     d = pd.to_datetime(values, errors="coerce")
@@ -127,7 +141,7 @@ def prepare(data: ReportData, mask: Masker, pseudonym_key: bytes | None = None) 
     links = _links(data, inv, rec)
     rec = _record_view(rec, data, mask)
 
-    e = pd.DataFrame({
+    e = _frame({
         "flag_id": entries["flag_id"].astype(object).to_numpy(),
         "rule_id": entries["rule_id"].astype(object).to_numpy(),
         "category": entries["category"].astype(object).to_numpy(),
@@ -148,6 +162,11 @@ def prepare(data: ReportData, mask: Masker, pseudonym_key: bytes | None = None) 
         "explanation_zh": masked["explanation_zh"].to_numpy(dtype=object),
         "explanation_scoped_zh": masked["explanation_scoped_zh"].to_numpy(dtype=object),
     })
+    # the search hashes' input, normalized once (each page hashes it under its own key)
+    e["id_norm"] = pd.Series([None if is_blank(v) or not str(v).strip() else lookup.normalize_id(str(v))
+                              for v in e["id_plain"]], dtype=object)
+    e["name_norm"] = pd.Series([None if is_blank(v) or not str(v).strip() else lookup.normalize_name(str(v))
+                                for v in e["name_plain"]], dtype=object)
     key = lookup.search_key(data.manifest, pseudonym_key)
     return ExplorerBase(e, inv, rec, links, data, key)
 
@@ -191,7 +210,7 @@ def _record_view(rec: pd.DataFrame, data: ReportData, mask: Masker) -> pd.DataFr
     start = rec["period_start"] if "period_start" in rec else pd.Series(pd.NaT, index=rec.index)
     if "event_date" in rec:
         start = pd.to_datetime(start, errors="coerce").fillna(pd.to_datetime(rec["event_date"], errors="coerce"))
-    return pd.DataFrame({
+    return _frame({
         "file": rec["file"].astype(object).to_numpy(),
         "row": rec["row"].to_numpy(dtype=np.int64),
         "agency": rec["agency"].astype(object).to_numpy(),
@@ -369,7 +388,7 @@ def _encode_page(base: ExplorerBase, scope: Scope, title: str, e: pd.DataFrame, 
 
     # persons: one row per person the page names, with the search hashes
     persons = pd.DataFrame({"person_id": e["person_id"], "name": names_codes[:n], "id": ids_codes[:n],
-                            "name_plain": e["name_plain"], "id_plain": e["id_plain"]})
+                            "name_norm": e["name_norm"], "id_norm": e["id_norm"]})
     persons = persons.assign(_k=persons["person_id"].fillna("")).drop_duplicates("_k").reset_index(drop=True)
     person_of = pd.Series(np.arange(len(persons)), index=persons["_k"].to_numpy())
     key = lookup.page_key(base.search_key, scope.agency)
@@ -428,8 +447,8 @@ def _encode_page(base: ExplorerBase, scope: Scope, title: str, e: pd.DataFrame, 
         },
         "persons": {
             "name": persons["name"].tolist(), "id": persons["id"].tolist(),
-            "hid": [lookup.id_hash(v, key) for v in persons["id_plain"]],
-            "hname": [lookup.name_hash(v, key) for v in persons["name_plain"]],
+            "hid": [lookup.text_hash(v, key) if isinstance(v, str) else None for v in persons["id_norm"]],
+            "hname": [lookup.text_hash(v, key) if isinstance(v, str) else None for v in persons["name_norm"]],
         },
         "records": {
             "file": file_codes, "row": _nums(rec["row"].to_numpy(dtype=float)),
