@@ -83,11 +83,11 @@ def _involved(entries: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
     lists = entries["records"]
     lengths = np.fromiter((len(r) for r in lists), dtype=np.int64, count=len(lists))
     flat = [d for recs in lists for d in recs]
-    out = pd.DataFrame({"entry": np.repeat(np.arange(len(entries)), lengths),
-                        "file": pd.Series([d["file"] for d in flat], dtype=object),
-                        "row": np.fromiter((int(d["row"]) for d in flat), dtype=np.int64, count=len(flat))})
-    where = pd.DataFrame({"file": records["file"].astype(object).to_numpy(),
-                          "row": records["row"].to_numpy(dtype=np.int64), "record": np.arange(len(records))})
+    out = _frame({"entry": np.repeat(np.arange(len(entries)), lengths),
+                  "file": pd.Series([d["file"] for d in flat], dtype=object),
+                  "row": np.fromiter((int(d["row"]) for d in flat), dtype=np.int64, count=len(flat))})
+    where = _frame({"file": records["file"].astype(object).to_numpy(),
+                    "row": records["row"].to_numpy(dtype=np.int64), "record": np.arange(len(records))})
     out = out.merge(where.drop_duplicates(["file", "row"]), on=["file", "row"], how="left", sort=False)
     out["record"] = out["record"].fillna(-1).astype(np.int64)
     return out
@@ -283,7 +283,7 @@ def payload(base: ExplorerBase, scope: Scope, title: str) -> dict[str, Any]:
     if len(theirs):
         other_inv = inv[inv["record"].isin(theirs.index.to_numpy())]
         t = theirs
-        o = pd.DataFrame({"entry": other_inv["entry"].to_numpy(),
+        o = _frame({"entry": other_inv["entry"].to_numpy(),
                           "agency": t["agency"].reindex(other_inv["record"].to_numpy()).to_numpy(),
                           "program": t["program"].reindex(other_inv["record"].to_numpy()).to_numpy(),
                           "period_start": t["period_start"].reindex(other_inv["record"].to_numpy()).to_numpy(),
@@ -341,7 +341,7 @@ def _own_subdistrict(lines: pd.DataFrame, page_rec: pd.DataFrame, n: int, agency
     the viewer's code when the viewer is a subdistrict without a record in the entry; else unknown."""
     sub = page_rec["subdistrict"].to_numpy(dtype=object)[lines["record"].to_numpy()]
     own = page_rec["own"].to_numpy(dtype=bool)[lines["record"].to_numpy()]
-    df = pd.DataFrame({"entry": lines["entry"].to_numpy(), "sub": sub})[own & pd.notna(sub)]
+    df = _frame({"entry": lines["entry"].to_numpy(), "sub": sub})[own & pd.notna(sub)]
     counts = df.groupby(["entry", "sub"], sort=False).size().rename("n").reset_index()
     counts = counts.sort_values(["entry", "n", "sub"], ascending=[True, False, True], kind="mergesort")
     top = counts.drop_duplicates("entry").set_index("entry")["sub"]
@@ -387,8 +387,8 @@ def _encode_page(base: ExplorerBase, scope: Scope, title: str, e: pd.DataFrame, 
     file_codes, file_vocab = _codes(rec["file"])
 
     # persons: one row per person the page names, with the search hashes
-    persons = pd.DataFrame({"person_id": e["person_id"], "name": names_codes[:n], "id": ids_codes[:n],
-                            "name_norm": e["name_norm"], "id_norm": e["id_norm"]})
+    persons = _frame({"person_id": e["person_id"], "name": names_codes[:n], "id": ids_codes[:n],
+                      "name_norm": e["name_norm"], "id_norm": e["id_norm"]})
     persons = persons.assign(_k=persons["person_id"].fillna("")).drop_duplicates("_k").reset_index(drop=True)
     person_of = pd.Series(np.arange(len(persons)), index=persons["_k"].to_numpy())
     key = lookup.page_key(base.search_key, scope.agency)
