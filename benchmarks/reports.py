@@ -138,14 +138,15 @@ def first_page(paths: list[Path], loads: int) -> None:
                 page = context.new_page()
                 errors = browser.watch_console(page)
                 wall = time.perf_counter()
-                drawn = browser.open_report(page, path, timeout_ms=300_000)
-                ms.append((drawn, (time.perf_counter() - wall) * 1000))
+                ready = browser.open_report(page, path, timeout_ms=300_000)
+                ms.append((browser.first_page_ms(page), ready, (time.perf_counter() - wall) * 1000))
                 if errors:
                     print(f"    console: {errors[:3]}")
                 page.close()
-        print(f"  {path.name:<28} first page: median {statistics.median(m[0] for m in ms) / 1000:5.2f} s from "
-              f"navigation (page's clock), {statistics.median(m[1] for m in ms) / 1000:5.2f} s to the driver; "
-              f"{loads} loads (target ≤ 2 s)")
+        med = [statistics.median(m[k] for m in ms) / 1000 for k in range(3)]
+        print(f"  {path.name:<28} first page drawn: median {med[0]:5.2f} s from navigation (page's clock; "
+              f"target ≤ 2 s); all data loaded (search, filters): {med[1]:5.2f} s, {med[2]:5.2f} s to the driver; "
+              f"{loads} loads, load average {open('/proc/loadavg').read().split()[0]}")
 
 
 def main() -> None:
