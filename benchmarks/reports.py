@@ -29,6 +29,19 @@ Measured here (2026-12-02; 2 cores shared with other sessions, load average
   matrix was vectorized): report.html 6.10 MB, mzj.html 3.40 MB, first page
   3.38 s and 0.92 s.
 
+After the reports shared their figures (``relieflink.report.shared``) and the
+explorer's first page was embedded apart (``relieflink.report.first_page``),
+2026-12-02, load average 16–18:
+
+* ``--run r1m02`` (352k persons seed 7, 1,019,602 data rows, 60,276 flags):
+  CPU load 8.5 s, prepare 11.5 s, report.html 9.9 s, report.xlsx 19.7 s,
+  flags.jsonl.gz 5.2 s, 17 agency reports 14.9 s (all 69.7 s; 434 s wall);
+  report.html 12.28 MB, mzj.html 6.86 MB, all agency reports 24.1 MB; first
+  page drawn in Chromium: report.html 0.95 s, mzj.html 0.81 s, all data loaded
+  3.76 s / 2.94 s (medians of 2);
+* ``--run i9speed-r200k`` (200k persons, 34,412 flags): all reports 43.2 s CPU
+  (main 107f272: 77.1 s), report.html 7.01 MB, mzj.html 3.97 MB.
+
 Run:
 
     python benchmarks/reports.py --run i9-r200k [--work DIR] [--loads 3] [--no-browser]
