@@ -248,11 +248,14 @@ def test_flag_agencies_and_subdistrict_rules():
     first code, unknown when no record names one (vectorized over flag × record)."""
     from relieflink.report.data import UNKNOWN_SUBDISTRICT, _agencies_and_subdistricts
 
-    agency_of = {"a": "mzj", "b": "jd-hushu", "c": "cl", "d": "mzj"}
-    sub_of = {"a": "jd-xiaohe", "b": "jd-hushu", "c": "jd-hushu", "d": "jd-xiaohe", "e": None}
+    where = pd.DataFrame({"file": ["a", "b", "c", "d", "e"], "row": [1, 2, 3, 4, 5],
+                          "agency": ["mzj", "jd-hushu", "cl", "mzj", None],
+                          "sub": ["jd-xiaohe", "jd-hushu", "jd-hushu", "jd-xiaohe", None]})
+    row = dict(zip(where["file"], where["row"]))
     order = {"cl": 1, "mzj": 0, "jd-hushu": 2}
     keys = pd.Series([["a", "b"], ["a", "b", "c"], ["e"], [], ["d", "a"]], dtype=object)
-    agencies, subs = _agencies_and_subdistricts(keys, agency_of, sub_of, order)
+    records = pd.Series([[{"file": k, "row": row[k]} for k in ks] for ks in keys], dtype=object)
+    agencies, subs = _agencies_and_subdistricts(records, where, order)
     assert agencies == [["mzj", "jd-hushu"], ["mzj", "cl", "jd-hushu"], [], [], ["mzj"]]
     assert subs == ["jd-hushu", "jd-hushu", UNKNOWN_SUBDISTRICT, UNKNOWN_SUBDISTRICT, "jd-xiaohe"]
 

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import browser  # noqa: E402
 
 from relieflink.report.explorer import decode, flag_ids  # noqa: E402
+from relieflink.report.first_page import first_page  # noqa: E402
 
 WIDTH = 1366
 
@@ -81,9 +82,13 @@ def test_report_in_chromium(run_dirs, tmp_path):
     with browser.chromium(WIDTH) as context:
         page = context.new_page()
         errors = browser.watch_console(page)
-        browser.open_report(page, a / "report.html")
+        ready = browser.open_report(page, a / "report.html")
         assert _count(page) == len(both)
         assert len(_shown_ids(page)) == min(50, len(both))
+        # the first page was drawn from its own small data before the whole data, and the
+        # whole data's default order draws the same rows (first_page.default_order = explorer.js)
+        assert browser.first_page_ms(page) <= ready
+        assert _shown_ids(page) == flag_ids(first_page(payload))
         _shot(page, tmp_path, "report-top")
         page.locator("#explorer").scroll_into_view_if_needed()
         _no_horizontal_overflow(page)

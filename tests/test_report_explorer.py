@@ -248,3 +248,64 @@ def test_weakest_link_is_the_bottleneck_of_the_flags_links(run_dirs):
     for k in range(len(links["mw"])):
         total = links["prior"][k] + sum(w[k] for w in links["w"])
         assert abs(total - links["mw"][k]) <= 1 + len(links["w"]), k  # rounding to 0.01 bit per term
+
+
+# ---- the first page, embedded apart: the same entries as the whole data's first page -----------
+
+def _entry(page: dict, i: int, recs: list[int]) -> dict:
+    """What the explorer shows of entry ``i`` of a payload, decoded to values (no codes)."""
+    f, r, p, d, links = page["flags"], page["records"], page["persons"], page["dict"], page["links"]
+    person = f["person"][i]
+    link = f["link"][i]
+    return {
+        "id": flag_ids(page)[i], "rule": f["rule"][i], "status": f["status"][i], "decision": f["decision"][i],
+        "amt": f["amt"][i], "text": f["text"][i], "basis": d["basis"][f["basis"][i]] if f["basis"][i] >= 0 else None,
+        "name": d["name"][p["name"][person]] if person >= 0 and p["name"][person] >= 0 else None,
+        "id_number": d["id"][p["id"][person]] if person >= 0 and p["id"][person] >= 0 else None,
+        "hid": p["hid"][person] if person >= 0 else None,
+        "records": [(d["file"][r["file"][k]] if r["file"][k] >= 0 else None, r["row"][k], r["amt"][k], r["own"][k],
+                     d["name"][r["name"][k]] if r["name"][k] >= 0 else None) for k in recs],
+        "link": None if link < 0 else (links["mw"][link], recs.index(links["a"][link]), recs.index(links["b"][link]),
+                                       [w[link] for w in links["w"]]),
+    }
+
+
+@pytest.mark.parametrize("name", ["report.html", "reports/mzj.html"])
+def test_first_page_is_the_whole_datas_first_page(run_dirs, name):
+    import re
+
+    from relieflink.report.first_page import PAGE, default_order
+
+    a, _, _ = run_dirs
+    html = (a / name).read_text(encoding="utf-8")
+    first = json.loads(re.search(r'<script id="rl-page1" type="application/json">([^<]*)</script>', html).group(1))
+    whole = decode(html)
+    n = len(whole["flags"]["rule"])
+    assert first["total"] == n > PAGE and len(first["flags"]["rule"]) == PAGE
+    assert len(first["records"]["file"]) < len(whole["records"]["file"])  # only what the first page uses
+    order = default_order(whole)
+    # the default order: findings, review items, identity questions; larger amounts first within each
+    status = np.asarray(whole["flags"]["status"])[order]
+    assert (np.diff(status) >= 0).all()
+    whole_recs, first_recs = _record_lists(whole), _record_lists(first)
+    assert [_entry(first, k, first_recs[k]) for k in range(PAGE)] == \
+        [_entry(whole, int(i), whole_recs[int(i)]) for i in order[:PAGE]]
+
+
+def test_records_show_the_normalized_id_masked_as_the_persons_own(run_dirs):
+    """A record whose ID was written full-width, with a 15-digit number or with stray characters
+    shows the normalized ID (masked like the flag's person ID), not the raw text masked."""
+    from relieflink.privacy import mask_id
+
+    a, _, _ = run_dirs
+    page = _page(a / "report.html")
+    r, d = page["records"], page["dict"]
+    records = pd.read_parquet(a / "records.parquet", columns=["file", "row", "beneficiary_mention_id"])
+    mentions = pd.read_parquet(a / "mentions.parquet", columns=["mention_id", "id_raw", "id_number"])
+    ids = records.merge(mentions, left_on="beneficiary_mention_id", right_on="mention_id")
+    ids = ids[ids["id_number"].notna() & (ids["id_raw"] != ids["id_number"])]
+    shown = {(d["file"][r["file"][k]], r["row"][k]): d["id"][r["id"][k]] if r["id"][k] >= 0 else None
+             for k in range(len(r["file"]))}
+    checked = [(shown[(f, row)], mask_id(n)) for f, row, n in zip(ids["file"], ids["row"], ids["id_number"]) if (f, row) in shown]
+    assert len(checked) >= 5
+    assert all(s == expected for s, expected in checked)

@@ -40,8 +40,8 @@ OTHER_AGENCY_FIELDS = ("agency", "program", "period_start", "period_end")
 
 def _contains(lists: pd.Series, code: str) -> np.ndarray:
     """Per row: does the list in ``lists`` hold ``code``? (None and NaN hold nothing.)"""
-    return np.fromiter((isinstance(v, (list, tuple, np.ndarray)) and code in list(v) for v in lists),
-                       dtype=bool, count=len(lists))
+    return np.fromiter((code in v if isinstance(v, (list, tuple)) else isinstance(v, np.ndarray) and code in v.tolist()
+                        for v in lists), dtype=bool, count=len(lists))
 
 
 @dataclass(frozen=True)

@@ -59,28 +59,49 @@ def counted_once(stakes: pd.DataFrame) -> pd.DataFrame:
 
 def total(flags: pd.DataFrame) -> float:
     """The money at stake of ``flags``, each involved record counted once."""
-    return round(float(counted_once(record_stakes(flags))["amount"].sum()), 2)
+    return total_of(record_stakes(flags))
 
 
 def by_rule(flags: pd.DataFrame) -> pd.Series:
     """Per rule id: the money at stake of its flags, each record counted once within the rule."""
-    stakes = record_stakes(flags)
-    once = stakes.sort_values(["rule_id", "file", "row", "amount"], ascending=[True, True, True, False], kind="mergesort")
-    once = once.drop_duplicates(["rule_id", "file", "row"])
-    return once.groupby("rule_id", sort=True)["amount"].sum().round(2)
+    return by_rule_of(record_stakes(flags))
 
 
 def by_record(flags: pd.DataFrame, key_of_record: pd.Series) -> pd.Series:
     """Per key of the record (``key_of_record``: indexed by ``file\\x1frow``, e.g. the
     record's agency): each record's money once, under its record's key."""
-    once = counted_once(record_stakes(flags))
-    keys = (once["file"].astype(str) + "\x1f" + once["row"].astype(str)).map(key_of_record)
-    return once.groupby(keys.to_numpy(), sort=True)["amount"].sum().round(2)
+    return by_record_of(counted_once(record_stakes(flags)), key_of_record)
 
 
 def by_flag(flags: pd.DataFrame, key_of_flag: pd.Series) -> pd.Series:
     """Per key of a flag (``key_of_flag``: indexed by flag id, e.g. the flag's subdistrict):
     each record's money once, under the key of the flag that puts the largest amount on it."""
-    once = counted_once(record_stakes(flags))
+    return by_flag_of(counted_once(record_stakes(flags)), key_of_flag)
+
+
+# The same figures from stakes already made (record_stakes, counted_once): a report that shows
+# many figures of one set of flags explodes their records once (relieflink.report.shared).
+
+
+def total_of(stakes: pd.DataFrame) -> float:
+    """:func:`total` of the flags whose :func:`record_stakes` are ``stakes``."""
+    return round(float(counted_once(stakes)["amount"].sum()), 2)
+
+
+def by_rule_of(stakes: pd.DataFrame) -> pd.Series:
+    """:func:`by_rule` of the flags whose :func:`record_stakes` are ``stakes``."""
+    once = stakes.sort_values(["rule_id", "file", "row", "amount"], ascending=[True, True, True, False], kind="mergesort")
+    once = once.drop_duplicates(["rule_id", "file", "row"])
+    return once.groupby("rule_id", sort=True)["amount"].sum().round(2)
+
+
+def by_record_of(once: pd.DataFrame, key_of_record: pd.Series) -> pd.Series:
+    """:func:`by_record` from :func:`counted_once` stakes ``once``."""
+    keys = (once["file"].astype(str) + "\x1f" + once["row"].astype(str)).map(key_of_record)
+    return once.groupby(keys.to_numpy(), sort=True)["amount"].sum().round(2)
+
+
+def by_flag_of(once: pd.DataFrame, key_of_flag: pd.Series) -> pd.Series:
+    """:func:`by_flag` from :func:`counted_once` stakes ``once``."""
     keys = once["flag_id"].map(key_of_flag)
     return once.groupby(keys.to_numpy(), sort=True)["amount"].sum().round(2)

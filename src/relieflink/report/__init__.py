@@ -21,7 +21,8 @@ geometry), ``html`` (the district report and the counts it shares with the
 workbook), ``explorer`` (the explorer's embedded data), ``evidence`` (the
 weakest identity link of each flag), ``lookup`` (keyed search hashes),
 ``labels``, ``xlsx`` (workbook), ``agency`` (per-agency reports),
-``jsonout`` (flags.jsonl.gz).
+``jsonout`` (flags.jsonl.gz), ``shared`` (the figures every report shows, derived
+once), ``first_page`` (the explorer's first page, embedded apart).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def write_reports(run_dir: Path, catalog: Catalog | None = None, *, mask: bool =
     from relieflink.privacy import Masker
     from relieflink.report.agency import render_agency
     from relieflink.report.explorer import encode, payload, prepare
+    from relieflink.report.first_page import embed
     from relieflink.report.html import render_report
     from relieflink.report.jsonout import FLAGS_JSONL, write_flags_jsonl
     from relieflink.report.xlsx import write_workbook
@@ -65,7 +67,7 @@ def write_reports(run_dir: Path, catalog: Catalog | None = None, *, mask: bool =
     base = prepare(data, masker, pseudonym_key)
     html_path = run_dir / "report.html"
     page = payload(base, Scope(None), f"救助数据比对审计报告 {data.audit_year}年")
-    html_path.write_text(render_report(data, masker, encode(page)), encoding="utf-8", newline="\n")
+    html_path.write_text(render_report(data, masker, encode(page), embed(page)), encoding="utf-8", newline="\n")
     written.append(html_path)
     written.append(write_workbook(data, run_dir / "report.xlsx", masker))
     written.append(write_flags_jsonl(data, run_dir / FLAGS_JSONL, masker))

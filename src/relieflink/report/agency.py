@@ -19,6 +19,7 @@ import numpy as np
 
 from relieflink import __version__
 from relieflink.report.explorer import ExplorerBase, encode, payload
+from relieflink.report.first_page import embed
 from relieflink.report.html import masking_mode
 from relieflink.privacy import Masker
 from relieflink.report.render import render
@@ -45,7 +46,7 @@ def agency_context(base: ExplorerBase, code: str, mask: Masker) -> dict[str, Any
                ("待复核", f"{int((status == 1).sum()):,}", False), ("本部门涉及记录", f"{own_records:,}", False)]
     return {
         "name": name, "code": code, "year": data.audit_year, "version": __version__, "masking": masking_mode(mask),
-        "summary": summary, "by_rule": by_rule, "payload": encode(page),
+        "summary": summary, "by_rule": by_rule, "payload": encode(page), "first": embed(page),
         "explorer_note": ("涉及本部门的全部预警：可按姓名（脱敏或完整）、完整身份证号、规则、项目、部门、街道、本部门文件名或编号搜索，"
                           "按类别、规则、状态、部门、街道和金额筛选，点击一行查看证据。"),
     }

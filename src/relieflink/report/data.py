@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -82,6 +83,7 @@ DECISION_ZH = {"confirmed": "已确认", "dismissed": "已排除"}
 # a decided flag whose records changed since the decision (review/apply.py)
 DECISION_NOTE_ZH = {EVIDENCE_CHANGED: EVIDENCE_CHANGED_ZH}
 UNKNOWN_SUBDISTRICT = "（未知）"
+T = TypeVar("T")
 
 
 @dataclass
@@ -111,22 +113,36 @@ class ReportData:
     held: pd.DataFrame = field(default_factory=pd.DataFrame)
     ruleset: object = None         # the RuleSet the run was audited with (rules.yaml)
     run_dir: Path | None = None      # where pairs.parquet and linkage_model.json are read from
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+    _memo_of: tuple = field(default=(), repr=False, compare=False)
+
+    def shared(self, key: object, make: Callable[[], T]) -> T:
+        """``make()``, computed once and kept while the flags, held items and records stay the
+        same objects: the reports of a run (report.html, the workbook, flags.jsonl.gz, the
+        agency pages) show many figures of the same tables, and derive each once
+        (:mod:`relieflink.report.shared`). Replacing ``flags``, ``held`` or ``records`` forgets
+        everything derived."""
+        now = (self.flags, self.held, self.records)
+        if len(self._memo_of) != len(now) or any(a is not b for a, b in zip(self._memo_of, now)):
+            self._memo.clear()
+            self._memo_of = now
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     # ---- views -------------------------------------------------------------
     @property
     def active(self) -> pd.DataFrame:
         """Flags that count: dismissed flags are kept on record but left out."""
-        return self.flags[self.flags["decision"].fillna("") != "dismissed"]
+        return self.shared("active", lambda: self.flags[self.flags["decision"].fillna("") != "dismissed"])
 
     @property
     def findings(self) -> pd.DataFrame:
-        a = self.active
-        return a[a["status"] == "finding"]
+        return self.shared("findings", lambda: self.active[self.active["status"] == "finding"])
 
     @property
     def review(self) -> pd.DataFrame:
-        a = self.active
-        return a[a["status"] == "review"]
+        return self.shared("review", lambda: self.active[self.active["status"] == "review"])
 
     def agency_name(self, code: str) -> str:
         try:
@@ -146,9 +162,10 @@ class ReportData:
 
     def rule_ids(self) -> list[str]:
         """Rules in rules.yaml order, then any rule id only seen in the flags."""
-        ids = list(self.rules)
-        ids += sorted(set(self.flags["rule_id"].astype(str)) - set(ids))
-        return ids
+        def make() -> list[str]:
+            ids = list(self.rules)
+            return ids + sorted(set(self.flags["rule_id"].astype(str)) - set(ids))
+        return list(self.shared("rule_ids", make))
 
 
 def load_run(run_dir: Path, catalog: Catalog | None = None, rules=None) -> ReportData:
@@ -207,8 +224,9 @@ def build(*, catalog: Catalog, ruleset, flags, records, persons, mentions, quara
         agency_order=agency_order,
         run_dir=run_dir,
     )
-    data.flags = enrich_flags(flags, data)
-    data.held = enrich_flags(held if held is not None else pd.DataFrame(), data)
+    lookups = _Lookups.of(data)  # made once for the flags and the held items
+    data.flags = enrich_flags(flags, data, lookups)
+    data.held = enrich_flags(held if held is not None else pd.DataFrame(), data, lookups)
     data.ruleset = ruleset
     return data
 
@@ -249,15 +267,54 @@ def _grantors(f: pd.DataFrame, data: ReportData) -> list[list[str]]:
     return out
 
 
-def enrich_flags(flags: pd.DataFrame, data: ReportData) -> pd.DataFrame:
+@dataclass
+class _Lookups:
+    """What enrichment looks up, made once per run (the flags and the held items share it):
+    each record's agency and subdistrict by file and row (the last record of a file and row),
+    each person's name, ID and smallest phone."""
+
+    where: pd.DataFrame    # file, row, agency, sub
+    persons: pd.DataFrame  # indexed by person_id (str): name, id_number
+    phone: pd.Series       # by person_id (str)
+
+    @classmethod
+    def of(cls, data: ReportData) -> "_Lookups":
+        rec = data.records
+        if rec.empty:
+            where = pd.DataFrame({"file": pd.Series(dtype=object), "row": pd.Series(dtype=np.int64),
+                                  "agency": pd.Series(dtype=object), "sub": pd.Series(dtype=object)})
+        else:
+            sub = rec["subdistrict"].astype(object)
+            where = pd.DataFrame({
+                "file": rec["file"].astype(str).to_numpy(dtype=object), "row": rec["row"].to_numpy(dtype=np.int64),
+                "agency": rec["agency"].astype(str).to_numpy(dtype=object),
+                "sub": sub.where(sub.notna(), None).to_numpy(dtype=object),
+            }).drop_duplicates(["file", "row"], keep="last")
+        p = data.persons
+        if p.empty:
+            persons = pd.DataFrame({"name": pd.Series(dtype=object), "id_number": pd.Series(dtype=object)})
+        else:
+            p = p.drop_duplicates("person_id")
+            persons = pd.DataFrame({"name": p["name"].astype(object).to_numpy(), "id_number": p["id_number"].astype(object).to_numpy()},
+                                   index=p["person_id"].astype(str).to_numpy())
+        m = data.mentions
+        if m.empty or "phone" not in m:
+            phone = pd.Series(dtype=object)
+        else:
+            m = m.loc[m["phone"].notna() & m["person_id"].notna(), ["person_id", "phone"]]
+            m = m.assign(person_id=m["person_id"].astype(str), phone=m["phone"].astype(str))
+            phone = m.sort_values(["person_id", "phone"], kind="mergesort").drop_duplicates("person_id").set_index("person_id")["phone"]
+        return cls(where, persons, phone)
+
+
+def enrich_flags(flags: pd.DataFrame, data: ReportData, lookups: _Lookups | None = None) -> pd.DataFrame:
     """Flags with the facts a report shows: agencies, subdistrict, the person's identity.
 
     Added columns: ``agencies`` (sorted codes of the agencies whose records are
     involved, in catalog order), ``subdistrict`` (the most frequent subdistrict
     among the involved records; ties to the first code; ``（未知）`` when none),
-    ``record_keys`` (``file\\x1frow`` of every involved record), ``name``,
-    ``id_number``, ``phone`` (the person's, unmasked here: masking is applied
-    when writing).
+    ``name``, ``id_number``, ``phone`` (the person's, unmasked here: masking is
+    applied when writing). ``lookups``: made from ``data`` when not given.
     """
     if flags is None or flags.empty:
         cols = ["flag_id", "rule_id", "category", "status", "person_id", "household_id", "records", "programs",
@@ -265,11 +322,12 @@ def enrich_flags(flags: pd.DataFrame, data: ReportData) -> pd.DataFrame:
                 "explanation_zh", "explanation_en", "explanation_scoped_zh", "explanation_scoped_en", "decision", "decided_by",
                 "decision_reason", "decision_note"]
         out = pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-        for c in ("agencies", "record_keys", "grantors"):
+        for c in ("agencies", "grantors"):
             out[c] = pd.Series(dtype=object)
         for c in ("subdistrict", "name", "id_number", "phone"):
             out[c] = pd.Series(dtype=object)
         return out
+    lookups = lookups if lookups is not None else _Lookups.of(data)
     f = flags.copy()
     for c in ("evidence", "decision", "decided_by", "decision_reason", "decision_note"):
         if c not in f:
@@ -277,66 +335,49 @@ def enrich_flags(flags: pd.DataFrame, data: ReportData) -> pd.DataFrame:
     f = f.sort_values("flag_id", kind="mergesort").reset_index(drop=True)
     f["records"] = [list(r) if r is not None else [] for r in f["records"]]
     f["programs"] = [sorted(p) if p is not None else [] for p in f["programs"]]
-    f["record_keys"] = [[f"{d['file']}\x1f{int(d['row'])}" for d in recs] for recs in f["records"]]
 
-    rec = data.records
-    agency_of: dict[str, str] = {}
-    sub_of: dict[str, str | None] = {}
-    if not rec.empty:
-        keys = _key(rec["file"], rec["row"])
-        agency_of = dict(zip(keys, rec["agency"].astype(str)))
-        sub_of = dict(zip(keys, rec["subdistrict"].where(rec["subdistrict"].notna(), None)))
     order = {code: i for i, code in enumerate(data.agency_order)}
-
-    agencies, subs = _agencies_and_subdistricts(f["record_keys"], agency_of, sub_of, order)
+    agencies, subs = _agencies_and_subdistricts(f["records"], lookups.where, order)
     f["agencies"] = agencies
     f["subdistrict"] = subs
     f["grantors"] = _grantors(f, data)
 
-    p = data.persons
-    if not p.empty:
-        by = p.drop_duplicates("person_id").set_index(p.drop_duplicates("person_id")["person_id"].astype(str))
-        pid = f["person_id"].astype(str)
-        f["name"] = pid.map(by["name"].astype(object)).where(f["person_id"].notna(), None)
-        f["id_number"] = pid.map(by["id_number"].astype(object)).where(f["person_id"].notna(), None)
-    else:
-        f["name"] = None
-        f["id_number"] = None
-    f["phone"] = _person_phone(f["person_id"], data.mentions)
+    known = f["person_id"].notna().to_numpy()
+    pid = f["person_id"].astype(str).to_numpy(dtype=object)
+    at = lookups.persons.index.get_indexer(pid)
+    at[~known] = -1
+    for c in ("name", "id_number"):
+        values = np.append(lookups.persons[c].to_numpy(dtype=object), None)
+        f[c] = pd.Series(values[at], index=f.index, dtype=object)  # at == -1: the None appended
+    at = lookups.phone.index.get_indexer(pid) if len(lookups.phone) else np.full(len(f), -1)
+    at[~known] = -1
+    f["phone"] = pd.Series(np.append(lookups.phone.to_numpy(dtype=object), None)[at], index=f.index, dtype=object)
     f["amount_at_stake"] = pd.to_numeric(f["amount_at_stake"], errors="coerce")
     return f
 
 
-def _agencies_and_subdistricts(record_keys: pd.Series, agency_of: dict[str, str], sub_of: dict[str, str | None],
+def _agencies_and_subdistricts(records: pd.Series, where: pd.DataFrame,
                                order: dict[str, int]) -> tuple[list[list[str]], list[str]]:
     """Per flag: the agencies of its records (catalog order) and its subdistrict (the most
     frequent among its records, ties to the first code; ``UNKNOWN_SUBDISTRICT`` when none).
     Vectorized over flag × record: a run has tens of thousands of flags."""
-    n = len(record_keys)
-    lengths = np.fromiter((len(k) for k in record_keys), dtype=np.int64, count=n)
+    n = len(records)
+    lengths = np.fromiter((len(r) for r in records), dtype=np.int64, count=n)
+    flat = [d for recs in records for d in recs]
     ex = pd.DataFrame({"flag": np.repeat(np.arange(n), lengths),
-                       "key": [k for keys in record_keys for k in keys]})
-    ex["agency"] = ex["key"].map(agency_of)
-    ex["sub"] = ex["key"].map(sub_of)
+                       "file": np.array([str(d["file"]) for d in flat], dtype=object),
+                       "row": np.fromiter((int(d["row"]) for d in flat), dtype=np.int64, count=len(flat))})
+    ex = ex.merge(where, on=["file", "row"], how="left", sort=False)
     ag = ex.dropna(subset=["agency"]).drop_duplicates(["flag", "agency"])
     ag = ag.assign(_o=ag["agency"].map(order).fillna(len(order))).sort_values(["flag", "_o", "agency"], kind="mergesort")
     by_flag = ag.groupby("flag", sort=False)["agency"].agg(list)
-    agencies = [by_flag.get(i, []) for i in range(n)]
+    agencies = by_flag.reindex(np.arange(n)).tolist()
+    agencies = [a if isinstance(a, list) else [] for a in agencies]
     counts = ex.dropna(subset=["sub"]).groupby(["flag", "sub"], sort=False).size().rename("n").reset_index()
     counts = counts.sort_values(["flag", "n", "sub"], ascending=[True, False, True], kind="mergesort")
     top = counts.drop_duplicates("flag").set_index("flag")["sub"]
-    subs = [top.get(i, UNKNOWN_SUBDISTRICT) for i in range(n)]
+    subs = top.reindex(np.arange(n)).astype(object).where(lambda s: s.notna(), UNKNOWN_SUBDISTRICT).tolist()
     return agencies, subs
-
-
-def _person_phone(person_ids: pd.Series, mentions: pd.DataFrame) -> pd.Series:
-    """The smallest phone number seen for the person (deterministic), or None."""
-    if mentions.empty or "phone" not in mentions:
-        return pd.Series([None] * len(person_ids), index=person_ids.index, dtype=object)
-    m = mentions.loc[mentions["phone"].notna() & mentions["person_id"].notna(), ["person_id", "phone"]]
-    m = m.assign(person_id=m["person_id"].astype(str), phone=m["phone"].astype(str))
-    phone = m.sort_values(["person_id", "phone"], kind="mergesort").drop_duplicates("person_id").set_index("person_id")["phone"]
-    return person_ids.astype(str).map(phone).where(person_ids.notna(), None).astype(object)
 
 
 def record_view(data: ReportData) -> pd.DataFrame:

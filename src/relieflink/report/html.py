@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from relieflink import __version__
-from relieflink.audit import money as at_stake
+from relieflink.report import shared
 from relieflink.report.data import (
     ACTION_ZH,
     CATEGORY_ZH,
@@ -27,8 +27,6 @@ from relieflink.report.data import (
     STATUS_ZH,
     UNKNOWN_SUBDISTRICT,
     ReportData,
-    overlap_matrix,
-    record_agencies,
 )
 from relieflink.privacy import Masker
 from relieflink.report.render import money, render
@@ -41,10 +39,13 @@ from relieflink.report.svg import hbar, heat_color, text_on
 def counts_by_rule(data: ReportData) -> pd.DataFrame:
     """Per rule: findings, review items, dismissed, amount at stake of findings and of review
     items (each record once within the rule: see :mod:`relieflink.audit.money`)."""
+    return data.shared("counts_by_rule", lambda: _counts_by_rule(data)).copy()
+
+
+def _counts_by_rule(data: ReportData) -> pd.DataFrame:
     f = data.flags
-    act = data.active
-    fin = at_stake.by_rule(act[act["status"] == "finding"])
-    rev = at_stake.by_rule(act[act["status"] == "review"])
+    fin = shared.by_rule(data, "finding")
+    rev = shared.by_rule(data, "review")
     rows = []
     for rid in data.rule_ids():
         g = f[f["rule_id"] == rid]
@@ -67,24 +68,26 @@ def counts_by_rule(data: ReportData) -> pd.DataFrame:
 def counts_by(data: ReportData, column: str, keys: list[str]) -> pd.DataFrame:
     """Per agency (``agencies``: a flag counts for each agency involved; a record's money for
     the agency that paid it) or per subdistrict (a flag's; its records' money once)."""
-    act = data.active
-    fin = act[act["status"] == "finding"]
+    return data.shared(("counts_by", column, tuple(keys)), lambda: _counts_by(data, column, keys)).copy()
+
+
+def _counts_by(data: ReportData, column: str, keys: list[str]) -> pd.DataFrame:
     if column == "agencies":
-        ex = act.explode("agencies")
-        ex = ex[ex["agencies"].notna()]
+        ex = shared.active_by_agency(data)
         key = ex["agencies"]
-        amounts = at_stake.by_record(fin, record_agencies(data.records))
+        amounts = shared.by_agency(data, "finding")
     else:
-        ex = act
-        key = act[column]
-        amounts = at_stake.by_flag(fin, pd.Series(fin[column].to_numpy(), index=fin["flag_id"].to_numpy()))
+        ex = data.active
+        key = ex[column]
+        amounts = shared.by_flag_key(data, "finding", column)
+    # counts per key and status in one pass (a key may be absent: zero)
+    n = pd.crosstab(key.to_numpy(dtype=object), ex["status"].to_numpy(dtype=object)) if len(ex) else pd.DataFrame()
     rows = []
     for k in keys:
-        g = ex[key == k]
         rows.append({
             "key": k,
-            "finding": int((g["status"] == "finding").sum()),
-            "review": int((g["status"] == "review").sum()),
+            "finding": int(n.at[k, "finding"]) if k in n.index and "finding" in n.columns else 0,
+            "review": int(n.at[k, "review"]) if k in n.index and "review" in n.columns else 0,
             "amount_finding": float(amounts.get(k, 0.0)),
         })
     return pd.DataFrame(rows)
@@ -108,10 +111,8 @@ def summary_items(data: ReportData) -> list[tuple[str, str, bool]]:
 def money_by_agency(data: ReportData) -> pd.DataFrame:
     """Amount at stake of findings and of review items per agency: each record's money once,
     for the agency that paid it (the agencies add up to the total)."""
-    act = data.active
-    agencies = record_agencies(data.records)
-    fin = at_stake.by_record(act[act["status"] == "finding"], agencies)
-    rev = at_stake.by_record(act[act["status"] == "review"], agencies)
+    fin = shared.by_agency(data, "finding")
+    rev = shared.by_agency(data, "review")
     return pd.DataFrame([{"key": code, "amount_finding": float(fin.get(code, 0.0)), "amount_review": float(rev.get(code, 0.0))}
                          for code in data.agency_order])
 
@@ -147,7 +148,7 @@ def _by_section(data: ReportData, sid: str, heading: str, column: str, keys: lis
 
 
 def _matrix(data: ReportData) -> dict[str, Any]:
-    mat = overlap_matrix(data)
+    mat = shared.overlap(data)
     codes = list(mat.index)
     off = [int(mat.loc[a, b]) for a in codes for b in codes if a != b]
     vmax = max(off + [1])
@@ -177,7 +178,7 @@ def _money(data: ReportData, cr: pd.DataFrame) -> dict[str, Any]:
                    "amount_review": r.amount_review} for r in cr.itertuples()],
         "agencies": [{"name": data.agency_name(r.key), "amount_finding": r.amount_finding,
                       "amount_review": r.amount_review} for r in ma.itertuples()],
-        "total_finding": at_stake.total(data.findings), "total_review": at_stake.total(data.review),
+        "total_finding": shared.total(data, "finding"), "total_review": shared.total(data, "review"),
     }
 
 
@@ -195,8 +196,9 @@ def _quality(data: ReportData) -> dict[str, Any]:
             "total": int(qs["n"].sum()) if len(qs) else 0, "ids": id_rows, "ids_total": sum(r["n"] for r in id_rows)}
 
 
-def report_context(data: ReportData, mask: Masker, explorer_payload: str) -> dict[str, Any]:
-    """Everything ``report.html.j2`` shows; ``explorer_payload`` is the encoded explorer data."""
+def report_context(data: ReportData, mask: Masker, explorer_payload: str, first: str = "null") -> dict[str, Any]:
+    """Everything ``report.html.j2`` shows; ``explorer_payload`` is the encoded explorer data,
+    ``first`` its first page (:func:`relieflink.report.first_page.embed`)."""
     c = data.manifest.get("counts", {}) if data.manifest else {}
     cr = counts_by_rule(data)
     rules = [{"rule_id": r.rule_id, "title": r.title, "category": r.category,
@@ -220,7 +222,7 @@ def report_context(data: ReportData, mask: Masker, explorer_payload: str) -> dic
         "rules_total": {"finding": int(cr["finding"].sum()) if len(cr) else 0,
                         "review": int(cr["review"].sum()) if len(cr) else 0,
                         "dismissed": int(cr["dismissed"].sum()) if len(cr) else 0,
-                        "amount": at_stake.total(data.findings)},
+                        "amount": shared.total(data, "finding")},
         "by_sections": [
             _by_section(data, "agencies", "三、预警按部门", "agencies", agencies, "部门", data.agency_name,
                         "一条预警涉及本部门至少一条记录即计入本部门。"),
@@ -230,7 +232,7 @@ def report_context(data: ReportData, mask: Masker, explorer_payload: str) -> dic
         ],
         "matrix": _matrix(data),
         "money": _money(data, cr),
-        "payload": explorer_payload,
+        "payload": explorer_payload, "first": first,
         "explorer_note": ("全部预警（含已排除）与身份待确认事项，可按姓名（脱敏或完整）、完整身份证号、规则、项目、部门、街道、"
                           "文件名或编号搜索，按类别、规则、状态、部门、街道和金额筛选，点击表头排序，点击一行查看证据："
                           "所涉记录、政策依据和最弱的身份关联。完整清单另见 report.xlsx 与 flags.parquet。"),
@@ -238,9 +240,9 @@ def report_context(data: ReportData, mask: Masker, explorer_payload: str) -> dic
     }
 
 
-def render_report(data: ReportData, mask: Masker, explorer_payload: str) -> str:
-    """``report.html`` of ``data``, with the encoded explorer data embedded."""
-    return render("report.html.j2", **report_context(data, mask, explorer_payload))
+def render_report(data: ReportData, mask: Masker, explorer_payload: str, first: str = "null") -> str:
+    """``report.html`` of ``data``, with the encoded explorer data and its first page embedded."""
+    return render("report.html.j2", **report_context(data, mask, explorer_payload, first))
 
 
 __all__ = ["counts_by", "counts_by_rule", "money_by_agency", "quarantine_summary", "render_report", "report_context",

@@ -21,6 +21,7 @@ from typing import Iterator
 
 import pandas as pd
 
+from relieflink.report import shared
 from relieflink.report.data import ReportData
 from relieflink.privacy import Masker, is_blank
 
@@ -46,13 +47,14 @@ def flags_as_dicts(data: ReportData, mask: Masker) -> Iterator[dict]:
     f = data.flags
     if f.empty:
         return iter(())
+    m = shared.masked(data, mask)
     columns = {
         "flag_id": _strs(f["flag_id"]), "rule_id": _strs(f["rule_id"]), "category": _strs(f["category"]),
         "status": _strs(f["status"]), "decision": _strs(f["decision"]), "decided_by": _strs(f["decided_by"]),
-        "decision_reason": [mask.text(v) if not is_blank(v) and str(v) else None for v in f["decision_reason"]],
+        "decision_reason": m["decision_reason"].tolist(),
         "decision_note": _strs(f["decision_note"]),
         "person_id": _strs(f["person_id"]), "household_id": _strs(f["household_id"]),
-        "name": [mask.name(v) or None for v in f["name"]], "id_number": [mask.id(v) or None for v in f["id_number"]],
+        "name": [v or None for v in m["name"]], "id_number": [v or None for v in m["id"]],
         "agencies": [list(a) for a in f["agencies"]], "subdistrict": _strs(f["subdistrict"]),
         "records": [[{"file": str(r["file"]), "row": int(r["row"]),
                       "amount_at_stake": None if is_blank(r.get("amount_at_stake")) else round(float(r["amount_at_stake"]), 6)}
@@ -63,8 +65,7 @@ def flags_as_dicts(data: ReportData, mask: Masker) -> Iterator[dict]:
         "period_start": _dates(f["period_start"]), "period_end": _dates(f["period_end"]),
         "amount_at_stake": _nums(f["amount_at_stake"]), "link_confidence": _nums(f["link_confidence"]),
         "evidence": _strs(f["evidence"]),
-        "explanation_zh": [mask.explanation(t, i) for t, i in zip(f["explanation_zh"], f["id_number"])],
-        "explanation_en": [mask.explanation(t, i) for t, i in zip(f["explanation_en"], f["id_number"])],
+        "explanation_zh": m["explanation_zh"].tolist(), "explanation_en": m["explanation_en"].tolist(),
     }
     keys = sorted(columns)
     return (dict(zip(keys, values)) for values in zip(*(columns[k] for k in keys)))

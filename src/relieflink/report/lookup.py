@@ -76,22 +76,24 @@ def normalize_name(value: str) -> str:
     return "".join(out).strip("·")
 
 
-def _hash(text: str, key: bytes) -> int:
+def text_hash(text: str, key: bytes) -> int:
+    """32-bit keyed hash of an already normalized ID or name (:func:`normalize_id`, :func:`normalize_name`)."""
     return int.from_bytes(hmac.digest(key, text.encode("utf-8"), "sha256")[:4], "big")
+
 
 
 def id_hash(value: object, key: bytes) -> int | None:
     """32-bit keyed hash of a resident ID (None for none)."""
     if is_blank(value) or not str(value).strip():
         return None
-    return _hash(normalize_id(str(value)), key)
+    return text_hash(normalize_id(str(value)), key)
 
 
 def name_hash(value: object, key: bytes) -> int | None:
     """32-bit keyed hash of a (normalized) name (None for none)."""
     if is_blank(value) or not str(value).strip():
         return None
-    return _hash(normalize_name(str(value)), key)
+    return text_hash(normalize_name(str(value)), key)
 
 
-__all__ = ["DOTS", "id_hash", "name_hash", "normalize_id", "normalize_name", "page_key", "search_key"]
+__all__ = ["DOTS", "id_hash", "name_hash", "normalize_id", "normalize_name", "page_key", "search_key", "text_hash"]

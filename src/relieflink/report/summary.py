@@ -6,7 +6,7 @@ numbers (an auditor can add and compare them).
 
 from __future__ import annotations
 
-from relieflink.audit import money as at_stake
+from relieflink.report import shared
 from relieflink.report.data import ReportData
 
 #: (label, value, kind, alert): kind ``count`` (an integer) or ``money`` (yuan); alert: the figure asks for attention
@@ -31,7 +31,7 @@ def headline_figures(data: ReportData) -> list[Figure]:
         ("发现", len(fin), "count", True),
         ("待复核", int((active["status"] == "review").sum()), "count", False),
         ("已排除", int((data.flags["decision"].fillna("") == "dismissed").sum()), "count", False),
-        ("涉及金额（发现，元）", at_stake.total(fin), "money", True),
+        ("涉及金额（发现，元）", shared.total(data, "finding"), "money", True),
     ]
     if c.get("held_for_identity_review"):
         # patterns on links the pattern itself makes unlikely: identity questions, not flags

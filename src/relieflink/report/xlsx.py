@@ -45,8 +45,8 @@ from relieflink.report.data import (
     PROBLEM_ZH,
     STATUS_ZH,
     ReportData,
-    overlap_matrix,
 )
+from relieflink.report import shared
 
 FIXED_TIME = dt.datetime(2000, 1, 1, 0, 0, 0)
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
@@ -210,8 +210,10 @@ def _decided_by(who: pd.Series, why: pd.Series, mask: Masker) -> list[str | None
 
 
 def flag_cols(data: ReportData, flags: pd.DataFrame, mask: Masker) -> list[Col]:
-    """The columns of a category sheet's flag table, in the order shown."""
+    """The columns of a category sheet's flag table, in the order shown (``flags``: rows of
+    ``data.flags``, by its index; masked values from :func:`relieflink.report.shared.masked`)."""
     f = flags
+    m = shared.masked(data, mask).loc[f.index]
     return [
         text_col("编号", f["flag_id"]),
         text_col("规则", f["rule_id"]),
@@ -219,9 +221,9 @@ def flag_cols(data: ReportData, flags: pd.DataFrame, mask: Masker) -> list[Col]:
         text_col("状态", f["status"].map(lambda s: STATUS_ZH.get(s, s))),
         text_col("复核决定", _decision_text(f["decision"], f["decision_note"])),
         text_col("人员编号", f["person_id"]),
-        text_col("姓名", [mask.name(v) for v in f["name"]]),
-        text_col("身份证号", [mask.id(v) for v in f["id_number"]]),
-        text_col("联系电话", [mask.phone(v) for v in f["phone"]]),
+        text_col("姓名", m["name"]),
+        text_col("身份证号", m["id"]),
+        text_col("联系电话", m["phone"]),
         text_col("家庭编号", f["household_id"]),
         text_col("涉及部门", _names(f["agencies"], data.agency_name)),
         text_col("所属街道", f["subdistrict"].map(data.agency_name)),
@@ -233,7 +235,7 @@ def flag_cols(data: ReportData, flags: pd.DataFrame, mask: Masker) -> list[Col]:
         num_col("涉及金额（元）", f["amount_at_stake"]),
         num_col("关联置信度", f["link_confidence"], "prob"),
         text_col("涉及记录（文件:行）", _records_text(f["records"]), wrap=True),
-        text_col("说明", [mask.explanation(t, i) for t, i in zip(f["explanation_zh"], f["id_number"])], wrap=True),
+        text_col("说明", m["explanation_zh"], wrap=True),
         text_col("复核人：理由", _decided_by(f["decided_by"], f["decision_reason"], mask)),
     ]
 
@@ -309,17 +311,18 @@ def _review_sheet(ws: Worksheet, styles: Styles, data: ReportData, mask: Masker)
 
     r = rank_review_flags(data)
     r = r[r["queue"].eq("main").to_numpy()]
+    m = shared.masked(data, mask).iloc[pd.Index(data.flags["flag_id"]).get_indexer(r["flag_id"])]
     write_table(ws, styles, 0, [
         num_col("排序", r["rank"], "int"),
         text_col("队列", r["queue"].map({"main": "复核队列", "multi_source": "多头救助名单"})),
         num_col("期望金额（元）", r["expected"]), num_col("属实概率", r["p_real"], "prob"),
         text_col("编号", r["flag_id"]), text_col("规则", r["rule_id"]), text_col("规则名称", r["rule_id"].map(data.rule_title)),
-        text_col("姓名", [mask.name(v) for v in r["name"]]), text_col("身份证号", [mask.id(v) for v in r["id_number"]]),
+        text_col("姓名", m["name"]), text_col("身份证号", m["id"]),
         text_col("涉及部门", _names(r["agencies"], data.agency_name)),
         text_col("所属街道", r["subdistrict"].map(data.agency_name)),
         text_col("涉及项目", _names(r["programs"], data.program_name)),
         num_col("涉及金额（元）", r["amount_at_stake"]),
-        text_col("说明", [mask.explanation(t, i) for t, i in zip(r["explanation_zh"], r["id_number"])], wrap=True),
+        text_col("说明", m["explanation_zh"], wrap=True),
     ])
 
 
@@ -355,13 +358,26 @@ def _quarantine_sheet(ws: Worksheet, styles: Styles, data: ReportData, mask: Mas
         text_col("文件", q["file"]), num_col("行号", q["row"], "int"), text_col("列", q["column"]),
         text_col("问题", problem.map(lambda p: PROBLEM_ZH.get(as_text(p), as_text(p)))),
         text_col("问题代码", problem), text_col("处理", q["action"].map(lambda a: ACTION_ZH.get(as_text(a), as_text(a)))),
-        text_col("说明（英文）", [mask.text(v) for v in q["message"]]),
-        text_col("原始值", [mask.raw(c, v) for c, v in zip(q["column"], q["raw_value"])]),
+        text_col("说明（英文）", _each_distinct(mask.text, q["message"])),
+        text_col("原始值", _each_distinct(mask.raw, q["column"], q["raw_value"])),
     ])
 
 
+def _each_distinct(fn, *columns: pd.Series) -> list:
+    """``fn`` over the rows of ``columns``, called once per distinct row (a quarantine repeats its
+    messages and raw values thousands of times; masking a text runs four regular expressions)."""
+    done: dict = {}
+    out = []
+    for key in zip(*(c.tolist() for c in columns)):
+        value = done.get(key, done)
+        if value is done:
+            value = done[key] = fn(*key)
+        out.append(value)
+    return out
+
+
 def _matrix_sheet(ws: Worksheet, styles: Styles, data: ReportData) -> None:
-    mat = overlap_matrix(data)
+    mat = shared.overlap(data)
     codes = list(mat.index)
     cols = [text_col("部门", [data.agency_name(c) for c in codes])]
     cols += [num_col(data.agency_name(b), mat[b].to_numpy(), "int") for b in codes]

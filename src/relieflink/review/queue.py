@@ -90,6 +90,10 @@ def _keys(seen: pd.Series, where: pd.Series) -> pd.Series:
 def held_item_ids(held: pd.DataFrame, mentions: pd.DataFrame | None) -> pd.Series:
     """The identity item id of every held pattern (aligned with ``held``)."""
     left, right = held_sides(held)
+    if mentions is not None:  # only the mentions of the held records: a run has millions of others
+        files = {r["file"] for recs in held["records"] for r in recs}
+        rows = {int(r["row"]) for recs in held["records"] for r in recs}
+        mentions = mentions[mentions["file"].isin(list(files)).to_numpy() & mentions["row"].isin(list(rows)).to_numpy()]
     where = _where(mentions)
     return _pair_item_id(_keys(left, where), _keys(right, where))
 
