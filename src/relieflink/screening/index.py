@@ -29,6 +29,8 @@ from relieflink.audit import RuleSet, load_rules
 from relieflink.audit.columns import AuditInput, MentionColumns, PersonColumns, RecordColumns, Vocab, recode
 from relieflink.config import load_catalog
 from relieflink.config.catalog import Catalog
+from relieflink.linkage.settings import Settings
+from relieflink.screening.evidence import MODEL_FILE, LinkEvidence
 from relieflink.screening.store import DIRECTORY, read_arrays, write_arrays
 
 #: the file an application's record is said to come from (never a file of the run)
@@ -140,6 +142,8 @@ class ScreeningIndex:
     run_dir: Path | None = None
     # the run's active flags about a person (reviewer decisions applied): sorted flag_key values
     flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    # the run's linkage nodes and trained model, for match probabilities (None: a run without a model)
+    evidence: LinkEvidence | None = None
     # screening's rule sets per program applied for, built on first use
     rules_cache: dict[str, list] = field(default_factory=dict, repr=False)
     next_record_id: int = field(init=False)  # no record of the run has it: the application's record
@@ -156,8 +160,10 @@ class ScreeningIndex:
     @classmethod
     def build(cls, persons: pd.DataFrame, records: pd.DataFrame, mentions: pd.DataFrame,
               catalog: Catalog | None = None, ruleset: RuleSet | None = None, run_dir: Path | None = None,
-              flags: pd.DataFrame | None = None) -> ScreeningIndex:
-        """The index of a run's tables (records with a person only: screening asks about persons)."""
+              flags: pd.DataFrame | None = None, model: Settings | None = None) -> ScreeningIndex:
+        """The index of a run's tables (records with a person only: screening asks about persons).
+        ``model``: the run's trained linkage model (``linkage_model.json``), for match
+        probabilities; ``mentions`` then are all of the run's (the linker's input)."""
         catalog = catalog or load_catalog()
         ruleset = ruleset or load_rules(catalog=catalog)
         records = records[records["person_id"].notna()]
@@ -182,6 +188,8 @@ class ScreeningIndex:
             by_name=by_name,
             by_pinyin=KeyLookup.build(linked["name_pinyin"].astype(object).to_numpy(), m_person),
             catalog=catalog, ruleset=ruleset, run_dir=run_dir, flagged=flagged_keys(flags),
+            evidence=None if model is None else LinkEvidence.build(
+                mentions, np.flatnonzero(mentions["person_id"].notna().to_numpy()), model),
         )
         return index
 
@@ -197,9 +205,9 @@ class ScreeningIndex:
             )
         persons = pd.read_parquet(run_dir / "persons.parquet", columns=PERSON_COLUMNS)
         records = _read(run_dir / "records.parquet", RECORD_COLUMNS)
-        mentions = pd.read_parquet(run_dir / "mentions.parquet", columns=MENTION_COLUMNS)
+        mentions = pd.read_parquet(run_dir / "mentions.parquet")
         flags = pd.read_parquet(run_dir / "flags.parquet") if (run_dir / "flags.parquet").exists() else None
-        return cls.build(persons, records, mentions, catalog, ruleset, run_dir, flags)
+        return cls.build(persons, records, mentions, catalog, ruleset, run_dir, flags, run_model(run_dir))
 
     @classmethod
     def open(cls, run_dir: Path, catalog: Catalog | None = None, ruleset: RuleSet | None = None) -> ScreeningIndex:
@@ -279,6 +287,7 @@ class ScreeningIndex:
             by_id=self.by_id.with_keys(linked["id_number"].astype(object).to_numpy(), m_person),
             by_name=self.by_name.with_keys(np.r_[linked["name"].astype(object).to_numpy(), names], np.r_[m_person, person[fresh]]),
             by_pinyin=self.by_pinyin.with_keys(linked["name_pinyin"].astype(object).to_numpy(), m_person),
+            evidence=None if self.evidence is None else self.evidence.with_mentions(len(m.person)),
         )
 
     # -- on disk --------------------------------------------------------------------------
@@ -295,6 +304,8 @@ class ScreeningIndex:
         for name in ("id", "name", "pinyin"):
             lookup = getattr(self, f"by_{name}")
             out[f"k_{name}_keys"], out[f"k_{name}_persons"] = lookup.keys, lookup.persons
+        if self.evidence is not None:
+            out.update(self.evidence.arrays())
         return out
 
     def write(self, run_dir: Path) -> None:
@@ -310,7 +321,8 @@ class ScreeningIndex:
         (the index knows which flags are already raised and which were dismissed)."""
         from relieflink.audit import load_rules
 
-        cls.build(persons, records, mentions, catalog, load_rules(catalog=catalog), flags=flags).write(run_dir)
+        cls.build(persons, records, mentions, catalog, load_rules(catalog=catalog), flags=flags,
+                  model=run_model(run_dir)).write(run_dir)
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray], catalog: Catalog, ruleset: RuleSet,
@@ -329,6 +341,7 @@ class ScreeningIndex:
             by_id=KeyLookup(a["k_id_keys"], a["k_id_persons"]), by_name=KeyLookup(a["k_name_keys"], a["k_name_persons"]),
             by_pinyin=KeyLookup(a["k_pinyin_keys"], a["k_pinyin_persons"]),
             catalog=catalog, ruleset=ruleset, run_dir=run_dir, flagged=np.asarray(a["flagged"]),
+            evidence=LinkEvidence.from_arrays(a, run_dir),
         )
 
     # -- lookups ----------------------------------------------------------------------------
@@ -349,6 +362,15 @@ class ScreeningIndex:
         """Record positions of persons (in the input's order: by person, then record id)."""
         s = self.data.person_start
         return _ranges(s[persons], s[np.asarray(persons) + 1])
+
+
+def run_model(run_dir: Path) -> Settings | None:
+    """The trained linkage model of a run folder (``linkage_model.json``), None without one."""
+    path = Path(run_dir) / MODEL_FILE
+    if not path.exists():
+        return None
+    settings = Settings.load(path)
+    return settings if settings.is_trained and settings.prepare == "relief" else None
 
 
 def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -43,9 +43,11 @@ from relieflink.audit.engine import FlagColumns, assemble_flags, find_all
 from relieflink.audit.explain import Explainer, FlagFacts, masked_id, masked_name
 from relieflink.audit.periods import AuditPeriod
 from relieflink.audit.rules import programs_of
-from relieflink.identity.names import normalize_name
+from relieflink.identity.names import normalize_name, split_name
 from relieflink.identity.resident_id import ids_one_typo_away, normalize_id
 from relieflink.privacy import Masker
+from relieflink.linkage.prepare import prepare_relief_one
+from relieflink.screening.evidence import MatchEvidence
 from relieflink.screening.index import APPLICATION_FILE, ScreeningIndex, _ranges
 from relieflink.visibility import Scope
 
@@ -80,6 +82,7 @@ class Application:
     amount: float | None = None
     agency: str | None = None
     category: str | None = None
+    phone: str | None = None  # linkage evidence only
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,12 @@ class Match:
     name: str
     id_number: str | None
     birth_date: str | None
+    # the run's linkage model on the application and the person's best mention (None: no model)
+    evidence: MatchEvidence | None = None
+
+    @property
+    def probability(self) -> float | None:
+        return None if self.evidence is None else self.evidence.probability
 
 
 @dataclass(frozen=True)
@@ -180,7 +189,8 @@ class ScreeningResult:
             return d
 
         def match(x: Match) -> dict[str, object]:
-            d = {**asdict(x), "name": m.name(x.name), "id_number": m.id(x.id_number) or None, "how_zh": MATCH_ZH[x.how]}
+            d = {**asdict(x), "name": m.name(x.name), "id_number": m.id(x.id_number) or None, "how_zh": MATCH_ZH[x.how],
+                 "probability": x.probability}
             if not (x.how in IDENTIFIED or x.person_id in known_here or scope.is_platform):
                 d["id_number"] = d["birth_date"] = None
             return d
@@ -266,12 +276,41 @@ def _match(index: ScreeningIndex, name: str | None, pinyin: str | None, valid: s
     return sorted(found.items(), key=lambda item: (MATCH_ORDER.index(item[1]), ids[item[0]]))
 
 
-def _as_match(index: ScreeningIndex, p: int, how: str) -> Match:
+def _as_match(index: ScreeningIndex, p: int, how: str, evidence: MatchEvidence | None = None) -> Match:
     people = index.data.persons
     b = int(people.birth_day[p])
     id_number = people.id_number[p]
     return Match(index.person_id(p), how, str(people.name[p]), id_number if isinstance(id_number, str) else None,
-                 _date_text(b) if b != NO_DAY else None)
+                 _date_text(b) if b != NO_DAY else None, evidence)
+
+
+def application_features(name: str | None, pinyin: str | None, status: str | None, valid: str | None,
+                         clean: str | None, subdistrict: str | None, phone: str | None) -> dict[str, object]:
+    """The application as one mention, prepared for linkage like the run's mentions
+    (:func:`~relieflink.linkage.prepare.prepare_relief_one`): a valid ID gives the birth date
+    and the sex, as the ingest derives them (the 17th digit: odd for men)."""
+    birth = sex = None
+    if valid:
+        birth = date(int(valid[6:10]), int(valid[10:12]), int(valid[12:14]))
+        sex = "M" if int(valid[16]) % 2 else "F"
+    if phone:
+        from relieflink.identity.phones import normalize_phones
+
+        normalized = normalize_phones(pd.Series([phone], dtype=object))["phone"].iat[0]
+        phone = normalized if isinstance(normalized, str) else None
+    return prepare_relief_one({"name": name, "surname": split_name(name)[0] if name else None, "name_pinyin": pinyin,
+                               "id_status": status, "id_number": valid, "id_clean": clean, "birth_date": birth,
+                               "sex": sex, "phone": phone, "subdistrict": subdistrict})
+
+
+def _evidence(index: ScreeningIndex, found: list[tuple[int, str]], name: str | None, pinyin: str | None,
+              status: str | None, valid: str | None, clean: str | None, app: Application) -> list[MatchEvidence | None]:
+    """Each candidate's match probability and field-by-field evidence (:mod:`relieflink.screening.evidence`)."""
+    if index.evidence is None or not found:
+        return [None] * len(found)
+    row = application_features(name, pinyin, status, valid, clean, app.subdistrict, app.phone)
+    ms = index.mention_start
+    return index.evidence.best_of(row, [index.mention_order[ms[p]:ms[p + 1]] for p, _ in found])
 
 
 def _benefits(index: ScreeningIndex, persons: list[int]) -> list[Benefit]:
@@ -580,7 +619,8 @@ def screen(index: ScreeningIndex, application: Application, max_name_matches: in
     more = max(0, len(weak) - max_name_matches)
     if more:
         found = [f for f in found if f[1] != "name"] + weak[:max_name_matches]
-    matches = [_as_match(index, p, how) for p, how in found]
+    evidence = _evidence(index, found, name, pinyin, status, valid, clean, application)
+    matches = [_as_match(index, p, how, e) for (p, how), e in zip(found, evidence)]
     benefits = _benefits(index, [p for p, _ in found])
     conflicts: list[Conflict] = []
     entitlements: list[Entitlement] = []
