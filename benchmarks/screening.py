@@ -57,9 +57,10 @@ def _folder_with_index(run: Path, work: Path) -> Path:
     """``run`` when it holds an index; else ``work``: links to the run's tables and the index built."""
     from relieflink.screening import ScreeningIndex
 
-    if (run / "screening" / "index.json").exists():
-        return run
-    if not (work / "screening" / "index.json").exists():
+    if (run / "screening" / "index.json").exists() and (
+            (run / "screening" / "e_node_of.npy").exists() or not (run / "linkage_model.json").exists()):
+        return run  # an index with the linkage evidence (or a run without a model)
+    if not (work / "screening" / "e_node_of.npy").exists():
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(parents=True)

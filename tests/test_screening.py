@@ -345,3 +345,38 @@ def test_records_added_to_the_index_screen_as_if_they_were_of_the_run(run_dir, d
             assert screen(joined, app).to_dict(mask=False, scope=scope) == expected, (app, scope)
     # the index it was joined to answers as before
     assert not screen(base, _app(gone, "MZJ-DB")).matches
+
+
+def test_full_detail_counts_the_existing_records_agencies_not_the_applications(index, dibao_holder):
+    """An agency screening an application approved elsewhere (another agency's program) reads the
+    conflict in full when every existing record involved is its own: the application's content is
+    its own input (on the base the application's agency made it scoped)."""
+    from relieflink.visibility import Scope
+
+    result = screen(index, _app(dibao_holder, "MZJ-TK", agency="jd-hushu"))
+    excl = next(c for c in result.conflicts if c.rule_id == "EXCL-STATUS")
+    assert excl.agencies == ["mzj"]
+    as_mzj = next(c for c in result.to_dict(scope=Scope("mzj"))["conflicts"] if c["rule_id"] == "EXCL-STATUS")
+    assert as_mzj["full_detail"] and as_mzj["explanation_zh"] == result.to_dict()["conflicts"][
+        [c.rule_id for c in result.conflicts].index("EXCL-STATUS")]["explanation_zh"]
+    as_hushu = next(c for c in result.to_dict(scope=Scope("jd-hushu"))["conflicts"] if c["rule_id"] == "EXCL-STATUS")
+    assert not as_hushu["full_detail"]
+
+
+def test_a_benefit_whose_records_carry_no_amount_shows_no_amount(run_dir, index, capsys):
+    """A disability certificate (CL-CZ) has no amount: the answer says none, not 0.0."""
+    r = pd.read_parquet(run_dir / "records.parquet")
+    p = pd.read_parquet(run_dir / "persons.parquet").set_index("person_id")
+    holders = sorted(pid for pid in r.loc[r["program"].eq("CL-CZ"), "person_id"].dropna().unique()
+                     if isinstance(p.at[pid, "id_number"], str))
+    person = p.loc[holders[0]]
+    result = screen(index, Application(name=person["name"], id_number=person["id_number"], program="MZJ-DB",
+                                       period_start="2015-06-01"))
+    cert = next(b for b in result.benefits if b.program == "CL-CZ")
+    assert cert.amount is None and result.to_dict()["benefits"][result.benefits.index(cert)]["amount"] is None
+    paid = [b for b in result.benefits if b.program != "CL-CZ" and b.program in set(r.loc[r["amount"].notna(), "program"])]
+    assert all(b.amount is not None for b in paid if not r[(r["person_id"] == b.person_id) & (r["program"] == b.program)]["amount"].isna().all())
+    assert main(["screen", str(run_dir), "--name", person["name"], "--id", person["id_number"], "--program", "MZJ-DB",
+                 "--start", "2015-06-01"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "CL-CZ" in x or "残疾" in x and "已享受" in x)
+    assert "金额" not in line

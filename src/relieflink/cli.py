@@ -474,7 +474,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
                 f"{f['comparison']} {f['level']} {f['weight']:+.2f}" for f in e["fields"]) + f"；合计 {e['match_weight']:+.2f}")
         for b in (b for b in data["benefits"] if b["person_id"] == m["person_id"]):
             print(f"    已享受：{b['program_name']}（{b['agency']}）{b['records']}条 {b['first'] or ''}—{b['last'] or '至今'}"
-                  f" 金额{b['amount']:,.2f}元")
+                  + (f" 金额{b['amount']:,.2f}元" if b["amount"] is not None else ""))
     if data["more_name_matches"]:
         print(f"另有 {data['more_name_matches']} 人仅姓名相同，未列出（请提供身份证号）。")
     for c in data["conflicts"]:

@@ -59,6 +59,8 @@ ID_STATUS_ZH = {"valid": "有效", "upgraded_15": "15位旧号（已升为18位�
                 "excel_damaged": "被Excel损坏（科学计数法）", "bad_date": "出生日期无效", "malformed": "格式错误",
                 "missing": "未填写"}
 _DAY0 = np.datetime64("1970-01-01", "D")
+_EPOCH = date(1970, 1, 1)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
 #: how a match may show the person's ID and birth date to an agency that knows none of their
 #: records: the application's own evidence (an ID, a birth date) agreed
 IDENTIFIED = frozenset({"valid_id", "id_typo", "name_birth", "pinyin_birth"})
@@ -111,7 +113,7 @@ class Benefit:
     records: int
     first: str | None
     last: str | None  # None while ongoing
-    amount: float
+    amount: float | None  # None when no record of it carries an amount (a certificate, a status)
     ongoing: bool = False  # a monthly benefit or a status without an end
 
 
@@ -132,7 +134,8 @@ class Conflict:
     title_en: str = ""
     explanation_scoped_zh: str = ""  # without amounts and record counts (visibility.Scope)
     explanation_scoped_en: str = ""
-    agencies: list[str] = field(default_factory=list)  # of every involved record, the application's included
+    # of every existing record involved; the application is left out: its content is the asker's own input
+    agencies: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -197,7 +200,8 @@ class ScreeningResult:
 
         def flagged(c: Conflict | Entitlement) -> dict[str, object]:
             d = asdict(c)
-            full = bool(scope.full_detail(pd.Series([list(dict.fromkeys(c.agencies))], dtype=object))[0])
+            # the application's content is the asker's own: only the existing records' agencies count
+            full = not c.agencies or bool(scope.full_detail(pd.Series([list(dict.fromkeys(c.agencies))], dtype=object))[0])
             zh, en = (c.explanation_zh, c.explanation_en) if full else (c.explanation_scoped_zh, c.explanation_scoped_en)
             d["explanation_zh"], d["explanation_en"] = m.text(zh), m.text(en)
             d.pop("explanation_scoped_zh"), d.pop("explanation_scoped_en")
@@ -229,12 +233,15 @@ def _day_number(value: date | str | None) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, date):
-        return (value - date(1970, 1, 1)).days
-    return int((pd.Timestamp(value).to_datetime64().astype("datetime64[D]") - _DAY0).astype(np.int64))
+        return (value - _EPOCH).days
+    try:
+        return (date.fromisoformat(value.strip()) - _EPOCH).days
+    except ValueError:
+        return int((pd.Timestamp(value).to_datetime64().astype("datetime64[D]") - _DAY0).astype(np.int64))
 
 
 def _date_text(day: int) -> str:
-    return str(_DAY0 + np.timedelta64(int(day), "D"))
+    return date.fromordinal(_EPOCH_ORDINAL + int(day)).isoformat()
 
 
 def _day_text(day: int) -> str | None:
@@ -333,6 +340,7 @@ def _benefits(index: ScreeningIndex, persons: list[int]) -> list[Benefit]:
     per = r.periodicity[pos]
     ongoing = np.logical_or.reduceat((end == NO_DAY) & ((per == MONTHLY) | (per == STATUS)), starts)
     amount = np.add.reduceat(np.nan_to_num(r.amount[pos], nan=0.0), starts)
+    has_amount = np.logical_or.reduceat(~np.isnan(r.amount[pos]), starts)
     big = np.iinfo(np.int64).max
     first = np.minimum.reduceat(np.where(start != NO_DAY, start, big), starts)
     last_day = np.where(end != NO_DAY, end, start)
@@ -344,9 +352,10 @@ def _benefits(index: ScreeningIndex, persons: list[int]) -> list[Benefit]:
     ids = d.vocab["person"].values[person[starts]].tolist()
     return [Benefit(str(pid), str(code), names.get(code, str(code)), str(ag), int(n),
                     _date_text(f) if f != big else None, None if is_open or l == -big else _date_text(l),
-                    round(float(a), 2), bool(is_open))
-            for pid, code, ag, n, f, l, a, is_open in zip(ids, codes, agencies, count.tolist(), first.tolist(),
-                                                          last.tolist(), amount.tolist(), ongoing.tolist())]
+                    round(float(a), 2) if has else None, bool(is_open))
+            for pid, code, ag, n, f, l, a, has, is_open in zip(ids, codes, agencies, count.tolist(), first.tolist(),
+                                                               last.tolist(), amount.tolist(), has_amount.tolist(),
+                                                               ongoing.tolist())]
 
 
 def _rules_for(index: ScreeningIndex, program: str) -> list:
@@ -529,6 +538,11 @@ def _without_application(index: ScreeningIndex, data: AuditInput, flags: FlagCol
     return zh + more_zh, en + more_en, szh + more_zh, sen + more_en
 
 
+def _agencies(data: AuditInput, positions: np.ndarray) -> list[str]:
+    """The agencies of records (sorted, distinct)."""
+    return sorted({a for a in data.text("agency", data.records.text["agency"][positions]).tolist() if a is not None})
+
+
 def _answers(index: ScreeningIndex, data: AuditInput, flags: FlagColumns, app_positions: np.ndarray,
              persons: np.ndarray) -> tuple[list[Conflict], list[Entitlement]]:
     """Conflicts (duplicate and exclusion flags involving the application) and missed benefits
@@ -540,9 +554,11 @@ def _answers(index: ScreeningIndex, data: AuditInput, flags: FlagColumns, app_po
     conflicts, entitlements = [], []
     order = {int(p): i for i, p in enumerate(persons.tolist())}
     person_codes = data.vocab["person"]
+    is_app = np.zeros(len(r.person), dtype=bool)
+    is_app[app_positions] = True
     for k in range(len(flags)):
         involved = flags.involved[k]
-        with_app = bool(np.isin(involved, app_positions).any())
+        with_app = bool(is_app[involved].any())
         rule = index.ruleset.rules[c["reasons"][k][0][0]]
         title_zh, title_en = index.rule_titles.get(c["rule_id"][k], (c["rule_id"][k], c["rule_id"][k]))
         pid = c["person_id"][k]
@@ -551,12 +567,13 @@ def _answers(index: ScreeningIndex, data: AuditInput, flags: FlagColumns, app_po
             if pid is None or person_codes.index.get(pid, -1) not in order:
                 continue
             entitlements.append(Entitlement(pid, c["rule_id"][k], title_zh, list(c["missed_programs"][k]), texts[0], texts[1],
-                                            with_app, c["status"][k], texts[2], texts[3], sorted(c["agencies"][k])))
+                                            with_app, c["status"][k], texts[2], texts[3],
+                                            _agencies(data, involved[~is_app[involved]])))
             continue
         if not with_app:
             continue
         zh, en, szh, sen = _without_application(index, data, flags, k, app_positions, texts)
-        theirs = ~np.isin(involved, app_positions)
+        theirs = ~is_app[involved]
         existing = involved[theirs]
         files = data.text("file", r.text["file"][existing]).tolist()
         agencies = data.text("agency", r.text["agency"][existing]).tolist()
@@ -568,8 +585,7 @@ def _answers(index: ScreeningIndex, data: AuditInput, flags: FlagColumns, app_po
                                                   r.start_day[existing].tolist(), r.end_day[existing].tolist(), stakes)]
         known = index.already_flagged(c["rule_id"][k], pid, ((x["file"], x["row"]) for x in records))
         conflicts.append(Conflict(pid, c["rule_id"][k], c["category"][k], title_zh, zh, en, records, known, c["status"][k],
-                                  title_en, szh, sen, sorted({a for a in data.text("agency", r.text["agency"][involved]).tolist()
-                                                              if a is not None})))
+                                  title_en, szh, sen, sorted({a for a in agencies if a is not None})))
 
     def rank(x: Conflict | Entitlement) -> tuple:
         return (order.get(person_codes.index.get(x.person_id, -1), len(order)), x.rule_id, x.explanation_zh)
