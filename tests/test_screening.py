@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -345,6 +346,30 @@ def test_records_added_to_the_index_screen_as_if_they_were_of_the_run(run_dir, d
             assert screen(joined, app).to_dict(mask=False, scope=scope) == expected, (app, scope)
     # the index it was joined to answers as before
     assert not screen(base, _app(gone, "MZJ-DB")).matches
+    # the joined groupings hold what the built ones hold, person by person and household by household
+    # (records inserted in place, not sorted again: ScreeningIndex.with_records)
+    def grouped(index, order, start, vocab, values):
+        ids = index.data.vocab[vocab].values
+        return {ids[g]: sorted(values[order[start[g]:start[g + 1]]].tolist()) for g in range(len(ids))
+                if start[g + 1] > start[g]}
+
+    for ix in (full, joined):
+        r = ix.data.records
+        assert (np.diff(r.person) >= 0).all()
+    assert {pid: sorted(full.data.records.record_id[full.rows_of(np.array([full.person_code(pid)]))].tolist())
+            for pid in full.data.vocab["person"].values} == {
+        pid: sorted(joined.data.records.record_id[joined.rows_of(np.array([joined.person_code(pid)]))].tolist())
+        for pid in full.data.vocab["person"].values}
+    for ix in (full, joined):
+        assert (ix.data.records.household[ix.household_records] == np.repeat(
+            np.arange(len(ix.household_record_start) - 1), np.diff(ix.household_record_start))).all()
+    assert grouped(full, full.household_records, full.household_record_start, "household", full.data.records.record_id) == \
+        grouped(joined, joined.household_records, joined.household_record_start, "household", joined.data.records.record_id)
+    assert grouped(full, full.mention_order, full.mention_start, "person", full.data.mentions.record_id) == \
+        grouped(joined, joined.mention_order, joined.mention_start, "person", joined.data.mentions.record_id)
+    person_ids = lambda ix: ix.data.vocab["person"].values  # noqa: E731
+    assert grouped(full, full.household_persons, full.household_person_start, "household", person_ids(full)) == \
+        grouped(joined, joined.household_persons, joined.household_person_start, "household", person_ids(joined))
 
 
 def test_full_detail_counts_the_existing_records_agencies_not_the_applications(index, dibao_holder):

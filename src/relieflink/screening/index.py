@@ -235,28 +235,35 @@ class ScreeningIndex:
             return self
         d = self.data
         extra = AuditInput.from_frames(records, persons, mentions, self.catalog, self.ruleset)
-        vocab = {k: Vocab(v.values) for k, v in d.vocab.items()}  # Vocab.code(add=) appends to a copy of values
+        vocab = dict(d.vocab)  # a vocabulary the records add to is copied (Vocab.with_values), the others shared
 
         def codes_in(column: str) -> np.ndarray:
             """Each code of ``extra``'s vocabulary in the joined one (last slot: -1 stays -1)."""
-            return np.array([vocab[column].code(v, add=True) for v in extra.vocab[column].values.tolist()] + [-1],
-                            dtype=np.int32)
+            values = extra.vocab[column].values.tolist()
+            vocab[column] = joined = vocab[column].with_values(values)
+            return np.array([joined.code(v) for v in values] + [-1], dtype=np.int32)
 
         person, household = codes_in("person"), codes_in("household")
         r = extra.records
         added = replace(r, person=person[r.person], household=household[r.household],
                         text={c: codes_in(c)[v] for c, v in r.text.items()})
-        both = RecordColumns.concat([d.records, added])
-        both = both.take(np.lexsort((both.record_id, both.person)))
+        added = added.take(np.lexsort((added.record_id, added.person)))
         n_persons, n_households = len(vocab["person"]), len(vocab["household"])
+
+        # the records inserted at the end of their person's rows (record ids after the run's): the
+        # arrays are copied with the few rows in place, never sorted again
+        person_start = _extended(d.person_start, n_persons)
+        at = person_start[added.person.astype(np.int64) + 1]
+        both = RecordColumns.from_arrays({k: np.insert(v, at, added.arrays()[k]) for k, v in d.records.arrays().items()})
+        moved = at + np.arange(len(at))  # the added records' positions in ``both``
+        person_start = person_start + np.r_[0, np.cumsum(np.bincount(added.person, minlength=n_persons))]
 
         # the persons the run does not know, after the run's (in the order of their new codes)
         fresh = np.flatnonzero(person[:-1] >= d.n_persons)
         fresh = fresh[np.argsort(person[fresh])]
         p, q = d.persons, extra.persons
         names = q.name[fresh]
-        name_code = pd.Series(p.name_code[p.known], index=p.name[p.known]).groupby(level=0).first()
-        new_code = pd.Series(names).map(name_code).fillna(-1).to_numpy(dtype=np.int64)
+        new_code = np.array([self._name_code(n) for n in names.tolist()], dtype=np.int64)
         unseen = pd.Series(names[new_code < 0]).dropna().unique()
         new_code[new_code < 0] = pd.Series(names[new_code < 0]).map(
             dict(zip(unseen, len(p.name_count) + np.arange(len(unseen))))).fillna(-1).to_numpy(dtype=np.int64)
@@ -269,17 +276,25 @@ class ScreeningIndex:
             + np.r_[p.name_count, np.zeros(len(unseen), dtype=p.name_count.dtype)])
         m = extra.mentions
         source = codes_in("source")
-        mentions_both = MentionColumns(np.r_[d.mentions.person, person[m.person]].astype(d.mentions.person.dtype),
+        new_mention_person = person[m.person].astype(d.mentions.person.dtype)
+        mentions_both = MentionColumns(np.r_[d.mentions.person, new_mention_person],
                                        np.r_[d.mentions.source, source[m.source]].astype(d.mentions.source.dtype),
                                        np.r_[d.mentions.record_id, m.record_id])
-        data = AuditInput(records=both, persons=people, mentions=mentions_both, vocab=vocab,
-                          person_start=np.searchsorted(both.person, np.arange(n_persons + 1), side="left").astype(np.int64),
+        data = AuditInput(records=both, persons=people, mentions=mentions_both, vocab=vocab, person_start=person_start,
                           person_rows=np.r_[d.person_rows, person[fresh[q.known[fresh]]]].astype(d.person_rows.dtype))
-        mention_order, mention_start = _by(mentions_both.person, n_persons)
-        hh_records, hh_record_start = _by(both.household, n_households)
-        hh_persons, hh_person_start = _by(people.household, n_households)
+        # the groupings take the new members in place (as _by would order them)
+        mention_order, mention_start = _grouped_with(
+            self.mention_order, self.mention_start, d.mentions.person[self.mention_order], n_persons,
+            new_mention_person, len(d.mentions) + np.arange(len(m)))
+        shifted = self.household_records + np.searchsorted(at, self.household_records, side="right")
+        hh_records, hh_record_start = _grouped_with(shifted, self.household_record_start, both.household[shifted],
+                                                    n_households, both.household[moved], moved)
+        hh_persons, hh_person_start = _grouped_with(
+            self.household_persons, self.household_person_start, p.household[self.household_persons], n_households,
+            people.household[d.n_persons:], np.arange(d.n_persons, n_persons))
         linked = mentions[mentions["person_id"].notna()]
-        m_person = recode(linked["person_id"].astype(object), vocab["person"])
+        person_codes = vocab["person"].index
+        m_person = np.array([person_codes.get(v, -1) for v in linked["person_id"].astype(object).tolist()], dtype=np.int32)
         return replace(
             self, data=data, mention_order=mention_order, mention_start=mention_start,
             household_records=hh_records, household_record_start=hh_record_start,
@@ -289,6 +304,15 @@ class ScreeningIndex:
             by_pinyin=self.by_pinyin.with_keys(linked["name_pinyin"].astype(object).to_numpy(), m_person),
             evidence=None if self.evidence is None else self.evidence.with_mentions(len(m.person)),
         )
+
+    def _name_code(self, name: object) -> int:
+        """The name code of a name some person of the run bears (-1: none)."""
+        if not isinstance(name, str):
+            return -1
+        p = self.data.persons
+        bearers = self.by_name.get(name)
+        bearers = bearers[p.known[bearers] & (p.name[bearers] == name)]
+        return int(p.name_code[bearers[0]]) if len(bearers) else -1
 
     # -- on disk --------------------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
@@ -371,6 +395,27 @@ def run_model(run_dir: Path) -> Settings | None:
         return None
     settings = Settings.load(path)
     return settings if settings.is_trained and settings.prepare == "relief" else None
+
+
+def _extended(start: np.ndarray, n: int) -> np.ndarray:
+    """Group offsets (``_by``'s) for ``n`` groups: the groups beyond ``start``'s are empty, at its end."""
+    return np.r_[start, np.full(n + 1 - len(start), start[-1] if len(start) else 0)].astype(np.int64)
+
+
+def _grouped_with(order: np.ndarray, start: np.ndarray, group_of: np.ndarray, n: int, groups: np.ndarray,
+                  values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_by``'s (order, offsets) for ``n`` groups with ``values`` added under ``groups`` (-1: none):
+    each group's values stay ascending. ``group_of``: the group of each value of ``order``."""
+    keep = np.asarray(groups) >= 0
+    g, v = np.asarray(groups, dtype=np.int64)[keep], np.asarray(values, dtype=np.int64)[keep]
+    start = _extended(start, n)
+    if not len(g):
+        return order, start
+    o = np.lexsort((v, g))
+    g, v = g[o], v[o]
+    width = np.int64(max(int(order.max(initial=0)), int(v.max())) + 1)
+    at = np.searchsorted(np.asarray(group_of, dtype=np.int64) * width + order, g * width + v)
+    return np.insert(order, at, v), start + np.r_[0, np.cumsum(np.bincount(g, minlength=n))]
 
 
 def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
