@@ -82,6 +82,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=600, help="applications to screen (default: %(default)s)")
     parser.add_argument("--agreement", type=int, default=0, help="records to screen left out (default: none)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/relieflink-screening-bench"))
+    parser.add_argument("--max-name-matches", type=int, default=20,
+                        help="persons sharing only the name listed per answer (library default %(default)s; "
+                             "the service's schemas/service.yaml caps them at 5)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="screen each application this many times and keep its least CPU and wall time "
+                             "(a shared machine's noise; default: %(default)s)")
     args = parser.parse_args()
 
     from relieflink.screening import Application, ScreeningIndex, screen
@@ -111,10 +117,13 @@ def main() -> None:
         id_number = {"valid ID": pid, "ID typo": pid[:15] + str((int(pid[15]) + 1) % 10) + pid[16:], "name only": None}[kind]
         app = Application(name=person.name, id_number=id_number, program=programs[i % len(programs)],
                           period_start="2015-06-01", period_end="2015-12-31", subdistrict="jd-hushu")
-        t, c = time.perf_counter(), time.process_time()
-        result = screen(index, app)
-        wall[kind].append((time.perf_counter() - t) * 1000)
-        cpu[kind].append((time.process_time() - c) * 1000)
+        best_wall = best_cpu = float("inf")
+        for _ in range(args.repeat):
+            t, c = time.perf_counter(), time.process_time()
+            result = screen(index, app, max_name_matches=args.max_name_matches)
+            best_wall, best_cpu = min(best_wall, time.perf_counter() - t), min(best_cpu, time.process_time() - c)
+        wall[kind].append(best_wall * 1000)
+        cpu[kind].append(best_cpu * 1000)
         matched[kind] += any(m.person_id == person.person_id for m in result.matches)
         conflicts += len(result.conflicts)
     for kind in kinds:
@@ -122,7 +131,10 @@ def main() -> None:
         print(f"{kind:>10}: n {len(ms):>4}  wall p50 {np.percentile(ms, 50):6.2f} ms  p99 {np.percentile(ms, 99):6.2f} ms  "
               f"max {ms.max():6.1f} ms  | cpu p50 {np.percentile(cs, 50):6.2f} ms  p99 {np.percentile(cs, 99):6.2f} ms  "
               f"| person found {matched[kind] / len(wall[kind]):.1%}")
-    print(f"conflicts reported: {conflicts}")
+    with_probability = sum(m.evidence is not None for m in result.matches)
+    print(f"conflicts reported: {conflicts}; name-only candidates listed at most {args.max_name_matches}; "
+          f"figures: least of {args.repeat} run(s) per application; last answer: {with_probability} of "
+          f"{len(result.matches)} matches with a match probability")
 
     # the matching step: sorted-key lookups vs masks over the mentions table
     mentions = pd.read_parquet(args.run / "mentions.parquet", columns=["name", "id_number", "person_id"])
