@@ -129,3 +129,16 @@ def test_an_index_without_the_model_answers_without_probability(run_dir, index, 
     result = screen(bare, Application(name=person["name"], id_number=person["id_number"], program="MZJ-DB",
                                       period_start="2015-06-01"))
     assert result.matches and result.matches[0].evidence is None and result.to_dict()["matches"][0]["probability"] is None
+
+
+def test_the_run_stores_the_linkers_own_nodes_and_a_rebuild_prepares_the_same(run_dir):
+    """The run writes the evidence from the linker's node table; a folder without an index gets it by
+    preparing the mentions again (ScreeningIndex.from_run): the same arrays."""
+    from relieflink.screening.store import read_arrays
+
+    written, _ = read_arrays(run_dir / "screening")
+    rebuilt = ScreeningIndex.from_run(run_dir).arrays()
+    names = sorted(k for k in written if k.startswith("e_"))
+    assert "e_node_of" in names and len(names) > 20
+    for name in names:
+        assert np.array_equal(np.asarray(written[name]), np.asarray(rebuilt[name])), name

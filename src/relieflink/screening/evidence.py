@@ -106,7 +106,14 @@ class LinkEvidence:
         linker = Linker(settings)
         nodes, tab = linker.prepare(with_solo(mentions.reset_index(drop=True)))
         linker.split_contradicting_anchors(nodes, tab)
-        tf = linker.tf(tab)
+        return cls.from_table(tab, nodes.record_node[np.asarray(indexed, dtype=np.int64)], settings)
+
+    @classmethod
+    def from_table(cls, tab: Table, node_of: np.ndarray, settings: Settings) -> LinkEvidence:
+        """The nodes of the linker's own table (``LinkResult.table``: prepared, anchor split done)
+        under its trained model; ``node_of``: the node of each mention of the index, in its order
+        (the run's ``link_node``). :meth:`build` prepares that table again from the mentions."""
+        tf = Linker(settings).tf(tab)
         strings, integers = _compared(settings)
         codes, vocab = {}, {}
         for c in strings:
@@ -121,7 +128,7 @@ class LinkEvidence:
             used = used[used != NULL]
             tf_of[c] = tf.freq[c][used] if tf is not None else np.zeros(len(used))
             ref[c] = float(tf.ref[c]) if tf is not None else 0.0
-        return cls(settings, nodes.record_node[np.asarray(indexed, dtype=np.int64)].astype(np.int32), codes, vocab,
+        return cls(settings, np.asarray(node_of).astype(np.int32), codes, vocab,
                    {c: tab.ints[c].copy() for c in integers}, tf_of, ref)
 
     def with_mentions(self, n: int) -> LinkEvidence:

@@ -30,6 +30,7 @@ from relieflink.audit.columns import AuditInput, MentionColumns, PersonColumns, 
 from relieflink.config import load_catalog
 from relieflink.config.catalog import Catalog
 from relieflink.linkage.settings import Settings
+from relieflink.linkage.table import Table
 from relieflink.screening.evidence import MODEL_FILE, LinkEvidence
 from relieflink.screening.store import DIRECTORY, read_arrays, write_arrays
 
@@ -160,10 +161,13 @@ class ScreeningIndex:
     @classmethod
     def build(cls, persons: pd.DataFrame, records: pd.DataFrame, mentions: pd.DataFrame,
               catalog: Catalog | None = None, ruleset: RuleSet | None = None, run_dir: Path | None = None,
-              flags: pd.DataFrame | None = None, model: Settings | None = None) -> ScreeningIndex:
+              flags: pd.DataFrame | None = None, model: Settings | None = None,
+              link_table: Table | None = None) -> ScreeningIndex:
         """The index of a run's tables (records with a person only: screening asks about persons).
         ``model``: the run's trained linkage model (``linkage_model.json``), for match
-        probabilities; ``mentions`` then are all of the run's (the linker's input)."""
+        probabilities; ``mentions`` then are all of the run's (the linker's input), and
+        ``link_table`` the linker's own node table when at hand (``LinkResult.table``; the
+        mentions' ``link_node`` name its rows), else the nodes are prepared again."""
         catalog = catalog or load_catalog()
         ruleset = ruleset or load_rules(catalog=catalog)
         records = records[records["person_id"].notna()]
@@ -188,8 +192,7 @@ class ScreeningIndex:
             by_name=by_name,
             by_pinyin=KeyLookup.build(linked["name_pinyin"].astype(object).to_numpy(), m_person),
             catalog=catalog, ruleset=ruleset, run_dir=run_dir, flagged=flagged_keys(flags),
-            evidence=None if model is None else LinkEvidence.build(
-                mentions, np.flatnonzero(mentions["person_id"].notna().to_numpy()), model),
+            evidence=_evidence(mentions, model, link_table),
         )
         return index
 
@@ -339,14 +342,15 @@ class ScreeningIndex:
 
     @classmethod
     def write_for_run(cls, run_dir: Path, persons: pd.DataFrame, records: pd.DataFrame, mentions: pd.DataFrame,
-                      catalog: Catalog, flags: pd.DataFrame) -> None:
+                      catalog: Catalog, flags: pd.DataFrame, link_table: Table | None = None) -> None:
         """Build the index of a run's tables and write it into ``run_dir`` (a staging folder):
-        by the run, and again by ``relieflink report`` when new decisions change the flags
-        (the index knows which flags are already raised and which were dismissed)."""
+        by the run (with the linker's node table), and again by ``relieflink report`` when new
+        decisions change the flags (the index knows which flags are already raised and which
+        were dismissed)."""
         from relieflink.audit import load_rules
 
         cls.build(persons, records, mentions, catalog, load_rules(catalog=catalog), flags=flags,
-                  model=run_model(run_dir)).write(run_dir)
+                  model=run_model(run_dir), link_table=link_table).write(run_dir)
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray], catalog: Catalog, ruleset: RuleSet,
@@ -386,6 +390,16 @@ class ScreeningIndex:
         """Record positions of persons (in the input's order: by person, then record id)."""
         s = self.data.person_start
         return _ranges(s[persons], s[np.asarray(persons) + 1])
+
+
+def _evidence(mentions: pd.DataFrame, model: Settings | None, link_table: Table | None) -> LinkEvidence | None:
+    """The linkage evidence of a run's mentions (None without a trained model)."""
+    if model is None:
+        return None
+    linked = mentions["person_id"].notna().to_numpy()
+    if link_table is not None and "link_node" in mentions:
+        return LinkEvidence.from_table(link_table, mentions["link_node"].to_numpy()[linked], model)
+    return LinkEvidence.build(mentions, np.flatnonzero(linked), model)
 
 
 def run_model(run_dir: Path) -> Settings | None:
