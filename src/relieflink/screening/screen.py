@@ -22,7 +22,7 @@ duplicate or an exclusive status is (tests/test_screening_agreement.py).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 
 import numpy as np
@@ -177,37 +177,44 @@ class ScreeningResult:
         agreed (:data:`IDENTIFIED`) or the agency knows the person from its own records."""
         m = Masker(mask)
         scope = scope or self.scope or Scope(None)
-        app = asdict(self.application)
+        app = _plain(self.application)
         app["name"], app["id_number"] = m.name(app["name"]), m.id(app["id_number"]) or None
         app["period_start"], app["period_end"] = str(app["period_start"]), str(app["period_end"]) if app["period_end"] else None
 
-        owned = scope.owns([b.agency for b in self.benefits]) if self.benefits else np.zeros(0, bool)
-        known_here = {b.person_id for b, own in zip(self.benefits, owned.tolist()) if own}
+        # one call of the visibility contract per question for the whole answer (not per conflict)
+        flags: list[Conflict | Entitlement] = [*self.conflicts, *self.entitlements]
+        records = [r.get("agency") for c in self.conflicts for r in c.records]
+        owned_all = scope.owns([b.agency for b in self.benefits] + records).tolist() if self.benefits or records else []
+        owned, owned_records = owned_all[:len(self.benefits)], iter(owned_all[len(self.benefits):])
+        # the application's content is the asker's own: only the existing records' agencies count
+        full_of = (scope.full_detail(pd.Series([list(dict.fromkeys(c.agencies)) for c in flags], dtype=object)).tolist()
+                   if flags else [])
+        full_detail = {id(c): full or not c.agencies for c, full in zip(flags, full_of)}
+        known_here = {b.person_id for b, own in zip(self.benefits, owned) if own}
 
         def benefit(b: Benefit, own: bool) -> dict[str, object]:
-            d = asdict(b)
+            d = _plain(b)
             d["own"] = own
             if not own:
                 d["records"] = d["amount"] = None
             return d
 
         def match(x: Match) -> dict[str, object]:
-            d = {**asdict(x), "name": m.name(x.name), "id_number": m.id(x.id_number) or None, "how_zh": MATCH_ZH[x.how],
+            d = {**_plain(x), "name": m.name(x.name), "id_number": m.id(x.id_number) or None, "how_zh": MATCH_ZH[x.how],
                  "probability": x.probability}
             if not (x.how in IDENTIFIED or x.person_id in known_here or scope.is_platform):
                 d["id_number"] = d["birth_date"] = None
             return d
 
         def flagged(c: Conflict | Entitlement) -> dict[str, object]:
-            d = asdict(c)
-            # the application's content is the asker's own: only the existing records' agencies count
-            full = not c.agencies or bool(scope.full_detail(pd.Series([list(dict.fromkeys(c.agencies))], dtype=object))[0])
+            d = _plain(c)
+            full = full_detail[id(c)]
             zh, en = (c.explanation_zh, c.explanation_en) if full else (c.explanation_scoped_zh, c.explanation_scoped_en)
             d["explanation_zh"], d["explanation_en"] = m.text(zh), m.text(en)
             d.pop("explanation_scoped_zh"), d.pop("explanation_scoped_en")
             d["full_detail"] = full
             if "records" in d:
-                own = scope.owns([r.get("agency") for r in c.records]).tolist() if c.records else []
+                own = [next(owned_records) for _ in c.records]
                 d["records"] = [r for r, o in zip(c.records, own) if o]
                 d["other_records"] = [{k: r.get(k) for k in OTHER_RECORD} for r, o in zip(c.records, own) if not o]
             return d
@@ -217,11 +224,28 @@ class ScreeningResult:
             "id_status": self.id_status,
             "id_status_zh": ID_STATUS_ZH.get(self.id_status) if self.id_status else None,
             "matches": [match(x) for x in self.matches],
-            "benefits": [benefit(b, own) for b, own in zip(self.benefits, owned.tolist())],
+            "benefits": [benefit(b, own) for b, own in zip(self.benefits, owned)],
             "conflicts": [flagged(c) for c in self.conflicts],
             "entitlements": [flagged(e) for e in self.entitlements],
             "more_name_matches": self.more_name_matches,
         }
+
+
+def _plain(obj: object) -> dict[str, object]:
+    """A dataclass of the answer as a JSON-ready dict: what ``dataclasses.asdict`` gives, without
+    its deep copies (most of ``to_dict``'s time): lists and dicts copied one level, the match
+    evidence spelled out."""
+    out: dict[str, object] = {}
+    for f in fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        if isinstance(value, list):
+            value = [dict(v) if isinstance(v, dict) else v for v in value]
+        elif isinstance(value, MatchEvidence):
+            value = {"probability": value.probability, "match_weight": value.match_weight,
+                     "prior_weight": value.prior_weight,
+                     "fields": [{"comparison": e.comparison, "level": e.level, "weight": e.weight} for e in value.fields]}
+        out[f.name] = value
+    return out
 
 
 def _id_variants(clean: str) -> list[str]:
