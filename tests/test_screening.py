@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -229,7 +230,7 @@ def test_many_agencies_lists_what_the_person_receives_without_the_program_applie
     names = {x.code: x.name for x in index.catalog.programs}
     theirs = {names[c] for c in pd.read_parquet(run_dir / "records.parquet").query("person_id == @person.person_id")["program"]}
     assert set(listed) <= theirs
-    assert n_agencies == len(multi[0].agencies) - 1  # the agencies counted are those of the records received
+    assert n_agencies == len(multi[0].agencies)  # the agencies counted are those of the records received
 
 
 # -- scope: what one agency reads -------------------------------------------------------
@@ -345,3 +346,62 @@ def test_records_added_to_the_index_screen_as_if_they_were_of_the_run(run_dir, d
             assert screen(joined, app).to_dict(mask=False, scope=scope) == expected, (app, scope)
     # the index it was joined to answers as before
     assert not screen(base, _app(gone, "MZJ-DB")).matches
+    # the joined groupings hold what the built ones hold, person by person and household by household
+    # (records inserted in place, not sorted again: ScreeningIndex.with_records)
+    def grouped(index, order, start, vocab, values):
+        ids = index.data.vocab[vocab].values
+        return {ids[g]: sorted(values[order[start[g]:start[g + 1]]].tolist()) for g in range(len(ids))
+                if start[g + 1] > start[g]}
+
+    for ix in (full, joined):
+        r = ix.data.records
+        assert (np.diff(r.person) >= 0).all()
+    assert {pid: sorted(full.data.records.record_id[full.rows_of(np.array([full.person_code(pid)]))].tolist())
+            for pid in full.data.vocab["person"].values} == {
+        pid: sorted(joined.data.records.record_id[joined.rows_of(np.array([joined.person_code(pid)]))].tolist())
+        for pid in full.data.vocab["person"].values}
+    for ix in (full, joined):
+        assert (ix.data.records.household[ix.household_records] == np.repeat(
+            np.arange(len(ix.household_record_start) - 1), np.diff(ix.household_record_start))).all()
+    assert grouped(full, full.household_records, full.household_record_start, "household", full.data.records.record_id) == \
+        grouped(joined, joined.household_records, joined.household_record_start, "household", joined.data.records.record_id)
+    assert grouped(full, full.mention_order, full.mention_start, "person", full.data.mentions.record_id) == \
+        grouped(joined, joined.mention_order, joined.mention_start, "person", joined.data.mentions.record_id)
+    person_ids = lambda ix: ix.data.vocab["person"].values  # noqa: E731
+    assert grouped(full, full.household_persons, full.household_person_start, "household", person_ids(full)) == \
+        grouped(joined, joined.household_persons, joined.household_person_start, "household", person_ids(joined))
+
+
+def test_full_detail_counts_the_existing_records_agencies_not_the_applications(index, dibao_holder):
+    """An agency screening an application approved elsewhere (another agency's program) reads the
+    conflict in full when every existing record involved is its own: the application's content is
+    its own input (on the base the application's agency made it scoped)."""
+    from relieflink.visibility import Scope
+
+    result = screen(index, _app(dibao_holder, "MZJ-TK", agency="jd-hushu"))
+    excl = next(c for c in result.conflicts if c.rule_id == "EXCL-STATUS")
+    assert excl.agencies == ["mzj"]
+    as_mzj = next(c for c in result.to_dict(scope=Scope("mzj"))["conflicts"] if c["rule_id"] == "EXCL-STATUS")
+    assert as_mzj["full_detail"] and as_mzj["explanation_zh"] == result.to_dict()["conflicts"][
+        [c.rule_id for c in result.conflicts].index("EXCL-STATUS")]["explanation_zh"]
+    as_hushu = next(c for c in result.to_dict(scope=Scope("jd-hushu"))["conflicts"] if c["rule_id"] == "EXCL-STATUS")
+    assert not as_hushu["full_detail"]
+
+
+def test_a_benefit_whose_records_carry_no_amount_shows_no_amount(run_dir, index, capsys):
+    """A disability certificate (CL-CZ) has no amount: the answer says none, not 0.0."""
+    r = pd.read_parquet(run_dir / "records.parquet")
+    p = pd.read_parquet(run_dir / "persons.parquet").set_index("person_id")
+    holders = sorted(pid for pid in r.loc[r["program"].eq("CL-CZ"), "person_id"].dropna().unique()
+                     if isinstance(p.at[pid, "id_number"], str))
+    person = p.loc[holders[0]]
+    result = screen(index, Application(name=person["name"], id_number=person["id_number"], program="MZJ-DB",
+                                       period_start="2015-06-01"))
+    cert = next(b for b in result.benefits if b.program == "CL-CZ")
+    assert cert.amount is None and result.to_dict()["benefits"][result.benefits.index(cert)]["amount"] is None
+    paid = [b for b in result.benefits if b.program != "CL-CZ" and b.program in set(r.loc[r["amount"].notna(), "program"])]
+    assert all(b.amount is not None for b in paid if not r[(r["person_id"] == b.person_id) & (r["program"] == b.program)]["amount"].isna().all())
+    assert main(["screen", str(run_dir), "--name", person["name"], "--id", person["id_number"], "--program", "MZJ-DB",
+                 "--start", "2015-06-01"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "CL-CZ" in x or "残疾" in x and "已享受" in x)
+    assert "金额" not in line

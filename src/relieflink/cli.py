@@ -458,7 +458,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     try:
         result = screen(index, Application(name=args.name, program=args.program, period_start=args.start,
                                            period_end=args.end, id_number=args.id, subdistrict=args.subdistrict,
-                                           amount=args.amount))
+                                           amount=args.amount, phone=args.phone))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -472,10 +472,15 @@ def cmd_screen(args: argparse.Namespace) -> int:
     if not data["matches"]:
         print("未找到匹配人员：上期数据中无此人的救助记录。")
     for m in data["matches"]:
-        print(f"匹配：{m['person_id']}  {m['name']} {m['id_number'] or '（无有效身份证号）'}  出生 {m['birth_date'] or '—'}  {m['how_zh']}")
+        print(f"匹配：{m['person_id']}  {m['name']} {m['id_number'] or '（无有效身份证号）'}  出生 {m['birth_date'] or '—'}  {m['how_zh']}"
+              + (f"  匹配概率 {m['probability']:.4f}" if m["probability"] is not None else ""))
+        if m["evidence"]:
+            e = m["evidence"]
+            print(f"    证据（比特）：先验 {e['prior_weight']:+.2f}；" + "；".join(
+                f"{f['comparison']} {f['level']} {f['weight']:+.2f}" for f in e["fields"]) + f"；合计 {e['match_weight']:+.2f}")
         for b in (b for b in data["benefits"] if b["person_id"] == m["person_id"]):
             print(f"    已享受：{b['program_name']}（{b['agency']}）{b['records']}条 {b['first'] or ''}—{b['last'] or '至今'}"
-                  f" 金额{b['amount']:,.2f}元")
+                  + (f" 金额{b['amount']:,.2f}元" if b["amount"] is not None else ""))
     if data["more_name_matches"]:
         print(f"另有 {data['more_name_matches']} 人仅姓名相同，未列出（请提供身份证号）。")
     for c in data["conflicts"]:
@@ -648,6 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", help="last day (default: the start: one month of a monthly benefit, the day of a grant)")
     p.add_argument("--subdistrict", help="subdistrict code of the application (jd-hushu, ...)")
     p.add_argument("--amount", type=float, help="amount applied for, in yuan (0 or more)")
+    p.add_argument("--phone", help="applicant's phone (linkage evidence for the match probability)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (an unknown number is null)")
     p.add_argument("--no-mask", action="store_true", help="show full names and IDs (authorized staff only)")
     p.set_defaults(func=cmd_screen)

@@ -31,6 +31,7 @@ from relieflink.progress import StageCallback, notify
 if TYPE_CHECKING:
     from relieflink.audit.periods import AuditPeriod
     from relieflink.linkage.settings import Settings
+    from relieflink.linkage.table import Table
     from relieflink.review.apply import Unmatched
 
 
@@ -49,6 +50,7 @@ class Run:
     flags: pd.DataFrame | None = None
     held: pd.DataFrame | None = None
     linkage_model: Settings | None = None  # the trained model
+    linkage_table: Table | None = None  # the linker's node table (LinkResult.table): the screening index's evidence
     linkage_settings: Settings | str = "relief"  # a name under schemas/linkage/, a file, or loaded settings
     decisions: list = field(default_factory=list)
     refused_decisions: list[str] = field(default_factory=list)
@@ -132,6 +134,7 @@ class Run:
         self.mentions, self.records = tables["mentions"], tables["records"]
         self.persons, self.households, self.pairs = tables["persons"], tables["households"], tables["pairs"]
         self.linkage_model = linked.model
+        self.linkage_table = linked.result.table
         self._done("linkage", started, persons=len(self.persons), households=int(self.households["household_id"].nunique()))
 
     def _settle_applications(self, tables: dict[str, pd.DataFrame]) -> None:
@@ -253,7 +256,7 @@ class Run:
 
             # screening (联审联批) reads these arrays: ScreeningIndex.open(OUT) loads, never rebuilds
             ScreeningIndex.write_for_run(staging, self.persons, self.records, self.mentions, self.config.catalog,
-                                         self.flags)
+                                         self.flags, self.linkage_table)
         write_json(staging / "run.json", self._manifest(staging))
         if self.flags is not None:
             from relieflink.report import write_reports

@@ -82,6 +82,17 @@ class Vocab:
         self._masks.clear()
         return len(self.values) - 1
 
+    def with_values(self, values: Iterable[object]) -> Vocab:
+        """A copy with ``values`` appended (those it lacks; equality-only columns), its lookup
+        copied rather than rebuilt (screening joins a few records to a million-row index)."""
+        index = self.index
+        new = list(dict.fromkeys(v for v in values if v is not None and v not in index))
+        if not new:
+            return self
+        out = Vocab(np.append(self.values, np.array(new, dtype=object)))
+        out._index = {**index, **{v: len(self.values) + i for i, v in enumerate(new)}}
+        return out
+
     def mask(self, wanted: Iterable[object]) -> np.ndarray:
         """A lookup table: ``mask(values)[codes]`` says which codes are one of ``values`` (the
         last slot, for code -1, is False)."""

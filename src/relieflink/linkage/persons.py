@@ -28,7 +28,7 @@ from scipy.sparse.csgraph import connected_components
 from relieflink.ingest.schema import write_parquet
 from relieflink.linkage.engine import Linker, LinkResult
 from relieflink.linkage.fingerprint import mention_fingerprints
-from relieflink.linkage.prepare import per_value
+from relieflink.linkage.prepare import per_value, with_solo
 from relieflink.linkage.settings import Households, Settings
 from relieflink.linkage.table import NULL
 
@@ -134,11 +134,7 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
     m = mentions.reset_index(drop=True)
     if "fingerprint" not in m or m["fingerprint"].isna().any():  # ingest leaves the column empty
         m["fingerprint"] = mention_fingerprints(m, records).to_numpy()
-    if {"id_clean", "id_number"} <= set(m.columns):
-        # rows without any ID: keyed by their fingerprint, so that identical name-only rows are
-        # not collapsed into one node before linkage (the preparer keeps it for no-ID nodes only)
-        noid = (m["id_clean"].isna() & m["id_number"].isna()).to_numpy()
-        m = m.assign(solo=np.where(noid, m["fingerprint"].to_numpy(dtype=object), None))
+    m = with_solo(m)
     before = None
     if previous is not None:  # per mention: its person last month, coded (-1: not in the previous run)
         known = pd.Series(previous["person_id"].to_numpy(dtype=object), index=previous["fingerprint"].to_numpy(dtype=object))

@@ -29,6 +29,9 @@ from relieflink.audit import RuleSet, load_rules
 from relieflink.audit.columns import AuditInput, MentionColumns, PersonColumns, RecordColumns, Vocab, recode
 from relieflink.config import load_catalog
 from relieflink.config.catalog import Catalog
+from relieflink.linkage.settings import Settings
+from relieflink.linkage.table import Table
+from relieflink.screening.evidence import MODEL_FILE, LinkEvidence
 from relieflink.screening.store import DIRECTORY, read_arrays, write_arrays
 
 #: the file an application's record is said to come from (never a file of the run)
@@ -140,6 +143,8 @@ class ScreeningIndex:
     run_dir: Path | None = None
     # the run's active flags about a person (reviewer decisions applied): sorted flag_key values
     flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    # the run's linkage nodes and trained model, for match probabilities (None: a run without a model)
+    evidence: LinkEvidence | None = None
     # screening's rule sets per program applied for, built on first use
     rules_cache: dict[str, list] = field(default_factory=dict, repr=False)
     next_record_id: int = field(init=False)  # no record of the run has it: the application's record
@@ -156,8 +161,13 @@ class ScreeningIndex:
     @classmethod
     def build(cls, persons: pd.DataFrame, records: pd.DataFrame, mentions: pd.DataFrame,
               catalog: Catalog | None = None, ruleset: RuleSet | None = None, run_dir: Path | None = None,
-              flags: pd.DataFrame | None = None) -> ScreeningIndex:
-        """The index of a run's tables (records with a person only: screening asks about persons)."""
+              flags: pd.DataFrame | None = None, model: Settings | None = None,
+              link_table: Table | None = None) -> ScreeningIndex:
+        """The index of a run's tables (records with a person only: screening asks about persons).
+        ``model``: the run's trained linkage model (``linkage_model.json``), for match
+        probabilities; ``mentions`` then are all of the run's (the linker's input), and
+        ``link_table`` the linker's own node table when at hand (``LinkResult.table``; the
+        mentions' ``link_node`` name its rows), else the nodes are prepared again."""
         catalog = catalog or load_catalog()
         ruleset = ruleset or load_rules(catalog=catalog)
         records = records[records["person_id"].notna()]
@@ -182,6 +192,7 @@ class ScreeningIndex:
             by_name=by_name,
             by_pinyin=KeyLookup.build(linked["name_pinyin"].astype(object).to_numpy(), m_person),
             catalog=catalog, ruleset=ruleset, run_dir=run_dir, flagged=flagged_keys(flags),
+            evidence=_evidence(mentions, model, link_table),
         )
         return index
 
@@ -197,9 +208,9 @@ class ScreeningIndex:
             )
         persons = pd.read_parquet(run_dir / "persons.parquet", columns=PERSON_COLUMNS)
         records = _read(run_dir / "records.parquet", RECORD_COLUMNS)
-        mentions = pd.read_parquet(run_dir / "mentions.parquet", columns=MENTION_COLUMNS)
+        mentions = pd.read_parquet(run_dir / "mentions.parquet")
         flags = pd.read_parquet(run_dir / "flags.parquet") if (run_dir / "flags.parquet").exists() else None
-        return cls.build(persons, records, mentions, catalog, ruleset, run_dir, flags)
+        return cls.build(persons, records, mentions, catalog, ruleset, run_dir, flags, run_model(run_dir))
 
     @classmethod
     def open(cls, run_dir: Path, catalog: Catalog | None = None, ruleset: RuleSet | None = None) -> ScreeningIndex:
@@ -227,28 +238,35 @@ class ScreeningIndex:
             return self
         d = self.data
         extra = AuditInput.from_frames(records, persons, mentions, self.catalog, self.ruleset)
-        vocab = {k: Vocab(v.values) for k, v in d.vocab.items()}  # Vocab.code(add=) appends to a copy of values
+        vocab = dict(d.vocab)  # a vocabulary the records add to is copied (Vocab.with_values), the others shared
 
         def codes_in(column: str) -> np.ndarray:
             """Each code of ``extra``'s vocabulary in the joined one (last slot: -1 stays -1)."""
-            return np.array([vocab[column].code(v, add=True) for v in extra.vocab[column].values.tolist()] + [-1],
-                            dtype=np.int32)
+            values = extra.vocab[column].values.tolist()
+            vocab[column] = joined = vocab[column].with_values(values)
+            return np.array([joined.code(v) for v in values] + [-1], dtype=np.int32)
 
         person, household = codes_in("person"), codes_in("household")
         r = extra.records
         added = replace(r, person=person[r.person], household=household[r.household],
                         text={c: codes_in(c)[v] for c, v in r.text.items()})
-        both = RecordColumns.concat([d.records, added])
-        both = both.take(np.lexsort((both.record_id, both.person)))
+        added = added.take(np.lexsort((added.record_id, added.person)))
         n_persons, n_households = len(vocab["person"]), len(vocab["household"])
+
+        # the records inserted at the end of their person's rows (record ids after the run's): the
+        # arrays are copied with the few rows in place, never sorted again
+        person_start = _extended(d.person_start, n_persons)
+        at = person_start[added.person.astype(np.int64) + 1]
+        both = RecordColumns.from_arrays({k: np.insert(v, at, added.arrays()[k]) for k, v in d.records.arrays().items()})
+        moved = at + np.arange(len(at))  # the added records' positions in ``both``
+        person_start = person_start + np.r_[0, np.cumsum(np.bincount(added.person, minlength=n_persons))]
 
         # the persons the run does not know, after the run's (in the order of their new codes)
         fresh = np.flatnonzero(person[:-1] >= d.n_persons)
         fresh = fresh[np.argsort(person[fresh])]
         p, q = d.persons, extra.persons
         names = q.name[fresh]
-        name_code = pd.Series(p.name_code[p.known], index=p.name[p.known]).groupby(level=0).first()
-        new_code = pd.Series(names).map(name_code).fillna(-1).to_numpy(dtype=np.int64)
+        new_code = np.array([self._name_code(n) for n in names.tolist()], dtype=np.int64)
         unseen = pd.Series(names[new_code < 0]).dropna().unique()
         new_code[new_code < 0] = pd.Series(names[new_code < 0]).map(
             dict(zip(unseen, len(p.name_count) + np.arange(len(unseen))))).fillna(-1).to_numpy(dtype=np.int64)
@@ -261,17 +279,25 @@ class ScreeningIndex:
             + np.r_[p.name_count, np.zeros(len(unseen), dtype=p.name_count.dtype)])
         m = extra.mentions
         source = codes_in("source")
-        mentions_both = MentionColumns(np.r_[d.mentions.person, person[m.person]].astype(d.mentions.person.dtype),
+        new_mention_person = person[m.person].astype(d.mentions.person.dtype)
+        mentions_both = MentionColumns(np.r_[d.mentions.person, new_mention_person],
                                        np.r_[d.mentions.source, source[m.source]].astype(d.mentions.source.dtype),
                                        np.r_[d.mentions.record_id, m.record_id])
-        data = AuditInput(records=both, persons=people, mentions=mentions_both, vocab=vocab,
-                          person_start=np.searchsorted(both.person, np.arange(n_persons + 1), side="left").astype(np.int64),
+        data = AuditInput(records=both, persons=people, mentions=mentions_both, vocab=vocab, person_start=person_start,
                           person_rows=np.r_[d.person_rows, person[fresh[q.known[fresh]]]].astype(d.person_rows.dtype))
-        mention_order, mention_start = _by(mentions_both.person, n_persons)
-        hh_records, hh_record_start = _by(both.household, n_households)
-        hh_persons, hh_person_start = _by(people.household, n_households)
+        # the groupings take the new members in place (as _by would order them)
+        mention_order, mention_start = _grouped_with(
+            self.mention_order, self.mention_start, d.mentions.person[self.mention_order], n_persons,
+            new_mention_person, len(d.mentions) + np.arange(len(m)))
+        shifted = self.household_records + np.searchsorted(at, self.household_records, side="right")
+        hh_records, hh_record_start = _grouped_with(shifted, self.household_record_start, both.household[shifted],
+                                                    n_households, both.household[moved], moved)
+        hh_persons, hh_person_start = _grouped_with(
+            self.household_persons, self.household_person_start, p.household[self.household_persons], n_households,
+            people.household[d.n_persons:], np.arange(d.n_persons, n_persons))
         linked = mentions[mentions["person_id"].notna()]
-        m_person = recode(linked["person_id"].astype(object), vocab["person"])
+        person_codes = vocab["person"].index
+        m_person = np.array([person_codes.get(v, -1) for v in linked["person_id"].astype(object).tolist()], dtype=np.int32)
         return replace(
             self, data=data, mention_order=mention_order, mention_start=mention_start,
             household_records=hh_records, household_record_start=hh_record_start,
@@ -279,7 +305,17 @@ class ScreeningIndex:
             by_id=self.by_id.with_keys(linked["id_number"].astype(object).to_numpy(), m_person),
             by_name=self.by_name.with_keys(np.r_[linked["name"].astype(object).to_numpy(), names], np.r_[m_person, person[fresh]]),
             by_pinyin=self.by_pinyin.with_keys(linked["name_pinyin"].astype(object).to_numpy(), m_person),
+            evidence=None if self.evidence is None else self.evidence.with_mentions(len(m.person)),
         )
+
+    def _name_code(self, name: object) -> int:
+        """The name code of a name some person of the run bears (-1: none)."""
+        if not isinstance(name, str):
+            return -1
+        p = self.data.persons
+        bearers = self.by_name.get(name)
+        bearers = bearers[p.known[bearers] & (p.name[bearers] == name)]
+        return int(p.name_code[bearers[0]]) if len(bearers) else -1
 
     # -- on disk --------------------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
@@ -295,6 +331,8 @@ class ScreeningIndex:
         for name in ("id", "name", "pinyin"):
             lookup = getattr(self, f"by_{name}")
             out[f"k_{name}_keys"], out[f"k_{name}_persons"] = lookup.keys, lookup.persons
+        if self.evidence is not None:
+            out.update(self.evidence.arrays())
         return out
 
     def write(self, run_dir: Path) -> None:
@@ -304,13 +342,15 @@ class ScreeningIndex:
 
     @classmethod
     def write_for_run(cls, run_dir: Path, persons: pd.DataFrame, records: pd.DataFrame, mentions: pd.DataFrame,
-                      catalog: Catalog, flags: pd.DataFrame) -> None:
+                      catalog: Catalog, flags: pd.DataFrame, link_table: Table | None = None) -> None:
         """Build the index of a run's tables and write it into ``run_dir`` (a staging folder):
-        by the run, and again by ``relieflink report`` when new decisions change the flags
-        (the index knows which flags are already raised and which were dismissed)."""
+        by the run (with the linker's node table), and again by ``relieflink report`` when new
+        decisions change the flags (the index knows which flags are already raised and which
+        were dismissed)."""
         from relieflink.audit import load_rules
 
-        cls.build(persons, records, mentions, catalog, load_rules(catalog=catalog), flags=flags).write(run_dir)
+        cls.build(persons, records, mentions, catalog, load_rules(catalog=catalog), flags=flags,
+                  model=run_model(run_dir), link_table=link_table).write(run_dir)
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray], catalog: Catalog, ruleset: RuleSet,
@@ -329,6 +369,7 @@ class ScreeningIndex:
             by_id=KeyLookup(a["k_id_keys"], a["k_id_persons"]), by_name=KeyLookup(a["k_name_keys"], a["k_name_persons"]),
             by_pinyin=KeyLookup(a["k_pinyin_keys"], a["k_pinyin_persons"]),
             catalog=catalog, ruleset=ruleset, run_dir=run_dir, flagged=np.asarray(a["flagged"]),
+            evidence=LinkEvidence.from_arrays(a, run_dir),
         )
 
     # -- lookups ----------------------------------------------------------------------------
@@ -349,6 +390,46 @@ class ScreeningIndex:
         """Record positions of persons (in the input's order: by person, then record id)."""
         s = self.data.person_start
         return _ranges(s[persons], s[np.asarray(persons) + 1])
+
+
+def _evidence(mentions: pd.DataFrame, model: Settings | None, link_table: Table | None) -> LinkEvidence | None:
+    """The linkage evidence of a run's mentions (None without a trained model)."""
+    if model is None:
+        return None
+    linked = mentions["person_id"].notna().to_numpy()
+    if link_table is not None and "link_node" in mentions:
+        return LinkEvidence.from_table(link_table, mentions["link_node"].to_numpy()[linked], model)
+    return LinkEvidence.build(mentions, np.flatnonzero(linked), model)
+
+
+def run_model(run_dir: Path) -> Settings | None:
+    """The trained linkage model of a run folder (``linkage_model.json``), None without one."""
+    path = Path(run_dir) / MODEL_FILE
+    if not path.exists():
+        return None
+    settings = Settings.load(path)
+    return settings if settings.is_trained and settings.prepare == "relief" else None
+
+
+def _extended(start: np.ndarray, n: int) -> np.ndarray:
+    """Group offsets (``_by``'s) for ``n`` groups: the groups beyond ``start``'s are empty, at its end."""
+    return np.r_[start, np.full(n + 1 - len(start), start[-1] if len(start) else 0)].astype(np.int64)
+
+
+def _grouped_with(order: np.ndarray, start: np.ndarray, group_of: np.ndarray, n: int, groups: np.ndarray,
+                  values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_by``'s (order, offsets) for ``n`` groups with ``values`` added under ``groups`` (-1: none):
+    each group's values stay ascending. ``group_of``: the group of each value of ``order``."""
+    keep = np.asarray(groups) >= 0
+    g, v = np.asarray(groups, dtype=np.int64)[keep], np.asarray(values, dtype=np.int64)[keep]
+    start = _extended(start, n)
+    if not len(g):
+        return order, start
+    o = np.lexsort((v, g))
+    g, v = g[o], v[o]
+    width = np.int64(max(int(order.max(initial=0)), int(v.max())) + 1)
+    at = np.searchsorted(np.asarray(group_of, dtype=np.int64) * width + order, g * width + v)
+    return np.insert(order, at, v), start + np.r_[0, np.cumsum(np.bincount(g, minlength=n))]
 
 
 def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ duplicate or an exclusive status is (tests/test_screening_agreement.py).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 
 import numpy as np
@@ -43,9 +43,11 @@ from relieflink.audit.engine import FlagColumns, assemble_flags, find_all
 from relieflink.audit.explain import Explainer, FlagFacts, masked_id, masked_name
 from relieflink.audit.periods import AuditPeriod
 from relieflink.audit.rules import programs_of
-from relieflink.identity.names import normalize_name
+from relieflink.identity.names import normalize_name, split_name
 from relieflink.identity.resident_id import ids_one_typo_away, normalize_id
 from relieflink.privacy import Masker
+from relieflink.linkage.prepare import prepare_relief_one
+from relieflink.screening.evidence import MatchEvidence
 from relieflink.screening.index import APPLICATION_FILE, ScreeningIndex, _ranges
 from relieflink.visibility import Scope
 
@@ -57,6 +59,8 @@ ID_STATUS_ZH = {"valid": "有效", "upgraded_15": "15位旧号（已升为18位�
                 "excel_damaged": "被Excel损坏（科学计数法）", "bad_date": "出生日期无效", "malformed": "格式错误",
                 "missing": "未填写"}
 _DAY0 = np.datetime64("1970-01-01", "D")
+_EPOCH = date(1970, 1, 1)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
 #: how a match may show the person's ID and birth date to an agency that knows none of their
 #: records: the application's own evidence (an ID, a birth date) agreed
 IDENTIFIED = frozenset({"valid_id", "id_typo", "name_birth", "pinyin_birth"})
@@ -80,6 +84,7 @@ class Application:
     amount: float | None = None
     agency: str | None = None
     category: str | None = None
+    phone: str | None = None  # linkage evidence only
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,12 @@ class Match:
     name: str
     id_number: str | None
     birth_date: str | None
+    # the run's linkage model on the application and the person's best mention (None: no model)
+    evidence: MatchEvidence | None = None
+
+    @property
+    def probability(self) -> float | None:
+        return None if self.evidence is None else self.evidence.probability
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,7 @@ class Benefit:
     records: int
     first: str | None
     last: str | None  # None while ongoing
-    amount: float
+    amount: float | None  # None when no record of it carries an amount (a certificate, a status)
     ongoing: bool = False  # a monthly benefit or a status without an end
 
 
@@ -123,7 +134,8 @@ class Conflict:
     title_en: str = ""
     explanation_scoped_zh: str = ""  # without amounts and record counts (visibility.Scope)
     explanation_scoped_en: str = ""
-    agencies: list[str] = field(default_factory=list)  # of every involved record, the application's included
+    # of every existing record involved; the application is left out: its content is the asker's own input
+    agencies: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -165,35 +177,44 @@ class ScreeningResult:
         agreed (:data:`IDENTIFIED`) or the agency knows the person from its own records."""
         m = Masker(mask)
         scope = scope or self.scope or Scope(None)
-        app = asdict(self.application)
+        app = _plain(self.application)
         app["name"], app["id_number"] = m.name(app["name"]), m.id(app["id_number"]) or None
         app["period_start"], app["period_end"] = str(app["period_start"]), str(app["period_end"]) if app["period_end"] else None
 
-        owned = scope.owns([b.agency for b in self.benefits]) if self.benefits else np.zeros(0, bool)
-        known_here = {b.person_id for b, own in zip(self.benefits, owned.tolist()) if own}
+        # one call of the visibility contract per question for the whole answer (not per conflict)
+        flags: list[Conflict | Entitlement] = [*self.conflicts, *self.entitlements]
+        records = [r.get("agency") for c in self.conflicts for r in c.records]
+        owned_all = scope.owns([b.agency for b in self.benefits] + records).tolist() if self.benefits or records else []
+        owned, owned_records = owned_all[:len(self.benefits)], iter(owned_all[len(self.benefits):])
+        # the application's content is the asker's own: only the existing records' agencies count
+        full_of = (scope.full_detail(pd.Series([list(dict.fromkeys(c.agencies)) for c in flags], dtype=object)).tolist()
+                   if flags else [])
+        full_detail = {id(c): full or not c.agencies for c, full in zip(flags, full_of)}
+        known_here = {b.person_id for b, own in zip(self.benefits, owned) if own}
 
         def benefit(b: Benefit, own: bool) -> dict[str, object]:
-            d = asdict(b)
+            d = _plain(b)
             d["own"] = own
             if not own:
                 d["records"] = d["amount"] = None
             return d
 
         def match(x: Match) -> dict[str, object]:
-            d = {**asdict(x), "name": m.name(x.name), "id_number": m.id(x.id_number) or None, "how_zh": MATCH_ZH[x.how]}
+            d = {**_plain(x), "name": m.name(x.name), "id_number": m.id(x.id_number) or None, "how_zh": MATCH_ZH[x.how],
+                 "probability": x.probability}
             if not (x.how in IDENTIFIED or x.person_id in known_here or scope.is_platform):
                 d["id_number"] = d["birth_date"] = None
             return d
 
         def flagged(c: Conflict | Entitlement) -> dict[str, object]:
-            d = asdict(c)
-            full = bool(scope.full_detail(pd.Series([list(dict.fromkeys(c.agencies))], dtype=object))[0])
+            d = _plain(c)
+            full = full_detail[id(c)]
             zh, en = (c.explanation_zh, c.explanation_en) if full else (c.explanation_scoped_zh, c.explanation_scoped_en)
             d["explanation_zh"], d["explanation_en"] = m.text(zh), m.text(en)
             d.pop("explanation_scoped_zh"), d.pop("explanation_scoped_en")
             d["full_detail"] = full
             if "records" in d:
-                own = scope.owns([r.get("agency") for r in c.records]).tolist() if c.records else []
+                own = [next(owned_records) for _ in c.records]
                 d["records"] = [r for r, o in zip(c.records, own) if o]
                 d["other_records"] = [{k: r.get(k) for k in OTHER_RECORD} for r, o in zip(c.records, own) if not o]
             return d
@@ -203,11 +224,28 @@ class ScreeningResult:
             "id_status": self.id_status,
             "id_status_zh": ID_STATUS_ZH.get(self.id_status) if self.id_status else None,
             "matches": [match(x) for x in self.matches],
-            "benefits": [benefit(b, own) for b, own in zip(self.benefits, owned.tolist())],
+            "benefits": [benefit(b, own) for b, own in zip(self.benefits, owned)],
             "conflicts": [flagged(c) for c in self.conflicts],
             "entitlements": [flagged(e) for e in self.entitlements],
             "more_name_matches": self.more_name_matches,
         }
+
+
+def _plain(obj: object) -> dict[str, object]:
+    """A dataclass of the answer as a JSON-ready dict: what ``dataclasses.asdict`` gives, without
+    its deep copies (most of ``to_dict``'s time): lists and dicts copied one level, the match
+    evidence spelled out."""
+    out: dict[str, object] = {}
+    for f in fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        if isinstance(value, list):
+            value = [dict(v) if isinstance(v, dict) else v for v in value]
+        elif isinstance(value, MatchEvidence):
+            value = {"probability": value.probability, "match_weight": value.match_weight,
+                     "prior_weight": value.prior_weight,
+                     "fields": [{"comparison": e.comparison, "level": e.level, "weight": e.weight} for e in value.fields]}
+        out[f.name] = value
+    return out
 
 
 def _id_variants(clean: str) -> list[str]:
@@ -219,12 +257,15 @@ def _day_number(value: date | str | None) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, date):
-        return (value - date(1970, 1, 1)).days
-    return int((pd.Timestamp(value).to_datetime64().astype("datetime64[D]") - _DAY0).astype(np.int64))
+        return (value - _EPOCH).days
+    try:
+        return (date.fromisoformat(value.strip()) - _EPOCH).days
+    except ValueError:
+        return int((pd.Timestamp(value).to_datetime64().astype("datetime64[D]") - _DAY0).astype(np.int64))
 
 
 def _date_text(day: int) -> str:
-    return str(_DAY0 + np.timedelta64(int(day), "D"))
+    return date.fromordinal(_EPOCH_ORDINAL + int(day)).isoformat()
 
 
 def _day_text(day: int) -> str | None:
@@ -266,12 +307,41 @@ def _match(index: ScreeningIndex, name: str | None, pinyin: str | None, valid: s
     return sorted(found.items(), key=lambda item: (MATCH_ORDER.index(item[1]), ids[item[0]]))
 
 
-def _as_match(index: ScreeningIndex, p: int, how: str) -> Match:
+def _as_match(index: ScreeningIndex, p: int, how: str, evidence: MatchEvidence | None = None) -> Match:
     people = index.data.persons
     b = int(people.birth_day[p])
     id_number = people.id_number[p]
     return Match(index.person_id(p), how, str(people.name[p]), id_number if isinstance(id_number, str) else None,
-                 _date_text(b) if b != NO_DAY else None)
+                 _date_text(b) if b != NO_DAY else None, evidence)
+
+
+def application_features(name: str | None, pinyin: str | None, status: str | None, valid: str | None,
+                         clean: str | None, subdistrict: str | None, phone: str | None) -> dict[str, object]:
+    """The application as one mention, prepared for linkage like the run's mentions
+    (:func:`~relieflink.linkage.prepare.prepare_relief_one`): a valid ID gives the birth date
+    and the sex, as the ingest derives them (the 17th digit: odd for men)."""
+    birth = sex = None
+    if valid:
+        birth = date(int(valid[6:10]), int(valid[10:12]), int(valid[12:14]))
+        sex = "M" if int(valid[16]) % 2 else "F"
+    if phone:
+        from relieflink.identity.phones import normalize_phones
+
+        normalized = normalize_phones(pd.Series([phone], dtype=object))["phone"].iat[0]
+        phone = normalized if isinstance(normalized, str) else None
+    return prepare_relief_one({"name": name, "surname": split_name(name)[0] if name else None, "name_pinyin": pinyin,
+                               "id_status": status, "id_number": valid, "id_clean": clean, "birth_date": birth,
+                               "sex": sex, "phone": phone, "subdistrict": subdistrict})
+
+
+def _evidence(index: ScreeningIndex, found: list[tuple[int, str]], name: str | None, pinyin: str | None,
+              status: str | None, valid: str | None, clean: str | None, app: Application) -> list[MatchEvidence | None]:
+    """Each candidate's match probability and field-by-field evidence (:mod:`relieflink.screening.evidence`)."""
+    if index.evidence is None or not found:
+        return [None] * len(found)
+    row = application_features(name, pinyin, status, valid, clean, app.subdistrict, app.phone)
+    ms = index.mention_start
+    return index.evidence.best_of(row, [index.mention_order[ms[p]:ms[p + 1]] for p, _ in found])
 
 
 def _benefits(index: ScreeningIndex, persons: list[int]) -> list[Benefit]:
@@ -294,6 +364,7 @@ def _benefits(index: ScreeningIndex, persons: list[int]) -> list[Benefit]:
     per = r.periodicity[pos]
     ongoing = np.logical_or.reduceat((end == NO_DAY) & ((per == MONTHLY) | (per == STATUS)), starts)
     amount = np.add.reduceat(np.nan_to_num(r.amount[pos], nan=0.0), starts)
+    has_amount = np.logical_or.reduceat(~np.isnan(r.amount[pos]), starts)
     big = np.iinfo(np.int64).max
     first = np.minimum.reduceat(np.where(start != NO_DAY, start, big), starts)
     last_day = np.where(end != NO_DAY, end, start)
@@ -305,9 +376,10 @@ def _benefits(index: ScreeningIndex, persons: list[int]) -> list[Benefit]:
     ids = d.vocab["person"].values[person[starts]].tolist()
     return [Benefit(str(pid), str(code), names.get(code, str(code)), str(ag), int(n),
                     _date_text(f) if f != big else None, None if is_open or l == -big else _date_text(l),
-                    round(float(a), 2), bool(is_open))
-            for pid, code, ag, n, f, l, a, is_open in zip(ids, codes, agencies, count.tolist(), first.tolist(),
-                                                          last.tolist(), amount.tolist(), ongoing.tolist())]
+                    round(float(a), 2) if has else None, bool(is_open))
+            for pid, code, ag, n, f, l, a, has, is_open in zip(ids, codes, agencies, count.tolist(), first.tolist(),
+                                                               last.tolist(), amount.tolist(), has_amount.tolist(),
+                                                               ongoing.tolist())]
 
 
 def _rules_for(index: ScreeningIndex, program: str) -> list:
@@ -490,6 +562,11 @@ def _without_application(index: ScreeningIndex, data: AuditInput, flags: FlagCol
     return zh + more_zh, en + more_en, szh + more_zh, sen + more_en
 
 
+def _agencies(data: AuditInput, positions: np.ndarray) -> list[str]:
+    """The agencies of records (sorted, distinct)."""
+    return sorted({a for a in data.text("agency", data.records.text["agency"][positions]).tolist() if a is not None})
+
+
 def _answers(index: ScreeningIndex, data: AuditInput, flags: FlagColumns, app_positions: np.ndarray,
              persons: np.ndarray) -> tuple[list[Conflict], list[Entitlement]]:
     """Conflicts (duplicate and exclusion flags involving the application) and missed benefits
@@ -501,9 +578,11 @@ def _answers(index: ScreeningIndex, data: AuditInput, flags: FlagColumns, app_po
     conflicts, entitlements = [], []
     order = {int(p): i for i, p in enumerate(persons.tolist())}
     person_codes = data.vocab["person"]
+    is_app = np.zeros(len(r.person), dtype=bool)
+    is_app[app_positions] = True
     for k in range(len(flags)):
         involved = flags.involved[k]
-        with_app = bool(np.isin(involved, app_positions).any())
+        with_app = bool(is_app[involved].any())
         rule = index.ruleset.rules[c["reasons"][k][0][0]]
         title_zh, title_en = index.rule_titles.get(c["rule_id"][k], (c["rule_id"][k], c["rule_id"][k]))
         pid = c["person_id"][k]
@@ -512,12 +591,13 @@ def _answers(index: ScreeningIndex, data: AuditInput, flags: FlagColumns, app_po
             if pid is None or person_codes.index.get(pid, -1) not in order:
                 continue
             entitlements.append(Entitlement(pid, c["rule_id"][k], title_zh, list(c["missed_programs"][k]), texts[0], texts[1],
-                                            with_app, c["status"][k], texts[2], texts[3], sorted(c["agencies"][k])))
+                                            with_app, c["status"][k], texts[2], texts[3],
+                                            _agencies(data, involved[~is_app[involved]])))
             continue
         if not with_app:
             continue
         zh, en, szh, sen = _without_application(index, data, flags, k, app_positions, texts)
-        theirs = ~np.isin(involved, app_positions)
+        theirs = ~is_app[involved]
         existing = involved[theirs]
         files = data.text("file", r.text["file"][existing]).tolist()
         agencies = data.text("agency", r.text["agency"][existing]).tolist()
@@ -529,8 +609,7 @@ def _answers(index: ScreeningIndex, data: AuditInput, flags: FlagColumns, app_po
                                                   r.start_day[existing].tolist(), r.end_day[existing].tolist(), stakes)]
         known = index.already_flagged(c["rule_id"][k], pid, ((x["file"], x["row"]) for x in records))
         conflicts.append(Conflict(pid, c["rule_id"][k], c["category"][k], title_zh, zh, en, records, known, c["status"][k],
-                                  title_en, szh, sen, sorted({a for a in data.text("agency", r.text["agency"][involved]).tolist()
-                                                              if a is not None})))
+                                  title_en, szh, sen, sorted({a for a in agencies if a is not None})))
 
     def rank(x: Conflict | Entitlement) -> tuple:
         return (order.get(person_codes.index.get(x.person_id, -1), len(order)), x.rule_id, x.explanation_zh)
@@ -580,7 +659,8 @@ def screen(index: ScreeningIndex, application: Application, max_name_matches: in
     more = max(0, len(weak) - max_name_matches)
     if more:
         found = [f for f in found if f[1] != "name"] + weak[:max_name_matches]
-    matches = [_as_match(index, p, how) for p, how in found]
+    evidence = _evidence(index, found, name, pinyin, status, valid, clean, application)
+    matches = [_as_match(index, p, how, e) for (p, how), e in zip(found, evidence)]
     benefits = _benefits(index, [p for p, _ in found])
     conflicts: list[Conflict] = []
     entitlements: list[Entitlement] = []

@@ -85,6 +85,21 @@ class AppliedFor(_Out):
     amount: float | None
 
 
+class FieldEvidence(_Out):
+    comparison: str = Field(description="The linkage model's comparison (id, name, birth_date, sex, phone, ...).")
+    level: str = Field(description="The level that held (exact, one_substitution, pinyin, missing, disagree, ...).")
+    weight: float = Field(description="Its weight in bits (log2 m/u, term-frequency adjusted).")
+
+
+class MatchEvidence(_Out):
+    """The run's trained linkage model on the application and the person's best mention."""
+
+    probability: float
+    match_weight: float = Field(description="prior_weight plus the fields' weights, in bits.")
+    prior_weight: float
+    fields: list[FieldEvidence]
+
+
 class Match(_Out):
     person_id: str
     how: MatchHow = Field(description="valid_id: the ID names the person; id_typo: one typo away, same name; "
@@ -94,6 +109,9 @@ class Match(_Out):
     name: str | None
     id_number: str | None = Field(description="Null for a namesake known only from other agencies' records.")
     birth_date: date | None
+    probability: float | None = Field(description="Match probability under the run's linkage model: that of the "
+                                                  "person's best mention (null: the run has no model).")
+    evidence: MatchEvidence | None
 
 
 class Benefit(_Out):

@@ -53,7 +53,7 @@ def as_application(fields: dict) -> Application:
     """The library's application of the service's checked request fields (``ScreenRequest``)."""
     return Application(name=fields.get("name") or "", program=fields["program"], period_start=fields["period_start"],
                        period_end=fields.get("period_end"), id_number=fields.get("id_number"),
-                       subdistrict=fields.get("subdistrict"), amount=fields.get("amount"))
+                       subdistrict=fields.get("subdistrict"), amount=fields.get("amount"), phone=fields.get("phone"))
 
 
 def index_size(index: ScreeningIndex) -> tuple[int, int]:
