@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from relieflink.audit.arrays import kahan_sums, run_starts
+from relieflink.audit.arrays import distinct_columns, kahan_sums, run_starts
 from relieflink.audit.columns import NO_DAY, AuditInput
 from relieflink.audit.confidence import flag_link_probability
 from relieflink.audit.explain import Explainer, FlagFacts, masked_id, masked_name
@@ -276,7 +276,7 @@ def assemble_flags(found: list[tuple[int, Rule, Hits]], data: AuditInput, rulese
     if named.any():
         values = data.vocab["name_key"].values
         clean = np.array(["?" not in values[c] for c in names[named].tolist()], dtype=bool)
-        pairs = np.unique(np.stack([inv_flag[named][clean], names[named][clean]]), axis=1)
+        pairs = distinct_columns(np.stack([inv_flag[named][clean], names[named][clean]]))
         differing = np.bincount(pairs[0], minlength=n_flags) > 1 if pairs.size else np.zeros(n_flags, bool)
         weak |= differing
     status = np.where(review | weak, "review", "finding").astype(object)
