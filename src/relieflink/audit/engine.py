@@ -63,7 +63,9 @@ def _day_text(day: np.ndarray) -> np.ndarray:
 
 def record_content_hash(data: AuditInput, positions: np.ndarray) -> np.ndarray:
     """A fingerprint of each record's content (source, program, category, period, date, amount —
-    not its file or row): what a flag's ``evidence`` adds up."""
+    not its file or row): what a flag's ``evidence`` adds up. The text is built once per distinct
+    record (a record is in several flags)."""
+    positions, back = np.unique(np.asarray(positions), return_inverse=True)
     r = data.records
     parts = [data.text(c, r.text[c][positions]) for c in ("source", "program", "category")]
     parts[0] = np.array([str(v) for v in parts[0].tolist()], dtype=object)  # a missing source reads "None"
@@ -74,7 +76,7 @@ def record_content_hash(data: AuditInput, positions: np.ndarray) -> np.ndarray:
     content = parts[0]
     for part in (*parts[1:], *dates, money):
         content = content + "|" + part
-    return pd.util.hash_array(content.astype(object))
+    return pd.util.hash_array(content.astype(object))[back.ravel()]
 
 
 @dataclass
