@@ -120,7 +120,9 @@ class Run:
             linked.persons = _persons_after_decisions(linked.persons, linked.mentions)
             # two mentions a reviewer declared one person are joined for certain
             confidence.loc[reviewed_same(linked.mentions, self.decisions), "link_confidence"] = 1.0
-        records[["link_confidence", "identity_resolved"]] = records_confidence(records, linked.mentions, confidence)
+        # one column at a time: whole columns replaced, never written into arrays the ingest's tables share
+        for column, values in records_confidence(records, linked.mentions, confidence).items():
+            records[column] = values.to_numpy()
         tables = {"mentions": linked.mentions, "records": records, "persons": linked.persons,
                   "households": linked.households, "pairs": linked.pairs}
         if self.applications is not None:  # a recorded application the export now carries is dropped
@@ -132,6 +134,9 @@ class Run:
             self.continuity = carry_over(tables, self.previous)
             self.seconds["continuity"] = time.perf_counter() - carried
         self.mentions, self.records = tables["mentions"], tables["records"]
+        # the ingest's tables are the linked ones from now on: one mention and one record table held, not two
+        assert self.ingest is not None
+        self.ingest.mentions, self.ingest.records = self.mentions, self.records
         self.persons, self.households, self.pairs = tables["persons"], tables["households"], tables["pairs"]
         self.linkage_model = linked.model
         self.linkage_table = linked.result.table

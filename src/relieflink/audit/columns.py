@@ -116,21 +116,33 @@ class Vocab:
 def encode(values: pd.Series | np.ndarray, extra: Iterable[object] = ()) -> tuple[np.ndarray, Vocab]:
     """Codes and sorted vocabulary of a text column (missing values: -1); ``extra`` values join the
     vocabulary although no row holds them."""
-    arr = np.asarray(values.astype(object) if isinstance(values, pd.Series) else values, dtype=object)
-    extra = list(extra)
-    if extra:
-        arr2 = np.concatenate([arr, np.asarray(extra, dtype=object)])
-        codes, uniques = pd.factorize(arr2, sort=True, use_na_sentinel=True)
-        codes = codes[: len(arr)]
-    else:
-        codes, uniques = pd.factorize(arr, sort=True, use_na_sentinel=True)
-    return codes.astype(np.int32), Vocab(np.asarray(uniques, dtype=object))
+    # factorized as they are (Arrow text stays Arrow): only the distinct values become Python objects,
+    # and only they are sorted
+    codes, seen = _factorize(values)
+    distinct = np.concatenate([seen, np.asarray(list(extra), dtype=object)])
+    rank, uniques = pd.factorize(distinct, sort=True, use_na_sentinel=True)
+    lookup = np.r_[rank[: len(seen)], -1].astype(np.int32)
+    return lookup[np.where(codes >= 0, codes, len(seen))], Vocab(np.asarray(uniques, dtype=object))
+
+
+def _factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1: missing) and distinct values (objects) of a column, without a Python object per row
+    for Arrow-backed text."""
+    codes, uniques = pd.factorize(values if isinstance(values, pd.Series) else np.asarray(values, dtype=object),
+                                  use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
 
 
 def recode(values: pd.Series | np.ndarray, vocab: Vocab) -> np.ndarray:
     """Codes of ``values`` in an existing vocabulary (-1 for missing or unknown values)."""
-    arr = values.astype(object) if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
-    return pd.Index(vocab.values).get_indexer(arr.to_numpy()).astype(np.int32)
+    codes, seen = _factorize(values)
+    lookup = np.r_[pd.Index(vocab.values).get_indexer(seen), -1].astype(np.int32)  # distinct values looked up once
+    return lookup[np.where(codes >= 0, codes, len(seen))]
+
+
+def _col(frame: pd.DataFrame, column: str) -> pd.Series:
+    """The column as it is (Arrow text stays Arrow), or missing values when the frame lacks it."""
+    return frame[column] if column in frame else pd.Series(None, index=frame.index, dtype=object)
 
 
 def _obj(frame: pd.DataFrame, column: str, default: object = None) -> np.ndarray:
@@ -384,17 +396,17 @@ class AuditInput:
             mentions = pd.DataFrame({"person_id": pd.Series(dtype=object)})
         people = persons.drop_duplicates("person_id")
 
-        _, person_vocab = encode(np.concatenate([_obj(f, "person_id") for f in (r, people, mentions)]))
-        _, household_vocab = encode(np.concatenate([_obj(f, "household_id") for f in (r, people)]))
+        _, person_vocab = encode(np.concatenate([_factorize(_col(f, "person_id"))[1] for f in (r, people, mentions)]))
+        _, household_vocab = encode(np.concatenate([_factorize(_col(f, "household_id"))[1] for f in (r, people)]))
         vocab: dict[str, Vocab] = {"person": person_vocab, "household": household_vocab}
 
-        agency = _obj(r, "agency")
-        if "source" in r and all(a is None for a in agency):
-            agency = _obj(r, "source")
-        columns: dict[str, np.ndarray] = {
-            "file": _obj(r, "file"), "source": _obj(r, "source") if "source" in r else agency, "agency": agency,
-            "program": _obj(r, "program"), "kind": _obj(r, "kind"), "category": _obj(r, "category"),
-            "household_no": _obj(r, "household_no"), "subdistrict": _obj(r, "subdistrict"),
+        agency = _col(r, "agency")
+        if "source" in r and agency.isna().all():
+            agency = r["source"]
+        columns: dict[str, pd.Series | np.ndarray] = {
+            "file": _col(r, "file"), "source": r["source"] if "source" in r else agency, "agency": agency,
+            "program": _col(r, "program"), "kind": _col(r, "kind"), "category": _col(r, "category"),
+            "household_no": _col(r, "household_no"), "subdistrict": _col(r, "subdistrict"),
             "name_key": np.full(n, None, dtype=object),
         }
         if "name_pinyin" in mentions and "record_id" in mentions and "role" in mentions:
@@ -404,7 +416,7 @@ class AuditInput:
             columns["name_key"] = found.where(found.notna(), None).to_numpy(dtype=object)
         extras = {column: list(extra_text.get(column, ())) for column in RECORD_TEXT}
         extras["program"] += [p.code for p in catalog.programs]
-        extras["source"] += [v for v in _obj(mentions, "source") if v is not None]  # a source naming no beneficiary
+        extras["source"] += _factorize(_col(mentions, "source"))[1].tolist()  # a source naming no beneficiary
         text: dict[str, np.ndarray] = {}
         for column in RECORD_TEXT:
             text[column], vocab[column] = encode(columns[column], extras[column])
@@ -418,8 +430,9 @@ class AuditInput:
                     if "identity_resolved" in r else np.ones(n, dtype=bool))
         rc = RecordColumns(
             record_id=r["record_id"].to_numpy(dtype=np.int64), row=_floats(r, "row", -1).astype(np.int64),
-            person=recode(_obj(r, "person_id"), person_vocab), household=recode(_obj(r, "household_id"), household_vocab),
-            text=text, amount=_floats(r, "amount"), per_month=_obj(r, "amount_basis") == "month",
+            person=recode(_col(r, "person_id"), person_vocab), household=recode(_col(r, "household_id"), household_vocab),
+            text=text, amount=_floats(r, "amount"),
+            per_month=_col(r, "amount_basis").eq("month").to_numpy(dtype=bool, na_value=False),
             disability_level=_floats(r, "disability_level"), link_confidence=_floats(r, "link_confidence", 1.0),
             identity_resolved=resolved, periodicity=periodicity,
             start_day=start, end_day=end, event_date_day=event_date, **cov,
@@ -431,7 +444,7 @@ class AuditInput:
         with_person = int((rc.person >= 0).sum())
         person_start = np.searchsorted(rc.person[:with_person], np.arange(len(person_vocab) + 1), side="left")
 
-        at = recode(_obj(people, "person_id"), person_vocab)
+        at = recode(_col(people, "person_id"), person_vocab)
         name = np.full(len(person_vocab), None, dtype=object)
         name[at] = _obj(people, "name")
         id_number = np.full(len(person_vocab), None, dtype=object)
@@ -439,7 +452,7 @@ class AuditInput:
         birth = np.full(len(person_vocab), NO_DAY, dtype=np.int64)
         birth[at] = _days(people, "birth_date")
         household = np.full(len(person_vocab), -1, dtype=np.int32)
-        household[at] = recode(_obj(people, "household_id"), household_vocab)
+        household[at] = recode(_col(people, "household_id"), household_vocab)
         known = np.zeros(len(person_vocab), dtype=bool)
         known[at] = True
         name_code = encode(name)[0]
@@ -447,8 +460,8 @@ class AuditInput:
                            household=household, known=known,
                            name_count=np.bincount(name_code[known & (name_code >= 0)], minlength=int(name_code.max(initial=-1)) + 1))
         mc = MentionColumns(
-            person=recode(_obj(mentions, "person_id"), person_vocab),
-            source=recode(_obj(mentions, "source"), vocab["source"]),
+            person=recode(_col(mentions, "person_id"), person_vocab),
+            source=recode(_col(mentions, "source"), vocab["source"]),
             record_id=(pd.to_numeric(mentions["record_id"], errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
                        if "record_id" in mentions else np.full(len(mentions), -1, np.int64)),
         )

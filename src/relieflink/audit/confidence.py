@@ -23,18 +23,27 @@ def mention_confidence(
     n_nodes = int(record_node.max()) + 1 if len(record_node) else 0
     best = np.zeros(n_nodes)
     if len(pairs):
-        same = pairs["left_person_id"].astype(object).to_numpy() == pairs["right_person_id"].astype(object).to_numpy()
+        left, right = pairs["left_person_id"], pairs["right_person_id"]
+        same = left.eq(right).to_numpy(dtype=bool, na_value=False) | (left.isna() & right.isna()).to_numpy()
         prob = pairs["probability"].to_numpy(dtype=float)[same]
         for side in ("left_node", "right_node"):
             np.maximum.at(best, pairs[side].to_numpy()[same], prob)
-    person_id_number = persons.drop_duplicates("person_id").set_index("person_id")["id_number"]
-    own = mentions["id_number"].astype(object)
-    theirs = mentions["person_id"].map(person_id_number).astype(object)
-    same = own.fillna("").astype(str).to_numpy() == theirs.fillna("").astype(str).to_numpy()
-    certain = own.notna().to_numpy() & same
+    # per mention, codes only: its own valid ID and its person's ID in one vocabulary (the mentions'
+    # distinct IDs), so that no string is built or compared per mention
+    people = persons.drop_duplicates("person_id")
+    own, ids = pd.factorize(mentions["id_number"], use_na_sentinel=True)
+    vocab = pd.Index(np.asarray(ids, dtype=object))
+    person_code, person_ids = pd.factorize(mentions["person_id"], use_na_sentinel=True)
+    row = pd.Index(people["person_id"].to_numpy(dtype=object)).get_indexer(np.asarray(person_ids, dtype=object))
+    their_id = people["id_number"].to_numpy(dtype=object)
+    has_id = pd.notna(their_id)
+    theirs_known = np.r_[np.where(row >= 0, has_id[np.maximum(row, 0)], False), False]  # last slot: no person
+    theirs_code = np.r_[np.where(row >= 0, vocab.get_indexer(np.where(has_id, their_id, None)[np.maximum(row, 0)]), -1), -1]
+    slot = np.where(person_code >= 0, person_code, len(row))
+    certain = (own >= 0) & (theirs_code[slot] == own)
     confidence = np.where(certain, 1.0, best[record_node])
     return pd.DataFrame(
-        {"link_confidence": confidence, "identity_resolved": theirs.notna().to_numpy()}, index=mentions.index
+        {"link_confidence": confidence, "identity_resolved": theirs_known[slot]}, index=mentions.index
     )
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from relieflink.audit.arrays import kahan_sums, run_starts
+from relieflink.audit.arrays import distinct_columns, kahan_sums, run_starts
 from relieflink.audit.columns import NO_DAY, AuditInput
 from relieflink.audit.confidence import flag_link_probability
 from relieflink.audit.explain import Explainer, FlagFacts, masked_id, masked_name
@@ -63,7 +63,9 @@ def _day_text(day: np.ndarray) -> np.ndarray:
 
 def record_content_hash(data: AuditInput, positions: np.ndarray) -> np.ndarray:
     """A fingerprint of each record's content (source, program, category, period, date, amount —
-    not its file or row): what a flag's ``evidence`` adds up."""
+    not its file or row): what a flag's ``evidence`` adds up. The text is built once per distinct
+    record (a record is in several flags)."""
+    positions, back = np.unique(np.asarray(positions), return_inverse=True)
     r = data.records
     parts = [data.text(c, r.text[c][positions]) for c in ("source", "program", "category")]
     parts[0] = np.array([str(v) for v in parts[0].tolist()], dtype=object)  # a missing source reads "None"
@@ -74,7 +76,7 @@ def record_content_hash(data: AuditInput, positions: np.ndarray) -> np.ndarray:
     content = parts[0]
     for part in (*parts[1:], *dates, money):
         content = content + "|" + part
-    return pd.util.hash_array(content.astype(object))
+    return pd.util.hash_array(content.astype(object))[back.ravel()]
 
 
 @dataclass
@@ -276,7 +278,7 @@ def assemble_flags(found: list[tuple[int, Rule, Hits]], data: AuditInput, rulese
     if named.any():
         values = data.vocab["name_key"].values
         clean = np.array(["?" not in values[c] for c in names[named].tolist()], dtype=bool)
-        pairs = np.unique(np.stack([inv_flag[named][clean], names[named][clean]]), axis=1)
+        pairs = distinct_columns(np.stack([inv_flag[named][clean], names[named][clean]]))
         differing = np.bincount(pairs[0], minlength=n_flags) > 1 if pairs.size else np.zeros(n_flags, bool)
         weak |= differing
     status = np.where(review | weak, "review", "finding").astype(object)

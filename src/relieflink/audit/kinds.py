@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from relieflink.audit.arrays import combined_key, cross_pairs, run_starts, sorted_lists
+from relieflink.audit.arrays import combined_key, cross_pairs, distinct, distinct_columns, run_starts, sorted_lists
 from relieflink.audit.columns import MONTHLY, ONE_OFF, AuditInput, age_on_day
 from relieflink.audit.periods import AuditPeriod, day_of_month_index, month_of_day, school_year_of
 from relieflink.audit.rules import (
@@ -321,7 +321,7 @@ def multi_source(rule: MultiSourceRule, data: AuditInput, period: AuditPeriod) -
     sel = data.vocab["kind"].mask(rule.params.kinds)[r.text["kind"]] & (units >= 0) & _in_period(data, lo, hi)
     pos = np.flatnonzero(sel)
     agency = r.text["agency"][pos]
-    pairs = np.unique(np.stack([units[pos].astype(_I64), agency.astype(_I64)])[:, agency >= 0], axis=1)
+    pairs = distinct_columns(np.stack([units[pos].astype(_I64), agency.astype(_I64)])[:, agency >= 0])
     n_agencies = np.bincount(pairs[0], minlength=int(units.max(initial=-1)) + 1) if pairs.size else np.zeros(0, _I64)
     many = np.zeros(int(units.max(initial=-1)) + 2, dtype=bool)
     many[: len(n_agencies)] = n_agencies >= rule.params.threshold
@@ -393,7 +393,7 @@ def entitlement_missing(rule: EntitlementRule, data: AuditInput, ruleset: RuleSe
     live = _in_period(data, lo, hi) & (r.person >= 0)
 
     def holders(programs: list[str]) -> np.ndarray:
-        return np.unique(r.person[live & _program_mask(data, programs)]).astype(_I64)
+        return distinct(r.person[live & _program_mask(data, programs)]).astype(_I64)
 
     # A person belongs to their own household and to every household a record of theirs names
     # (a member listed under another 户编号 after a move is still that household's member).
@@ -404,8 +404,8 @@ def entitlement_missing(rule: EntitlementRule, data: AuditInput, ruleset: RuleSe
     member_person, member_household = mp[ok], mh[ok]
 
     def household_holders(programs: list[str]) -> np.ndarray:
-        hh = np.unique(r.household[live & _program_mask(data, programs) & (r.household >= 0)])
-        return np.unique(member_person[_in(member_household, hh)])
+        hh = distinct(r.household[live & _program_mask(data, programs) & (r.household >= 0)])
+        return distinct(member_person[_in(member_household, hh)])
 
     qualifying: list[str] = [*prm.holds_any, *prm.household_holds_any]
     cand: np.ndarray | None = None
@@ -417,7 +417,7 @@ def entitlement_missing(rule: EntitlementRule, data: AuditInput, ruleset: RuleSe
     alternatives = []
     if prm.named_in_sources:
         named = data.vocab["source"].mask(prm.named_in_sources)[m.source] & (m.person >= 0)
-        alternatives.append(np.unique(m.person[named]).astype(_I64))
+        alternatives.append(distinct(m.person[named]).astype(_I64))
     if prm.or_count_at_least is not None:
         counted = r.person[live & _program_mask(data, prm.or_count_at_least.programs)]
         persons, counts = np.unique(counted, return_counts=True)
@@ -459,17 +459,17 @@ def entitlement_missing(rule: EntitlementRule, data: AuditInput, ruleset: RuleSe
         in_live[in_live] = live[at[in_live]]
         ev_person.append(m.person[named][in_live].astype(_I64))
         ev_record.append(at[in_live])
-    ev = np.unique(np.stack([np.concatenate(ev_person), np.concatenate(ev_record)]), axis=1)
+    ev = distinct_columns(np.stack([np.concatenate(ev_person), np.concatenate(ev_record)]))
     missing_own = cand[~_in(cand, ev[0])]
     if len(missing_own) and prm.household_holds_any:
         hh_records = np.flatnonzero(live & _program_mask(data, prm.household_holds_any) & (r.household >= 0))
         mine = _in(member_person, missing_own)
-        links = np.unique(np.stack([member_person[mine], member_household[mine]]), axis=1)
+        links = distinct_columns(np.stack([member_person[mine], member_household[mine]]))
         order = np.argsort(r.household[hh_records], kind="stable")
         hh_sorted = hh_records[order]
         a, b = cross_pairs(links[0], hh_sorted, links[1], r.household[hh_sorted].astype(_I64))
-        ev = np.unique(np.concatenate([ev, np.stack([a, b])], axis=1), axis=1)
-    agg = np.unique(ev[0])
+        ev = distinct_columns(np.concatenate([ev, np.stack([a, b])], axis=1))
+    agg = distinct(ev[0])
     possible = np.zeros(len(agg), dtype=bool)
     if prm.entitlement:
         verdict = unlinked_entitlement(agg, eligible, data, live, prm, hi, ruleset.rare_name_max_persons)
@@ -490,7 +490,7 @@ def entitlement_missing(rule: EntitlementRule, data: AuditInput, ruleset: RuleSe
     rank[order] = np.arange(len(order))
     subject, person, household, possible = subject[order], person[order], household[order], possible[order]
     hit = rank[ev_subject]
-    pairs = np.unique(np.stack([hit, ev[1]]), axis=1)
+    pairs = distinct_columns(np.stack([hit, ev[1]]))
     hit, record = pairs[0], pairs[1]
     starts = run_starts(hit)
     programs = sorted_lists(data.text("program", r.text["program"][record]), starts)

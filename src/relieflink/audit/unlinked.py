@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from relieflink.audit.arrays import join, pair_key
+from relieflink.audit.arrays import distinct, distinct_columns, join, pair_key
 from relieflink.audit.rules import EntitlementParams
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def _holds_named_ground(data: AuditInput, live: np.ndarray, person: np.ndarray, 
     r = data.records
     program = data.vocab["program"]
     radix = len(program) + 1
-    held = np.unique(pair_key(r.person[live], r.text["program"][live], radix))
+    held = distinct(pair_key(r.person[live], r.text["program"][live], radix))
     rows = np.flatnonzero(restricted)
     lists = [granted_on[k] for k in rows.tolist()]
     rep = np.repeat(rows, [len(x) for x in lists])
@@ -137,7 +137,7 @@ def _orphan_rows(data: AuditInput, look: _Lookups, eligible: np.ndarray, live: n
     at = look.position[cand]
     sure = audited
     # the number of distinct eligible persons who could own each orphan
-    pairs = np.unique(np.stack([rec[sure], cand[sure]]), axis=1)
+    pairs = distinct_columns(np.stack([rec[sure], cand[sure]]))
     owners, n_owners = np.unique(pairs[0], return_counts=True)
     n_candidates = np.zeros(len(rec), dtype=np.int64)
     n_candidates[sure] = n_owners[np.searchsorted(owners, rec[sure])]
@@ -161,8 +161,8 @@ def _unresolved_flagged(data: AuditInput, look: _Lookups, flagged: np.ndarray, e
     named = people.name_code[holder] >= 0
     holder, y_place = holder[named], y_place[named]
     if len(holder):
-        distinct = np.unique(np.stack([holder.astype(np.int64), y_place.astype(np.int64)]), axis=1)
-        holder, y_place = distinct[0], distinct[1]
+        kept = distinct_columns(np.stack([holder.astype(np.int64), y_place.astype(np.int64)]))
+        holder, y_place = kept[0], kept[1]
     y_eligible = np.isin(holder, eligible)
     hit_i = np.flatnonzero(~np.isin(flagged, r.person[live & look.resolved]) & (people.name_code[flagged] >= 0))
     i, j = join(people.name_code[flagged[hit_i]], people.name_code[holder])
@@ -173,11 +173,11 @@ def _unresolved_flagged(data: AuditInput, look: _Lookups, flagged: np.ndarray, e
         return
     person = flagged[hit_i]
     fits = _fits(look, person, y_place) | ~np.isin(person, look.placed)  # known in no subdistrict: fits anywhere
-    sure = np.unique(np.stack([hit_i[fits & ~y_eligible], holder[fits & ~y_eligible]]), axis=1)
+    sure = distinct_columns(np.stack([hit_i[fits & ~y_eligible], holder[fits & ~y_eligible]]))
     if sure.size:
         hits, n_holders = np.unique(sure[0], return_counts=True)
         paid[hits[n_holders == 1]] = True
-    doubtful[np.unique(hit_i)] = True
+    doubtful[distinct(hit_i)] = True
 
 
 def unlinked_entitlement(flagged: np.ndarray, eligible: np.ndarray, data: AuditInput, live: np.ndarray,
@@ -197,9 +197,9 @@ def unlinked_entitlement(flagged: np.ndarray, eligible: np.ndarray, data: AuditI
     position = np.full(len(people), -1, dtype=np.int64)
     position[flagged] = np.arange(n)
     look = _Lookups(
-        places=np.unique(pair_key(r.person[placed], sub[placed], radix)),
+        places=distinct(pair_key(r.person[placed], sub[placed], radix)),
         radix=radix,
-        placed=np.unique(r.person[placed]),
+        placed=distinct(r.person[placed]),
         position=position,
         resolved=r.identity_resolved,
         is_entitlement=data.vocab["program"].mask(params.entitlement)[r.text["program"]],

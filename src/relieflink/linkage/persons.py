@@ -30,7 +30,7 @@ from relieflink.linkage.engine import Linker, LinkResult
 from relieflink.linkage.fingerprint import mention_fingerprints
 from relieflink.linkage.prepare import per_value, with_solo
 from relieflink.linkage.settings import Households, Settings
-from relieflink.linkage.table import NULL
+from relieflink.linkage.table import NULL, text_order
 
 STRING = pd.StringDtype("pyarrow")
 
@@ -79,11 +79,9 @@ def _mode_per_group(labels: np.ndarray, values: pd.Series) -> pd.Series:
 
 def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes whose order is the order of the values as strings (nulls: -1)."""
-    v = pd.Series(values.to_numpy(dtype=object))
-    v = v.where(v.notna(), None)
-    codes, uni = pd.factorize(v, use_na_sentinel=True)
-    su = pd.Series(uni, dtype=object).astype(str)
-    order = np.argsort(su.to_numpy(dtype=object), kind="stable")
+    codes, uni = pd.factorize(values, use_na_sentinel=True)  # as it is: only distinct values become objects
+    su = pd.Series(np.asarray(uni, dtype=object), dtype=object).astype(str)
+    order = text_order(su.to_numpy(dtype=object))
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
     out = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1) if len(rank) else np.full(len(codes), -1, np.int64)
@@ -153,14 +151,14 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
     vo = vcodes != NULL
     uvc = np.unique(vcodes[vo])
     vstr = tab.vocab[uvc]
-    order = np.argsort(vstr.astype(str), kind="stable")
+    order = text_order(vstr.astype(str).astype(object))
     rank = np.full(len(tab.vocab), -1, np.int64)
     rank[uvc[order]] = np.arange(len(uvc))
     min_vid = _min_string_per_group(nl, rank[np.maximum(vcodes, 0)] * vo - (~vo), vstr[order])
     fcodes, funi = _sorted_codes(m["fingerprint"])
     pid_of_label = stable_ids("P", content_key(min_vid, _min_string_per_group(lab, fcodes, funi)))
     person_id = pid_of_label.reindex(lab).to_numpy()
-    out = m.copy()
+    out = m.copy(deep=False)  # new columns only: the mention table is not copied
     # the node of pairs.parquet each mention is in (mentions with identical features are one node),
     # so that a report can find the scored pairs that join a flag's records
     out["link_node"] = nodes.record_node.astype(np.int64)
@@ -217,7 +215,7 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
 
     rec = None
     if records is not None:
-        rec = records.copy()
+        rec = records.copy(deep=False)  # new columns only
         pm = out.set_index("mention_id")[["person_id", "household_id"]]
         j = pm.reindex(rec["beneficiary_mention_id"])
         rec["person_id"] = pd.array(j["person_id"].to_numpy(), dtype=STRING)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from relieflink.linkage.settings import Settings
+from relieflink.linkage.table import sorted_factorize
 
 STRING = pd.StringDtype("pyarrow")
 
@@ -34,8 +35,11 @@ def _na_none(s: pd.Series) -> pd.Series:
 
 
 def per_value(s: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
-    """Apply ``fn`` to the distinct non-null values of ``s`` only, then spread back (nulls stay None)."""
-    codes, uni = pd.factorize(s.astype(object), use_na_sentinel=True)
+    """Apply ``fn`` to the distinct non-null values of ``s`` only, then spread back (nulls stay None).
+
+    The column is factorized as it is (Arrow text, datetimes): only its distinct values become
+    Python objects, never every row."""
+    codes, uni = pd.factorize(s, use_na_sentinel=True)
     if len(uni) == 0:
         return pd.Series([None] * len(s), index=s.index, dtype=object)
     vals = pd.Series(fn(pd.Series(uni, dtype=object)), dtype=object).reset_index(drop=True)
@@ -278,8 +282,8 @@ def collapse(features: pd.DataFrame, columns: list[str], dataset: np.ndarray | N
     if dataset is not None:
         codes.append(np.asarray(dataset, dtype=np.int64))
     for c in columns:
-        cc, uni = pd.factorize(features[c], sort=True, use_na_sentinel=True)
-        codes.append(cc.astype(np.int64))
+        cc, uni = sorted_factorize(features[c])
+        codes.append(cc)
         encoded[c] = (cc, np.asarray(uni, dtype=object))
     if not codes or n == 0:
         return Nodes(features.iloc[:0].reset_index(drop=True), np.zeros(n, np.int64), np.zeros(0, np.int64))

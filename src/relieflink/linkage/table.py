@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 NULL = -1
 MAXW = 18  # width of the cached character matrix (resident IDs)
@@ -132,3 +134,29 @@ def sorted_unique(a: np.ndarray) -> np.ndarray:
     if len(a) == 0:
         return a
     return a[np.r_[True, a[1:] != a[:-1]]]
+
+
+def text_order(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")`` of distinct Python strings, sorted by Arrow: UTF-8 byte
+    order is code-point order, so the order is the one ``sorted()`` gives, without a Python
+    comparison per step. Anything else than strings (numbers, dates, mixed) is sorted by numpy."""
+    values = np.asarray(values, dtype=object)
+    try:
+        arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return np.argsort(values, kind="stable")
+    if arr.null_count:
+        return np.argsort(values, kind="stable")
+    return pc.sort_indices(arr).to_numpy().astype(np.int64)
+
+
+def sorted_factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, sort=True, use_na_sentinel=True)``: codes in the order of the values and
+    the sorted distinct values; the distinct values sorted by :func:`text_order`."""
+    codes, uni = pd.factorize(values, use_na_sentinel=True)
+    uni = np.asarray(uni, dtype=object)
+    order = text_order(uni)
+    rank = np.empty(len(order) + 1, np.int64)
+    rank[order] = np.arange(len(order))
+    rank[-1] = -1
+    return rank[np.where(codes >= 0, codes, len(order))], uni[order]
