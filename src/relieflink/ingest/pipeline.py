@@ -252,7 +252,8 @@ def _ingest_batch(files: list[BatchFile], config: IngestConfig, progress=None) -
         elif progress is not None:
             progress(report)
     started = time.perf_counter()
-    identities = normalize_identities([(raw.frame, bf.table) for bf, raw, _ in to_map])
+    identities = normalize_identities([(raw.frame, bf.table) for bf, raw, _ in to_map],
+                                      [raw.splits for _, raw, _ in to_map])
     shared = time.perf_counter() - started
     total_rows = sum(len(raw.frame) for _, raw, _ in to_map) or 1
     for i in range(len(to_map)):

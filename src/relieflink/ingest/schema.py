@@ -23,28 +23,29 @@ def canonical_schemas() -> dict[str, pa.Schema]:
 
 
 def concat_frames(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """``pd.concat(parts, ignore_index=True)``, column by column when the parts agree.
+    """``pd.concat(parts, ignore_index=True)``, column by column when the parts have the same columns.
 
-    When every part has the same columns with the same dtypes, each column is
-    concatenated on its own (``np.concatenate`` for NumPy dtypes): the result
-    is what ``pd.concat`` gives, without its per-cell NA checks on object
-    columns that are all None in some part. Otherwise ``pd.concat``.
+    Each column is concatenated on its own: ``np.concatenate`` where every
+    part has the same NumPy dtype, otherwise ``pd.concat`` of that column's
+    parts (Arrow text stays Arrow; only a column whose dtypes differ between
+    the parts pays pandas' conversion). The result is what ``pd.concat`` of
+    the frames gives, without its per-cell NA checks on object columns that
+    are all None in some part. Parts with other columns: ``pd.concat``.
     """
     if len(parts) == 1:
         return parts[0].reset_index(drop=True)
     first = parts[0]
     columns = list(first.columns)
-    dtypes = list(first.dtypes)
-    if not parts or first.columns.has_duplicates or any(
-        list(p.columns) != columns or list(p.dtypes) != dtypes for p in parts[1:]
-    ):
+    if not parts or first.columns.has_duplicates or any(list(p.columns) != columns for p in parts[1:]):
         return pd.concat(parts, ignore_index=True)
     out = {}
-    for i, (column, dtype) in enumerate(zip(columns, dtypes)):
-        if isinstance(dtype, np.dtype):
-            out[column] = np.concatenate([p.iloc[:, i].to_numpy() for p in parts])
+    for i, column in enumerate(columns):
+        pieces = [p.iloc[:, i] for p in parts]
+        dtype = pieces[0].dtype
+        if isinstance(dtype, np.dtype) and all(piece.dtype == dtype for piece in pieces[1:]):
+            out[column] = np.concatenate([piece.to_numpy() for piece in pieces])
         else:
-            out[column] = pd.concat([p.iloc[:, i] for p in parts], ignore_index=True)
+            out[column] = pd.concat(pieces, ignore_index=True)
     return pd.DataFrame(out, index=pd.RangeIndex(sum(len(p) for p in parts)), columns=first.columns)
 
 
