@@ -15,6 +15,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -172,3 +173,17 @@ def test_a_well_formed_jsonl_file_is_parsed_by_arrow():
     lines = ['{"姓名": "王五", "身份证号": "330102199001011234"}', '{"身份证号": "1", "姓名": null}']
     assert readers._arrow_json_columns(lines) is not None
     assert readers._arrow_json_columns(lines + ['{"姓名": 1}']) is None
+
+
+@SETTINGS
+@given(st.lists(st.lists(EXCEL_CELLS, min_size=2, max_size=2), min_size=1, max_size=30))
+def test_the_fingerprint_of_excel_cells_is_their_str_as_before(rows):
+    """A re-saved copy is recognized by its cells' text: the Excel cells that are not text are
+    hashed as ``str()`` gives them, as pandas' ``astype(str)`` did, blank cells as null."""
+    from relieflink.ingest.pipeline import _cell_strings
+
+    frame = pd.DataFrame(rows, columns=["a", "b"], dtype=object)
+    for column in frame.columns:
+        cells = frame[column]
+        before = pa.array(cells.astype(str).to_numpy(dtype=object), mask=cells.isna().to_numpy(), type=pa.string())
+        assert _cell_strings(None, cells).equals(before)
