@@ -25,12 +25,13 @@ def canonical_schemas() -> dict[str, pa.Schema]:
 def concat_frames(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """``pd.concat(parts, ignore_index=True)``, column by column when the parts have the same columns.
 
-    Each column is concatenated on its own: ``np.concatenate`` where every
-    part has the same NumPy dtype, otherwise ``pd.concat`` of that column's
-    parts (Arrow text stays Arrow; only a column whose dtypes differ between
-    the parts pays pandas' conversion). The result is what ``pd.concat`` of
-    the frames gives, without its per-cell NA checks on object columns that
-    are all None in some part. Parts with other columns: ``pd.concat``.
+    A column with one dtype in every part is concatenated on its own
+    (``np.concatenate`` for NumPy dtypes; Arrow text stays Arrow); the
+    columns whose dtypes differ between the parts (a field one file lacks)
+    go through ``pd.concat`` of those columns only, which decides their dtype
+    as it would for the whole frame. The result is what ``pd.concat`` gives,
+    without its per-cell NA checks on object columns that are all None in some
+    part. Parts with other columns: ``pd.concat``.
     """
     if len(parts) == 1:
         return parts[0].reset_index(drop=True)
@@ -38,15 +39,18 @@ def concat_frames(parts: list[pd.DataFrame]) -> pd.DataFrame:
     columns = list(first.columns)
     if not parts or first.columns.has_duplicates or any(list(p.columns) != columns for p in parts[1:]):
         return pd.concat(parts, ignore_index=True)
+    index = pd.RangeIndex(sum(len(p) for p in parts))
+    mixed = [c for i, c in enumerate(columns) if any(p.dtypes.iloc[i] != first.dtypes.iloc[i] for p in parts[1:])]
+    together = pd.concat([p[mixed] for p in parts], ignore_index=True) if mixed else None
     out = {}
     for i, column in enumerate(columns):
-        pieces = [p.iloc[:, i] for p in parts]
-        dtype = pieces[0].dtype
-        if isinstance(dtype, np.dtype) and all(piece.dtype == dtype for piece in pieces[1:]):
-            out[column] = np.concatenate([piece.to_numpy() for piece in pieces])
+        if together is not None and column in together.columns:
+            out[column] = together[column]
+        elif isinstance(first.dtypes.iloc[i], np.dtype):
+            out[column] = np.concatenate([p.iloc[:, i].to_numpy() for p in parts])
         else:
-            out[column] = pd.concat(pieces, ignore_index=True)
-    return pd.DataFrame(out, index=pd.RangeIndex(sum(len(p) for p in parts)), columns=first.columns)
+            out[column] = pd.concat([p.iloc[:, i] for p in parts], ignore_index=True)
+    return pd.DataFrame(out, index=index, columns=first.columns)
 
 
 def table_schema(table: str, comparisons: Sequence[str] = ()) -> pa.Schema:
