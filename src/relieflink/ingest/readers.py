@@ -421,10 +421,10 @@ def read_jsonl(data: bytes, expected_columns: list[str]) -> RawTable:
     blank = blank & ~undecodable
     body_at = np.flatnonzero(~blank & ~undecodable)
     body = lines if len(body_at) == len(lines) else [lines[i] for i in body_at.tolist()]
-    # the text of each kept line, for the quarantine of rejected rows: Arrow, no Python string per line
     columns = _arrow_json_columns(body)
     if columns is not None:  # the normal case: every line an object of text values, parsed by Arrow
         order = np.sort(np.concatenate([np.flatnonzero(blank), body_at]))
+        # the text of each kept line, for the quarantine of rejected rows: Arrow, no Python string per line
         raw_lines = C.to_series(line_text.take(pa.array(order, type=pa.int64())), pd.RangeIndex(len(order)))
         return RawTable(frame=_text_frame(columns, order, body_at), row_numbers=numbers[order], raw_lines=raw_lines,
                         broken=_undecodable_rows(decoded, 0), header_row=0, encoding=decoded.encoding)
@@ -441,6 +441,7 @@ def read_jsonl(data: bytes, expected_columns: list[str]) -> RawTable:
     ] + _undecodable_rows(decoded, 0)
     records = [o for o, keep in zip(objects, is_object) if keep] if not is_object.all() else objects
     order = np.sort(np.concatenate([np.flatnonzero(blank), body_at[is_object]]))
+    # the text of each kept line, for the quarantine of rejected rows: Arrow, no Python string per line
     raw_lines = C.to_series(line_text.take(pa.array(order, type=pa.int64())), pd.RangeIndex(len(order)))
     fast = _text_records(records, order, body_at[is_object])
     if fast is not None:
