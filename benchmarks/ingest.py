@@ -18,16 +18,26 @@ How the figures are produced: a batch is generated with
    and duplicate deliveries. The per-file seconds of the serial run are
    printed too (the time of one file in one process).
 3. Reading only, one process: our readers (``read_file``: decode, parse, raw
-   table); the floors — pyarrow's CSV reader (``pyarrow.csv.read_csv``, types
-   inferred), ``json.loads`` of every line, and python-calamine alone
-   (``get_sheet_by_name`` + ``to_python``, all sheets) — which no mapping work
-   can beat; and the ingest's rows/s as a multiple of each floor.
+   table; a well-formed JSONL file is parsed by ``pyarrow.json``, the
+   line-by-line reading is the fallback for damaged ones); the floors —
+   pyarrow's CSV reader (``pyarrow.csv.read_csv``, types inferred),
+   ``json.loads`` of every line and ``pyarrow.json.read_json`` of the whole
+   file (one thread), and python-calamine alone (``get_sheet_by_name`` +
+   ``to_python``, all sheets) — which no mapping work can beat; and the
+   ingest's rows/s as a multiple of each floor.
 4. The alternatives on the same files — ``pandas.read_excel(openpyxl)``,
    ``pandas.read_csv``, ``pandas.read_json(lines)`` (reading only, no mapping)
    — and the ratios (``--no-alternatives`` skips them; openpyxl is slow).
 
 The last line says what limits the throughput, from the measured shares.
-Run on 2 cores:
+What the ingest does per distinct value rather than per row: names (pinyin)
+and IDs are normalized once per distinct text over all files of the batch
+(the files' ID columns joined as Arrow splits), the choice/vocabulary
+columns once per distinct text of a file; text columns stay Arrow from the
+reader through the files' concatenation to Parquet.
+
+The machine is shared: quote CPU seconds, and compare two commits in the same
+run (alternating) rather than against figures of another hour. Run on 2 cores:
 
     python benchmarks/ingest.py --persons 200000
     python benchmarks/ingest.py --batch g200k/batch --no-alternatives
@@ -178,6 +188,12 @@ def main() -> None:
             _floor(fmt, data, encodings.get(name))
             floor_secs[fmt] += _cpu() - started
     floor_names = {"csv": "pyarrow.csv.read_csv", "jsonl": "json.loads per line", "xlsx": "python-calamine alone"}
+    arrow_json_secs = 0.0
+    for name in files_of.get("jsonl", []):
+        data = (batch / name).read_bytes()
+        started = _cpu()
+        _arrow_json_floor(data, encodings.get(name))
+        arrow_json_secs += _cpu() - started
     for fmt in sorted(read_secs):
         share = read_secs[fmt] / max(fmt_cpu[fmt], 1e-9)
         ingest_rate = rows[fmt] / max(fmt_cpu[fmt], 1e-9)
@@ -185,6 +201,9 @@ def main() -> None:
         print(f"  {fmt:<6} readers {rows[fmt] / max(read_secs[fmt], 1e-9):>10,.0f} rows/CPU-s ({share:4.0%} of the format's "
               f"ingest CPU); floor {floor_names[fmt]} {floor_rate:>10,.0f} rows/CPU-s; "
               f"ingest = {ingest_rate / floor_rate:.2f}x the floor (per CPU-s)")
+        if fmt == "jsonl" and arrow_json_secs:
+            print(f"  {'':<6} {'':>38} floor pyarrow.json.read_json {rows[fmt] / arrow_json_secs:>10,.0f} rows/CPU-s; "
+                  f"ingest = {ingest_rate / (rows[fmt] / arrow_json_secs):.2f}x that floor")
     calamine_secs = floor_secs.get("xlsx", 0.0)
 
     if not args.no_alternatives:
@@ -219,14 +238,27 @@ def main() -> None:
         "\nwhat limits it: the work after reading ("
         + ", ".join(f"{fmt} {share:.0%}" for fmt, share in sorted(map_share.items()))
         + " of each format's CPU): mapping (pandas frames per file, Arrow <-> Python conversions of the ID"
-        " columns, per-column pandas overheads) and the name/ID normalization; then reading (csv.reader /"
-        " json.loads into Arrow string columns, calamine for Excel). Workers divide the files, not the rows:"
+        " columns, per-column pandas overheads, the per-column parsers of dates and amounts) and the name"
+        " normalization (pinyin per distinct name); then reading (csv.reader into Arrow string columns, the"
+        " decoding of each line, calamine for Excel). Workers divide the files, not the rows:"
         " a batch is no faster than its largest file in one process, and each worker's results are pickled"
         " back to the parent (and names repeated across files are normalized once per worker)"
         + (f"; for Excel, python-calamine alone caps it at {rows['xlsx'] / calamine_secs:,.0f} rows/CPU-s per process" if calamine_secs else "")
         + "."
     )
     sys.stdout.flush()
+
+
+def _arrow_json_floor(data: bytes, encoding: str | None) -> None:
+    """The whole JSONL file through Arrow's JSON reader, one thread (types inferred)."""
+    import pyarrow as pa
+    import pyarrow.json as pajson
+
+    text = data.decode(encoding or "utf-8", "replace").encode("utf-8")
+    try:
+        pajson.read_json(io.BytesIO(text), read_options=pajson.ReadOptions(use_threads=False, block_size=len(text) + 1))
+    except pa.ArrowInvalid:
+        pass
 
 
 def _floor(fmt: str, data: bytes, encoding: str | None) -> None:

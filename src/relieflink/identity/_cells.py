@@ -143,6 +143,21 @@ def split_cells(raw: pd.Series | Sequence | np.ndarray) -> Split:
     return Split(n, text, na, pos, obj[pos])
 
 
+def concat_splits(splits: Sequence[Split]) -> Split:
+    """The columns of ``splits`` one after the other, as one split (what :func:`split_cells` of the
+    concatenated columns gives, without making an object column of them)."""
+    if len(splits) == 1:
+        return splits[0]
+    starts = np.concatenate([[0], np.cumsum([s.n for s in splits])])
+    return Split(
+        n=int(starts[-1]),
+        text=pa.concat_arrays([s.text for s in splits]) if splits else pa.array([], type=pa.string()),
+        na=np.concatenate([s.na for s in splits]) if splits else np.zeros(0, dtype=bool),
+        other_pos=np.concatenate([s.other_pos + start for s, start in zip(splits, starts)] + [np.empty(0, np.int64)]),
+        other_vals=np.concatenate([s.other_vals for s in splits] + [np.empty(0, dtype=object)]),
+    )
+
+
 def factorize_objects(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes and uniques of an object array (NA → code -1)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)

@@ -215,7 +215,7 @@ def _clean_text(text: pa.StringArray) -> pa.StringArray:
     return C.from_offsets_data(offsets, data, valid)
 
 
-def normalize_ids(raw: pd.Series, *, kind: str = "resident") -> pd.DataFrame:
+def normalize_ids(raw: pd.Series | C.Split, *, kind: str = "resident") -> pd.DataFrame:
     """Normalize a raw column of resident IDs (or disability certificate / student numbers).
 
     Returns a DataFrame aligned on ``raw.index`` with ``id_number`` (valid
@@ -228,13 +228,41 @@ def normalize_ids(raw: pd.Series, *, kind: str = "resident") -> pd.DataFrame:
     For certificates and student numbers ``id_clean`` is the ID part (without
     the category/level digits or the ``G``) when the value has that shape, else
     the whole cleaned value.
+
+    ``raw`` may be given split already (:func:`~relieflink.identity._cells.split_cells`, e.g. the
+    columns of several files joined by :func:`~relieflink.identity._cells.concat_splits`); the
+    result is then on a default index. Each distinct text is normalized once: every cell's result
+    depends on that cell alone (the scalar :func:`normalize_id` is the reference).
     """
     if kind not in ("resident", "disability_cert", "student_no"):
         raise ValueError(f"unknown ID kind {kind!r}")
-    if not isinstance(raw, pd.Series):
-        raw = pd.Series(raw, dtype=object)
-    index = raw.index
-    split = C.split_cells(raw)
+    if isinstance(raw, C.Split):
+        split, index = raw, pd.RangeIndex(raw.n)
+    else:
+        if not isinstance(raw, pd.Series):
+            raw = pd.Series(raw, dtype=object)
+        split, index = C.split_cells(raw), raw.index
+    # IDs repeat (a person in several programs, months, files): each distinct text once, then taken
+    # back to the rows; the few other cells (Excel numbers) stay as they are.
+    codes, uniques = C.dict_encode(split.text)
+    if len(uniques) + 1 + len(split.other_pos) >= split.n:
+        return _normalize_ids(split, kind, index)
+    distinct = C.Split(
+        n=len(uniques) + 1 + len(split.other_pos),
+        text=pa.concat_arrays([uniques, pa.nulls(1 + len(split.other_pos), pa.string())]),
+        na=np.concatenate([np.zeros(len(uniques), bool), [True], np.zeros(len(split.other_pos), bool)]),
+        other_pos=len(uniques) + 1 + np.arange(len(split.other_pos)),
+        other_vals=split.other_vals,
+    )
+    codes = np.where(codes < 0, len(uniques), codes)
+    codes[split.other_pos] = distinct.other_pos
+    out = _normalize_ids(distinct, kind, pd.RangeIndex(distinct.n)).take(codes)
+    out.index = index
+    return out
+
+
+def _normalize_ids(split: C.Split, kind: str, index: pd.Index) -> pd.DataFrame:
+    """:func:`normalize_ids` of the cells of ``split``, one result per cell, on ``index``."""
     n = split.n
     forced = np.full(n, -1, dtype=np.int8)
 

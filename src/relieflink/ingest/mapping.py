@@ -169,7 +169,9 @@ def table_frame(raw: RawTable, table: TableSpec) -> pd.DataFrame:
     return frame
 
 
-def normalize_identities(jobs: list[tuple[pd.DataFrame, TableSpec]]) -> list[dict[str, pd.DataFrame]]:
+def normalize_identities(
+    jobs: list[tuple[pd.DataFrame, TableSpec]], splits: list[dict[str, C.Split]] | None = None,
+) -> list[dict[str, pd.DataFrame]]:
     """Names and IDs of all files at once: one normalization over the stacked cells.
 
     ``jobs`` are (frame as :func:`table_frame` gives it, table) per file. The
@@ -178,6 +180,8 @@ def normalize_identities(jobs: list[tuple[pd.DataFrame, TableSpec]]) -> list[dic
     name that occurs in many files is converted to pinyin once. Returns, per
     job, the entries of the ``_Cells`` cache (``names:<column>``,
     ``ids:<column>``) that :func:`map_table` would otherwise compute.
+    ``splits``: per job, the columns the reader split already (``RawTable.splits``): ID columns
+    with Excel numbers are joined as splits, not as one object column.
     """
     out: list[dict[str, pd.DataFrame]] = [{} for _ in jobs]
     name_parts: list[tuple[int, str, pd.Series]] = []
@@ -192,14 +196,16 @@ def normalize_identities(jobs: list[tuple[pd.DataFrame, TableSpec]]) -> list[dic
                 name_parts.append((i, column, frame[column]))
         for column, spec in table.columns.items():
             if spec.parse in _ID_KINDS and column in frame.columns:
-                id_parts.setdefault(_ID_KINDS[spec.parse], []).append((i, column, frame[column]))
+                known = splits[i].get(column) if splits is not None else None
+                split = known if known is not None and known.n == len(frame) else C.split_cells(frame[column])
+                id_parts.setdefault(_ID_KINDS[spec.parse], []).append((i, column, split))
     if name_parts:
         names = normalize_names(_stack([p[2] for p in name_parts]))
         for (i, column, _), part in zip(name_parts, _unstack(names, [len(p[2]) for p in name_parts])):
             out[i][f"names:{column}"] = part
     for kind, parts in id_parts.items():
-        ids = _finish_ids(normalize_ids(_stack([p[2] for p in parts]), kind=kind))
-        for (i, column, _), part in zip(parts, _unstack(ids, [len(p[2]) for p in parts])):
+        ids = _finish_ids(normalize_ids(C.concat_splits([p[2] for p in parts]), kind=kind))
+        for (i, column, _), part in zip(parts, _unstack(ids, [p[2].n for p in parts])):
             part["id_origin"] = jobs[i][1].columns[column].parse
             out[i][f"ids:{column}"] = part
     return out
@@ -226,6 +232,26 @@ def _none_for_na(series: pd.Series) -> pd.Series:
     if arr is not None:  # Arrow text: nulls come out as None directly
         return pd.Series(np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object), index=series.index, name=series.name)
     return series.astype(object).where(series.notna(), None)
+
+
+def _joined_cells(splits: list[C.Split], mask: np.ndarray) -> np.ndarray:
+    """The cells of the rows in ``mask`` joined by tabs (an Excel row as text for the quarantine):
+    each cell as ``str()`` gives it, a missing cell empty. Per column on the chosen rows only, the
+    text cells from their Arrow array and the few other cells (numbers, dates) through ``str``."""
+    rows = np.flatnonzero(mask)
+    columns = []
+    for split in splits:
+        text = np.asarray(split.text.take(pa.array(rows)).to_numpy(zero_copy_only=False), dtype=object)
+        at = np.searchsorted(rows, split.other_pos)
+        hit = at < len(rows)
+        hit[hit] = rows[at[hit]] == split.other_pos[hit]
+        if hit.any():
+            text[at[hit]] = [str(v) for v in split.other_vals[hit]]
+        text[pd.isna(text)] = ""
+        columns.append(text)
+    joined = np.empty(len(rows), dtype=object)
+    joined[:] = ["\t".join(cells) for cells in zip(*columns)] if columns else ""
+    return joined
 
 
 def _total_rows(cells: "_Cells", columns: list[str]) -> np.ndarray:
@@ -301,11 +327,18 @@ def _column(values: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
 
     For a text column held as Arrow, pandas 3 would turn the object array back
     into an Arrow ``str`` column one Python string at a time; here the Arrow
-    array is kept (the same dtype and values). On pandas 2, and for columns
-    without text (all missing), the object array as before."""
-    arr = C._arrow_string_array(values) if _INFERS_STR else None
-    if arr is None or arr.null_count == len(arr):
+    array is kept (the same dtype and values). A column without any value (a
+    field the file does not have) is an all-null ``str`` column on pandas 3 as
+    well, so that every file's column has one dtype and the files' frames are
+    concatenated column by column in Arrow (:func:`concat_frames`), not through
+    Python objects. On pandas 2, the object array as before."""
+    if not _INFERS_STR:
         return values.to_numpy()
+    arr = C._arrow_string_array(values)
+    if arr is None:
+        if values.dtype != object or not values.isna().all():
+            return values.to_numpy()
+        arr = pa.nulls(len(values), pa.string())
     return pd.Series(pd.arrays.ArrowStringArray(arr), copy=False).astype("str").array
 
 
@@ -380,7 +413,7 @@ def _build_mentions(
             "address": _column(_column_or_none(cells, spec.address, n)),
             "relation": _column(_column_or_none(cells, spec.relation, n)),
             "household_no": _column(_column_or_none(cells, spec.household_no, n)),
-            "_stated_sex": stated_sex.to_numpy(),
+            "_stated_sex": _column(stated_sex),
             "_stated_birth": stated_birth.to_numpy(),
             "_cert_category": ids["cert_category"].to_numpy() if "cert_category" in ids else pd.NA,
             "_cert_level": ids["cert_level"].to_numpy() if "cert_level" in ids else pd.NA,
@@ -519,13 +552,11 @@ def map_table(
     rows = raw.row_numbers
     raw_lines = raw.raw_lines
 
-    def raw_line(mask: np.ndarray) -> pd.Series:
+    def raw_line(mask: np.ndarray) -> pd.Series | np.ndarray:
         """The row as text for the quarantine: the CSV/JSONL line, or the cells joined by tabs (Excel)."""
         if raw_lines is not None:
             return raw_lines[mask]
-        part = frame[mask]
-        # missing cells as empty text: ``astype(str)`` gives "None"/"nan" on pandas 2 and keeps NaN on pandas 3
-        return part.astype(object).where(part.notna(), "").astype(str).agg("\t".join, axis=1)
+        return _joined_cells([cells.split(c) for c in frame.columns], mask)
 
     cells = _Cells(frame, table, gazetteer, raw.splits)
     if identities:
@@ -593,9 +624,10 @@ def map_table(
             if absent.any():
                 quarantine.add(file, rows[absent], spec.name, "missing_person",
                                f"the {spec.role} named by {spec.name} has neither a name nor an ID", NOTED)
-        mention_frames.append(m[present])
+        mention_frames.append(m if present.all() else m[present])
     mentions = concat_frames(mention_frames)
-    mentions = mentions[~rejected[mentions["row_index"].to_numpy()]].reset_index(drop=True)
+    if rejected.any():
+        mentions = mentions[~rejected[mentions["row_index"].to_numpy()]].reset_index(drop=True)
     _void_shared_ids(mentions)
 
     # Cell problems on kept rows: values that could not be read are dropped, not guessed.
@@ -618,7 +650,7 @@ def map_table(
     records = _build_records(cells, table, source, catalog, program, n)
     _end_no_earlier_than_start(records, cells, table, file, rows, rejected, quarantine, n)
     beneficiary = mentions[mentions["role"].eq("beneficiary")]
-    records = records[~rejected].copy()
+    records = records[~rejected].copy() if rejected.any() else records
     records["file"] = file
     records["row"] = rows[~rejected]
     records["source"] = source.source
@@ -755,7 +787,7 @@ def _build_records(
             "kind": program.map(kinds).to_numpy(),
             "category": _column(_column_or_none(cells, spec.category, n)),
             "amount": amount.to_numpy(),
-            "amount_basis": basis,
+            "amount_basis": basis if basis is not None else _column(pd.Series([None] * n, dtype=object)),
             "period_start": start.to_numpy(),
             "period_end": end.to_numpy(),
             "event_date": _period_bounds(cells, spec.event_date, False, n)[0].to_numpy(),
@@ -765,6 +797,6 @@ def _build_records(
             "relation": _column(_column_or_none(cells, spec.relation, n)),
             "disability_category": _column_or_none(cells, spec.disability_category, n).astype("Int32").to_numpy(),
             "disability_level": _column_or_none(cells, spec.disability_level, n).astype("Int32").to_numpy(),
-            "detail": detail.to_numpy(),
+            "detail": _column(detail),
         }
     )

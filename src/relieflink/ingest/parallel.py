@@ -97,7 +97,7 @@ def worker_count(files: list["BatchFile"], requested: int | None) -> int:
     idle (1 = serial).
 
     Workers cost CPU the serial path does not spend (each pickles its tables back; a name that
-    occurs in several files is normalized in each), 45-67 % more CPU at 200k persons: they pay only
+    occurs in several files is normalized in each), 40-67 % more CPU at 200k persons: they pay only
     on cores nobody else uses, so the automatic choice is serial when the load average shows the
     cores busy (measured on a shared machine: 0.76x-0.92x the serial speed)."""
     if requested is None and os.environ.get(WORKERS_ENV, "").strip():

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from relieflink.config import Catalog, Plausibility, SourceSpec, load_catalog, load_plausibility, load_sources
 from relieflink.identity import Gazetteer
+from relieflink.identity import _cells as C
 from relieflink.ingest.batch import BatchFile, delivery_order, discover
 from relieflink.ingest.mapping import blank_cells, map_table, normalize_identities, table_frame
 from relieflink.ingest.plausibility import Checks
@@ -113,8 +114,7 @@ def _fingerprint(table: RawTable) -> str:
     for column in table.frame.columns:
         arr = _arrow_text(table.frame[column])
         if arr is None:  # cells other than text (Excel numbers, dates): their str(); blank cells null
-            cells = table.frame[column]
-            arr = pa.array(cells.astype(str).to_numpy(dtype=object), mask=cells.isna().to_numpy(), type=pa.string())
+            arr = _cell_strings(table.splits.get(column), table.frame[column])
         arr = pc.fill_null(arr, "<NA>")
         digest.update(pc.binary_length(arr).to_numpy(zero_copy_only=False).astype(np.int64).tobytes())
         digest.update(b"\x00")
@@ -123,6 +123,15 @@ def _fingerprint(table: RawTable) -> str:
         digest.update(b"\x01")
     digest.update(np.ascontiguousarray(table.row_numbers).tobytes())
     return digest.hexdigest()
+
+
+def _cell_strings(split: C.Split | None, cells: pd.Series) -> pa.Array:
+    """``str()`` of every cell of a column that is not all text, null where blank: the text cells
+    from the reader's split (Arrow), the other cells (numbers, dates) one by one."""
+    if split is None or split.n != len(cells):
+        split = C.split_cells(cells)
+    other = pa.array([str(v) for v in split.other_vals.tolist()], type=pa.string())
+    return C.replace_rows(split.text, split.other_pos, other)
 
 
 def _arrow_text(series: pd.Series) -> pa.Array | None:
@@ -252,7 +261,8 @@ def _ingest_batch(files: list[BatchFile], config: IngestConfig, progress=None) -
         elif progress is not None:
             progress(report)
     started = time.perf_counter()
-    identities = normalize_identities([(raw.frame, bf.table) for bf, raw, _ in to_map])
+    identities = normalize_identities([(raw.frame, bf.table) for bf, raw, _ in to_map],
+                                      [raw.splits for _, raw, _ in to_map])
     shared = time.perf_counter() - started
     total_rows = sum(len(raw.frame) for _, raw, _ in to_map) or 1
     for i in range(len(to_map)):

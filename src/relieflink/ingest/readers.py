@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pajson
 from python_calamine import CalamineWorkbook
 
 from relieflink.identity import _cells as C
@@ -420,7 +421,14 @@ def read_jsonl(data: bytes, expected_columns: list[str]) -> RawTable:
     blank = blank & ~undecodable
     body_at = np.flatnonzero(~blank & ~undecodable)
     body = lines if len(body_at) == len(lines) else [lines[i] for i in body_at.tolist()]
-    try:  # fast path: every non-blank line at once, as one JSON array parsed in C
+    columns = _arrow_json_columns(body)
+    if columns is not None:  # the normal case: every line an object of text values, parsed by Arrow
+        order = np.sort(np.concatenate([np.flatnonzero(blank), body_at]))
+        # the text of each kept line, for the quarantine of rejected rows: Arrow, no Python string per line
+        raw_lines = C.to_series(line_text.take(pa.array(order, type=pa.int64())), pd.RangeIndex(len(order)))
+        return RawTable(frame=_text_frame(columns, order, body_at), row_numbers=numbers[order], raw_lines=raw_lines,
+                        broken=_undecodable_rows(decoded, 0), header_row=0, encoding=decoded.encoding)
+    try:  # every non-blank line at once, as one JSON array parsed in C
         objects = json.loads("[" + ",".join(body) + "]")
         if len(objects) != len(body):  # a line such as `{..},{..}` parses as two values
             raise ValueError
@@ -492,14 +500,47 @@ def _text_records(records: list[dict], order: np.ndarray, at: np.ndarray) -> pd.
         columns = [pa.array(c, type=pa.string()) for c in zip(*rows)]
     except (pa.ArrowException, UnicodeError):
         return None
-    if len(order) != len(records):  # blank lines: rows of nulls
+    return _text_frame(dict(zip(map(str, keys), columns)), order, at)
+
+
+def _text_frame(columns: dict[str, pa.Array], order: np.ndarray, at: np.ndarray) -> pd.DataFrame:
+    """Text columns of the records (at lines ``at``) as a frame with a row of nulls at each blank
+    line (``order``: the line index of each output row)."""
+    if len(order) != len(at):  # blank lines: rows of nulls
         codes = np.full(len(order), -1, dtype=np.int64)
-        codes[np.searchsorted(order, at)] = np.arange(len(records))
-        columns = [C.take_with_null(c, codes) for c in columns]
+        codes[np.searchsorted(order, at)] = np.arange(len(at))
+        columns = {k: C.take_with_null(c, codes) for k, c in columns.items()}
     index = pd.RangeIndex(len(order))
-    return pd.DataFrame(
-        {str(k): pd.Series(pd.arrays.ArrowStringArray(arr), index=index) for k, arr in zip(keys, columns)}, index=index
-    )
+    return pd.DataFrame({k: pd.Series(pd.arrays.ArrowStringArray(arr), index=index) for k, arr in columns.items()},
+                        index=index)
+
+
+def _arrow_json_columns(body: list[str]) -> dict[str, pa.Array] | None:
+    """The lines parsed by Arrow's JSON reader when the file is what an export normally is: every line
+    one object, its values text or null, the keys of the first line first (later lines may order
+    them otherwise or leave some out), no key twice. Then the columns are what the Python reading
+    gives (:func:`_text_records`, or the general path for keys in another order); anything else —
+    a damaged line, a number, a nested value, a repeated key, a key the first line lacks, an
+    invalid escape — is None, and the lines are read one by one as before."""
+    if not body:
+        return None
+    try:
+        first = json.loads(body[0])
+        data = "\n".join(body).encode("utf-8")
+    except (ValueError, UnicodeError):
+        return None
+    if not isinstance(first, dict) or not first:
+        return None
+    options = pajson.ReadOptions(use_threads=False, block_size=len(data) + 1)
+    try:
+        table = pajson.read_json(io.BytesIO(data), read_options=options)
+    except (pa.ArrowException, ValueError):
+        return None
+    if table.num_rows != len(body) or table.column_names != [str(k) for k in first]:
+        return None
+    if not all(pa.types.is_string(t) or pa.types.is_null(t) for t in table.schema.types):
+        return None
+    return {name: table.column(name).combine_chunks().cast(pa.string()) for name in table.column_names}
 
 
 def _loads_or_none(line: str) -> Any:

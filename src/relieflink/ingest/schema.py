@@ -23,29 +23,34 @@ def canonical_schemas() -> dict[str, pa.Schema]:
 
 
 def concat_frames(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """``pd.concat(parts, ignore_index=True)``, column by column when the parts agree.
+    """``pd.concat(parts, ignore_index=True)``, column by column when the parts have the same columns.
 
-    When every part has the same columns with the same dtypes, each column is
-    concatenated on its own (``np.concatenate`` for NumPy dtypes): the result
-    is what ``pd.concat`` gives, without its per-cell NA checks on object
-    columns that are all None in some part. Otherwise ``pd.concat``.
+    A column with one dtype in every part is concatenated on its own
+    (``np.concatenate`` for NumPy dtypes; Arrow text stays Arrow); the
+    columns whose dtypes differ between the parts (a field one file lacks)
+    go through ``pd.concat`` of those columns only, which decides their dtype
+    as it would for the whole frame. The result is what ``pd.concat`` gives,
+    without its per-cell NA checks on object columns that are all None in some
+    part. Parts with other columns: ``pd.concat``.
     """
     if len(parts) == 1:
         return parts[0].reset_index(drop=True)
     first = parts[0]
     columns = list(first.columns)
-    dtypes = list(first.dtypes)
-    if not parts or first.columns.has_duplicates or any(
-        list(p.columns) != columns or list(p.dtypes) != dtypes for p in parts[1:]
-    ):
+    if not parts or first.columns.has_duplicates or any(list(p.columns) != columns for p in parts[1:]):
         return pd.concat(parts, ignore_index=True)
+    index = pd.RangeIndex(sum(len(p) for p in parts))
+    mixed = [c for i, c in enumerate(columns) if any(p.dtypes.iloc[i] != first.dtypes.iloc[i] for p in parts[1:])]
+    together = pd.concat([p[mixed] for p in parts], ignore_index=True) if mixed else None
     out = {}
-    for i, (column, dtype) in enumerate(zip(columns, dtypes)):
-        if isinstance(dtype, np.dtype):
+    for i, column in enumerate(columns):
+        if together is not None and column in together.columns:
+            out[column] = together[column]
+        elif isinstance(first.dtypes.iloc[i], np.dtype):
             out[column] = np.concatenate([p.iloc[:, i].to_numpy() for p in parts])
         else:
             out[column] = pd.concat([p.iloc[:, i] for p in parts], ignore_index=True)
-    return pd.DataFrame(out, index=pd.RangeIndex(sum(len(p) for p in parts)), columns=first.columns)
+    return pd.DataFrame(out, index=index, columns=first.columns)
 
 
 def table_schema(table: str, comparisons: Sequence[str] = ()) -> pa.Schema:
