@@ -313,3 +313,23 @@ def test_a_batch_with_nothing_readable_runs_through(tmp_path, ingest_config, mak
     summary = run.summary()
     assert summary["records"] == 0 and summary["flags"] == 0
     assert len(pq.read_table(out / "quarantine.parquet")) == (2 if make == "unknown_files_only" else 0)
+
+
+@pytest.mark.parametrize("cjlb", ["4", 4], ids=["every value text", "a number among the values"])
+def test_json_escape_of_half_a_character_costs_its_line_only(tmp_path, ingest_config, cjlb):
+    """``"\\ud800"`` is valid JSON syntax but no character (it cannot be stored as text): the line is
+    rejected as undecodable, the others read — whether the file takes the Arrow path (all text) or the
+    line reader (a number). An escaped pair (an emoji) is one character and is read."""
+    d = tmp_path / "batch"
+    d.mkdir()
+    good = {"xm": "张敏", "cjzh": "33010319731019482841", "cjlb": cjlb, "cjdj": "1", "btlx": "重度残疾人护理补贴",
+            "je": "200", "ffny": "201501", "jdmc": "米市巷街道", "sqmc": "江涨桥社区"}
+    lines = [json.dumps(good), json.dumps({**good, "xm": "\ud800张敏"}), json.dumps({**good, "xm": "张敏\U0001F600"})]
+    assert "\\ud800" in lines[1] and "\\ud83d\\ude00" in lines[2]
+    (d / "cl_残疾人补贴.jsonl").write_text("\n".join(lines) + "\n", encoding="ascii")
+    result = ingest_batch(d, ingest_config)
+    recs = _records(result, "cl_残疾人补贴.jsonl")
+    assert recs["row"].tolist() == [1, 3]
+    q = result.quarantine
+    assert q[["row", "problem", "action"]].values.tolist() == [[2, "undecodable_line", "row_rejected"]]
+    assert "half a character" in q["message"].iat[0] and "张" not in q["message"].iat[0]

@@ -434,10 +434,13 @@ def read_jsonl(data: bytes, expected_columns: list[str]) -> RawTable:
             raise ValueError
     except ValueError:  # json.JSONDecodeError, or the count mismatch
         objects = [_loads_or_none(line) for line in body]
+    half_characters = _half_character_lines(body, objects)
     is_object = np.fromiter(map(isinstance, objects, repeat(dict)), dtype=bool, count=len(objects))
     broken = [
         (int(numbers[at]), "bad_json_line", "the line is not a JSON object; fix or re-export the line", lines[at])
-        for at in body_at[~is_object].tolist()
+        for at in body_at[~is_object & ~half_characters].tolist()
+    ] + [
+        (int(numbers[at]), "undecodable_line", _HALF_CHARACTER, lines[at]) for at in body_at[half_characters].tolist()
     ] + _undecodable_rows(decoded, 0)
     records = [o for o, keep in zip(objects, is_object) if keep] if not is_object.all() else objects
     order = np.sort(np.concatenate([np.flatnonzero(blank), body_at[is_object]]))
@@ -541,6 +544,29 @@ def _arrow_json_columns(body: list[str]) -> dict[str, pa.Array] | None:
     if not all(pa.types.is_string(t) or pa.types.is_null(t) for t in table.schema.types):
         return None
     return {name: table.column(name).combine_chunks().cast(pa.string()) for name in table.column_names}
+
+
+_HALF_CHARACTER = ("the line holds a JSON escape of half a character (such as \\ud800 without its pair), which is no "
+                   "text; fix the value or re-export the line")
+_SURROGATE_ESCAPE = r"\\u[dD][89a-fA-F]"  # the first half of an escaped surrogate
+
+
+def _half_character_lines(body: list[str], objects: list[Any]) -> np.ndarray:
+    """Which lines' values hold a lone surrogate (``"\\ud800"``): JSON lets the escape through, but it is
+    no character — it cannot be stored as text — so the line is rejected as undecodable, not read.
+    Only lines with a surrogate escape are looked at (an emoji's pair is one character and passes); the
+    object of each rejected line is set to None in ``objects``."""
+    bad = np.zeros(len(body), dtype=bool)
+    if not body:
+        return bad
+    escaped = pc.match_substring_regex(pa.array(body, type=pa.string()), _SURROGATE_ESCAPE)
+    for i in np.flatnonzero(escaped.to_numpy(zero_copy_only=False)).tolist():
+        try:
+            json.dumps(objects[i], ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            bad[i] = True
+            objects[i] = None
+    return bad
 
 
 def _loads_or_none(line: str) -> Any:
