@@ -139,7 +139,7 @@ def _read_key(path: Path) -> bytes:
 
 def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
          decisions: Path | None = None, pseudonym_key_file: str | None = None, period: int | None = None,
-         previous: Path | None = None) -> int:
+         previous: Path | None = None, engine: str = "local", spark_master: str | None = None) -> int:
     from relieflink.outputs import preflight
     from relieflink.pipeline import run_batch
 
@@ -147,7 +147,8 @@ def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage",
     target = preflight(out, batch)  # refused before any work: nothing read, nothing written
     print(f"relieflink: reading {batch}", file=sys.stderr)
     run = run_batch(batch, target, progress=_progress, stages=stages, decisions=decisions or default_decisions(out),
-                    pseudonym_key=key, period=period, previous=previous)
+                    pseudonym_key=key, period=period, previous=previous, engine=engine,
+                    spark_master=spark_master)
     summary = run.summary()
     _print_summary(summary, out)
     assert run.ingest is not None
@@ -159,7 +160,8 @@ def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage",
 def cmd_run(args: argparse.Namespace) -> int:
     return _run(Path(args.batch), Path(args.out), decisions=Path(args.decisions) if args.decisions else None,
                 pseudonym_key_file=args.pseudonym_key, period=args.period,
-                previous=Path(args.previous) if args.previous else None)
+                previous=Path(args.previous) if args.previous else None, engine=args.engine,
+                spark_master=args.spark_master)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -389,6 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="last month's output folder: persons and households already known keep their ids "
                                 "(by shared IDs and row content, never row numbers); changes.parquet lists "
                                 "merges and splits since")
+            p.add_argument("--engine", choices=("local", "spark"), default="local",
+                           help="where the linkage's pair stages run: this process (default) or Apache Spark, "
+                                "with the same outputs (needs the spark extra; docs/spark.md)")
+            p.add_argument("--spark-master", metavar="URL",
+                           help="Spark master of --engine spark (default local[*]; under spark-submit, its --master)")
         p.set_defaults(func=func)
 
     p = command("review", "list the open review items of a run")

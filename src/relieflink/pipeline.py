@@ -28,6 +28,7 @@ from relieflink.outputs import StagedOutput, preflight, write_json
 
 if TYPE_CHECKING:
     from relieflink.audit.periods import AuditPeriod
+    from relieflink.linkage.engine import Linker
     from relieflink.linkage.settings import Settings
     from relieflink.review.apply import Unmatched
 
@@ -59,6 +60,10 @@ class Run:
     #: written with file and row only to content)
     decided_on: pd.DataFrame | None = None
     continuity: Continuity | None = None
+    #: where the linkage's pair stages run: "local" (this process) or "spark" (relieflink.spark)
+    engine: str = "local"
+    #: the Spark master URL of ``engine="spark"`` (None: local[*], or spark-submit's)
+    spark_master: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
     def ingest_stage(self, progress: Callable[[FileReport], None] | None = None) -> IngestResult:
@@ -77,7 +82,8 @@ class Run:
 
         assert self.mentions is not None and self.records is not None, "run the ingest stage first"
         started = time.perf_counter()
-        linked = link_mentions(self.mentions, self.records, settings=self.linkage_settings)
+        linked = link_mentions(self.mentions, self.records, settings=self.linkage_settings,
+                               linker=self._linker_factory())
         confidence = mention_confidence(linked.mentions, linked.persons, linked.pairs, linked.result.nodes.record_node)
         records = linked.records
         if self.decisions:
@@ -109,6 +115,19 @@ class Run:
         self.persons, self.households, self.pairs = tables["persons"], tables["households"], tables["pairs"]
         self.linkage_model = linked.model
         self.seconds["linkage"] = time.perf_counter() - started
+
+    def _linker_factory(self) -> Callable[[Settings], Linker]:
+        from relieflink.linkage.engine import Linker
+
+        if self.engine == "local":
+            return Linker
+        if self.engine != "spark":
+            raise ValueError(f"unknown engine {self.engine!r}: local or spark")
+        from relieflink.spark.linker import SparkLinker
+        from relieflink.spark.session import spark_session
+
+        spark = spark_session(self.spark_master)
+        return lambda settings: SparkLinker(settings, spark)
 
     def audit_stage(self) -> pd.DataFrame:
         from relieflink.audit import audit_records, load_rules
@@ -263,6 +282,8 @@ def run_batch(
     pseudonym_key: bytes | None = None,
     period: int | None = None,
     previous: Path | None = None,
+    engine: str = "local",
+    spark_master: str | None = None,
 ) -> Run:
     """Run the pipeline on ``batch_dir`` and write ``out_dir`` atomically.
 
@@ -280,6 +301,8 @@ def run_batch(
     its ids and ``changes.parquet`` lists merges and splits since (raises
     :class:`~relieflink.linkage.continuity.PreviousRunError`, an
     :class:`~relieflink.errors.InputRefused`, when it is not a run folder).
+    ``engine``: ``"spark"`` runs the linkage's pair stages on Spark (``spark_master``; see
+    docs/spark.md) with the same outputs as the default ``"local"``.
     """
     from relieflink.review import load_decisions
     from relieflink.review.decisions import needs_binding
@@ -309,7 +332,7 @@ def run_batch(
             # decisions written with file and row only were taken on the run now in OUT
             decided_on = read_run_mentions(target.out)
         run = Run(batch_dir=Path(batch_dir), config=config, decisions=loaded, period=period, previous=prev,
-                  decided_on=decided_on)
+                  decided_on=decided_on, engine=engine, spark_master=spark_master)
         if settings is not None:
             run.linkage_settings = settings
         run.ingest_stage(progress)

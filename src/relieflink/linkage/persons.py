@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -116,13 +117,15 @@ def content_key(min_valid_id: pd.Series, min_fingerprint: pd.Series) -> pd.Serie
 
 def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
                   settings: Settings | str | Path = "relief", train: bool | None = None,
-                  labels: pd.DataFrame | None = None) -> ReliefLinkage:
+                  labels: pd.DataFrame | None = None,
+                  linker: Callable[[Settings], Linker] = Linker) -> ReliefLinkage:
     """Link relief mentions into persons and households.
 
     ``settings``: a settings name/path (YAML: trained on this batch by EM) or a
     trained model (JSON or :class:`Settings` with m/u/λ: used as is unless
     ``train=True``). ``labels``: optional clerical-review pairs
     (``left``, ``right`` = row positions in ``mentions``; ``is_match``) that fix m.
+    ``linker``: makes the linker from the settings (relieflink.spark's runs the pair stages on Spark).
     """
     t0 = time.perf_counter()
     s = settings if isinstance(settings, Settings) else Settings.load(settings)
@@ -134,8 +137,7 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
         # not collapsed into one node before linkage (the preparer keeps it for no-ID nodes only)
         noid = (m["id_clean"].isna() & m["id_number"].isna()).to_numpy()
         m = m.assign(solo=np.where(noid, m["fingerprint"].to_numpy(dtype=object), None))
-    linker = Linker(s)
-    res = linker.run(m, train=train, labels=labels)
+    res = linker(s).run(m, train=train, labels=labels)
     m = m.drop(columns=["solo"], errors="ignore")
     t1 = time.perf_counter()
     tab, nodes = res.table, res.nodes

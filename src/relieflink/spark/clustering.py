@@ -1,0 +1,129 @@
+"""Clustering on Spark: connected components of the graph the local clustering reads, by
+iterated min-label propagation on DataFrames (no pair leaves the executors), then each
+component clustered by the local engine's own algorithm
+(:meth:`relieflink.linkage.engine.Linker.cluster_nodes`) with ``applyInPandas``.
+
+The graph: every scored pair (the anchored method compares a node's best anchor with its
+second best, whatever the probability), every cannot-link pair and, per anchor key (a valid ID),
+a star joining its nodes. No rule of the local algorithm looks across these edges, so a
+component clustered alone is labelled as the whole graph labels it; node indices keep their
+order inside a component, so the label (the smallest node index of an entity) is the same too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from relieflink.linkage.engine import Linker
+
+def components(spark: SparkSession, edges: DataFrame) -> tuple[DataFrame, int]:
+    """(``node``, ``component`` = the smallest node of its component) for every node on an edge
+    (``a``, ``b``), and the number of propagation rounds. Each round a node takes the smallest
+    label among itself and its neighbours, then the label of its label (pointer jumping: the
+    rounds grow with the logarithm of a component's diameter, not with the diameter)."""
+    from pyspark.sql import functions as F
+
+    both = edges.select("a", "b").union(edges.select(F.col("b").alias("a"), F.col("a").alias("b"))).distinct()
+    both = both.persist()
+    label = both.groupBy("a").agg(F.least(F.col("a"), F.min("b")).alias("c")).withColumnRenamed("a", "node")
+    label = label.localCheckpoint()
+    rounds = 0
+    while True:
+        rounds += 1
+        spread = (both.join(label.withColumnRenamed("node", "a"), "a")
+                  .groupBy(F.col("b").alias("node")).agg(F.min("c").alias("c2")))
+        new = label.join(spread, "node", "left").select(
+            "node", F.least(F.col("c"), F.coalesce(F.col("c2"), F.col("c"))).alias("c"))
+        hop = new.select(F.col("node").alias("c"), F.col("c").alias("cc"))
+        new = new.join(hop, "c", "left").select("node", F.least(F.col("c"), F.coalesce(F.col("cc"), F.col("c")))
+                                                .alias("c"))
+        new = new.localCheckpoint()  # materialized: the plan does not grow with the rounds
+        changed = new.join(label.withColumnRenamed("c", "old"), "node").where(F.col("c") < F.col("old")).count()
+        label = new
+        if changed == 0:
+            break
+    both.unpersist()
+    return label.withColumnRenamed("c", "component"), rounds
+
+
+def cluster_components(spark: SparkSession, linker: Linker, n: int, anchor: np.ndarray | None,
+                       forbidden: np.ndarray | None, scored: DataFrame,
+                       cannot: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    """Entity label per node (the smallest node index of its entity) and the ambiguous mask, as
+    ``linker.cluster_nodes`` gives them on the whole graph; and figures on the components."""
+    from pyspark.sql import functions as F
+
+    cl_a, cl_b = (np.asarray(x, np.int64) for x in cannot)
+    node_df = pd.DataFrame({"node": np.arange(n, dtype=np.int64),
+                            "anchor": anchor if anchor is not None else np.full(n, -1, np.int64),
+                            "forbidden": forbidden if forbidden is not None else np.full(n, -1, np.int64)})
+    star = pd.DataFrame({"a": np.zeros(0, np.int64), "b": np.zeros(0, np.int64)})
+    if anchor is not None and (anchor >= 0).any():
+        has = node_df[node_df["anchor"] >= 0]
+        root = has.groupby("anchor")["node"].transform("min").to_numpy()
+        keep = root != has["node"].to_numpy()
+        star = pd.DataFrame({"a": root[keep], "b": has["node"].to_numpy()[keep]})
+    side = pd.concat([star, pd.DataFrame({"a": cl_a, "b": cl_b})], ignore_index=True)
+    pairs = scored.select(F.col("left").alias("a"), F.col("right").alias("b"), "match_weight", "probability")
+    edges = pairs.select("a", "b").union(spark.createDataFrame(side, "a long, b long"))
+    comp, rounds = components(spark, edges)
+    comp = comp.persist()
+
+    nodes = spark.createDataFrame(node_df).join(comp, "node")
+    kinds = "kind tinyint, component long, a long, b long, mw double, prob double, anchor long, forbidden long"
+    lit_null = F.lit(None)
+    parts = [
+        nodes.select(F.lit(0).cast("tinyint").alias("kind"), "component", F.col("node").alias("a"),
+                     lit_null.cast("long").alias("b"), lit_null.cast("double").alias("mw"),
+                     lit_null.cast("double").alias("prob"), "anchor", "forbidden"),
+        pairs.join(comp.withColumnRenamed("node", "a"), "a").select(
+            F.lit(1).cast("tinyint").alias("kind"), "component", "a", "b", F.col("match_weight").alias("mw"),
+            F.col("probability").alias("prob"), lit_null.cast("long").alias("anchor"),
+            lit_null.cast("long").alias("forbidden")),
+    ]
+    if len(cl_a):
+        cdf = spark.createDataFrame(pd.DataFrame({"a": cl_a, "b": cl_b}), "a long, b long")
+        parts.append(cdf.join(comp.withColumnRenamed("node", "a"), "a").select(
+            F.lit(2).cast("tinyint").alias("kind"), "component", "a", "b", lit_null.cast("double").alias("mw"),
+            lit_null.cast("double").alias("prob"), lit_null.cast("long").alias("anchor"),
+            lit_null.cast("long").alias("forbidden")))
+    rows = parts[0]
+    for p in parts[1:]:
+        rows = rows.unionByName(p)
+    has_anchor = anchor is not None
+    from relieflink.linkage.engine import Linker
+
+    clusterer = Linker(linker.settings)  # the settings only, not the driver's node arrays
+
+    def one_component(df: pd.DataFrame) -> pd.DataFrame:
+        kind = df["kind"].to_numpy()
+        nd = df[kind == 0].sort_values("a")
+        node = nd["a"].to_numpy(np.int64)
+        pr = df[kind == 1].sort_values(["a", "b"])
+        cn = df[kind == 2].sort_values(["a", "b"])
+        li, ri = np.searchsorted(node, pr["a"].to_numpy(np.int64)), np.searchsorted(node, pr["b"].to_numpy(np.int64))
+        ca, cb = np.searchsorted(node, cn["a"].to_numpy(np.int64)), np.searchsorted(node, cn["b"].to_numpy(np.int64))
+        lab, amb = clusterer.cluster_nodes(
+            len(node), nd["anchor"].to_numpy(np.int64) if has_anchor else None,
+            nd["forbidden"].to_numpy(np.int64) if has_anchor else None, li, ri,
+            pr["mw"].to_numpy(np.float64), pr["prob"].to_numpy(np.float64), (ca, cb))
+        return pd.DataFrame({"node": node, "label": node[lab],
+                             "ambiguous": amb if amb is not None else np.zeros(len(node), bool)})
+
+    out = rows.groupBy("component").applyInPandas(one_component, "node long, label long, ambiguous boolean")
+    got = out.toPandas()
+    sizes = comp.groupBy("component").count()
+    figures = {"propagation_rounds": rounds, "components": sizes.count(),
+               "largest_component": int(sizes.agg(F.max("count")).first()[0] or 0)}
+    comp.unpersist()
+    label = np.arange(n, dtype=np.int64)  # a node on no edge is an entity of its own
+    label[got["node"].to_numpy(np.int64)] = got["label"].to_numpy(np.int64)
+    ambiguous = np.zeros(n, bool)
+    ambiguous[got["node"].to_numpy(np.int64)] = got["ambiguous"].to_numpy(bool)
+    return label, (ambiguous if has_anchor else None), figures

@@ -1,0 +1,93 @@
+"""The :class:`~relieflink.linkage.engine.Linker` whose pair-sized stages run on Spark.
+
+Node-sized stages are the local engine's own methods, on the driver: the features and the
+encoded node table (``prepare``), the anchors split off and the cannot-links, the u sample
+(``estimate_u``: the local engine's seeded draw, reproduced exactly rather than redrawn by
+hash), EM on the collected pattern counts (``train_on_counts``). Pair-sized ones are Spark
+jobs: :mod:`.blocking`, :mod:`.scoring`, :mod:`.clustering`. The scored pairs are collected at
+the end, in the local engine's order, for the run folder's ``pairs.parquet``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from relieflink.linkage.engine import Linker, LinkResult, Scored
+from relieflink.spark import blocking as SB
+from relieflink.spark import clustering as SC
+from relieflink.spark import scoring as SS
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from relieflink.linkage.blocking import BlockingPass
+    from relieflink.linkage.settings import Settings
+
+
+class SparkLinker(Linker):
+    """Links as :class:`~relieflink.linkage.engine.Linker` does, with the same results, on ``spark``."""
+
+    def __init__(self, settings: Settings | str, spark: SparkSession):
+        super().__init__(settings)
+        self.spark = spark
+        self.figures: dict[str, object] = {}
+
+    def run(self, df: pd.DataFrame, dataset: np.ndarray | None = None, train: bool | None = None,
+            labels: pd.DataFrame | None = None) -> LinkResult:
+        if labels is not None and len(labels):
+            raise NotImplementedError("clerical-review labels are not supported by the Spark engine yet")
+        s = self.settings
+        self.timings = {}
+        t = time.perf_counter()
+        nodes, tab = self.prepare(df, dataset)
+        t = self._tick("prepare", t)
+        self.split_contradicting_anchors(nodes, tab)
+        self.cannot = self.cannot_links(df, nodes, tab)
+        t = self._tick("anchors", t)
+        flags = {f: nodes.frame[f].to_numpy(dtype=bool) for f in s.flags}
+        ds = nodes.frame["dataset"].to_numpy() if s.link_type == "link" else None
+        pairs, stats = SB.candidate_pairs(self.spark, tab, s.blocking, flags, ds)
+        t = self._tick("blocking", t)
+        table = self.spark.sparkContext.broadcast(tab)
+        gammas = SS.with_gammas(pairs, table, s).persist()
+        pats, passes, counts = SS.collected_pattern_counts(gammas, s)
+        pairs.unpersist()
+        t = self._tick("comparisons", t)
+        it = 0
+        if train or (train is None and not s.is_trained):
+            def session_counts(bp: BlockingPass) -> tuple[np.ndarray, np.ndarray]:
+                bit = np.int64(1) << np.int64(s.blocking.index(bp))
+                sel = (passes & bit) != 0
+                return SS.counts_of(pats[sel], counts[sel], s)
+
+            it = self.train_on_counts(nodes, tab, SS.counts_of(pats, counts, s), int(counts.sum()), session_counts)
+        t = self._tick("training", t)
+        scored = SS.with_scores(gammas, table, s, self.tf(tab)).persist()
+        t = self._tick("scoring", t)
+        anchor, forbidden = self.anchor_codes(tab)
+        lab, amb, self.figures = SC.cluster_components(self.spark, self, tab.n, anchor, forbidden, scored,
+                                                       self.cannot)
+        t = self._tick("clustering", t)
+        p = _collect(scored, s)
+        scored.unpersist()
+        gammas.unpersist()
+        table.unpersist()
+        p.review = self.review(p.probability, lab[p.left] == lab[p.right])
+        self._tick("collect", t)
+        return LinkResult(s, nodes, tab, p, lab, lab[nodes.record_node], stats, dict(self.timings), it, amb)
+
+
+def _collect(scored, settings: Settings) -> Scored:
+    """The scored pairs on the driver, ordered by (left, right) as the local engine's."""
+    g, w = SS.gamma_columns(settings), SS.weight_columns(settings)
+    cols = ["left", "right", "first_pass", *g, *w, "match_weight", "probability"]
+    d = scored.select(*cols).toPandas().sort_values(["left", "right"], kind="stable")
+    C = len(settings.comparisons)
+    return Scored(
+        d["left"].to_numpy(np.int64), d["right"].to_numpy(np.int64), d["first_pass"].to_numpy(np.int16),
+        d[g].to_numpy(np.int8).reshape(len(d), C), d[w].to_numpy(np.float32).reshape(len(d), C),
+        d["match_weight"].to_numpy(np.float64), d["probability"].to_numpy(np.float64))
