@@ -65,6 +65,8 @@ class Run:
     #: the Spark master URL of ``engine="spark"`` (None: local[*], or spark-submit's)
     spark_master: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    #: the linkage's own stages (prepare, blocking, comparisons, training, scoring, clustering, …)
+    linkage_seconds: dict[str, float] = field(default_factory=dict)
 
     def ingest_stage(self, progress: Callable[[FileReport], None] | None = None) -> IngestResult:
         started = time.perf_counter()
@@ -114,6 +116,7 @@ class Run:
         self.mentions, self.records = tables["mentions"], tables["records"]
         self.persons, self.households, self.pairs = tables["persons"], tables["households"], tables["pairs"]
         self.linkage_model = linked.model
+        self.linkage_seconds = dict(linked.result.timings)
         self.seconds["linkage"] = time.perf_counter() - started
 
     def _linker_factory(self) -> Callable[[Settings], Linker]:

@@ -81,11 +81,11 @@ def candidate_pairs(spark: SparkSession, tab: Table, passes: list[BlockingPass],
     per_pass = pairs.distinct()
     union = per_pass.groupBy("left", "right").agg(
         F.min("pass").cast("short").alias("first_pass"),
-        F.bit_or(F.shiftleft(F.lit(1).cast("long"), F.col("pass").cast("int"))).alias("passes"))
+        F.expr("bit_or(shiftleft(cast(1 as bigint), cast(pass as int)))").alias("passes"))
     union = union.persist()
     generated = {r["pass"]: r["n"] for r in union.select(
         F.explode(F.sequence(F.lit(0), F.lit(len(passes) - 1))).alias("pass"), "passes")
-        .where(F.col("passes").bitwiseAND(F.shiftleft(F.lit(1).cast("long"), F.col("pass"))) != 0)
+        .where(F.expr("passes & shiftleft(cast(1 as bigint), pass) != 0"))
         .groupBy("pass").agg(F.count("*").alias("n")).collect()}
     new = {r["first_pass"]: r["n"] for r in union.groupBy("first_pass").agg(F.count("*").alias("n")).collect()}
     skip = {r["pass"]: (r["blocks"], r["pairs"]) for r in skipped}
