@@ -33,6 +33,7 @@ def components(spark: SparkSession, edges: DataFrame) -> tuple[DataFrame, int]:
     both = both.persist()
     label = both.groupBy("a").agg(F.least(F.col("a"), F.min("b")).alias("c")).withColumnRenamed("a", "node")
     label = label.localCheckpoint()
+    previous = label.agg(F.sum("c")).first()[0]
     rounds = 0
     while True:
         rounds += 1
@@ -44,10 +45,12 @@ def components(spark: SparkSession, edges: DataFrame) -> tuple[DataFrame, int]:
         new = new.join(hop, "c", "left").select("node", F.least(F.col("c"), F.coalesce(F.col("cc"), F.col("c")))
                                                 .alias("c"))
         new = new.localCheckpoint()  # materialized: the plan does not grow with the rounds
-        changed = new.join(label.withColumnRenamed("c", "old"), "node").where(F.col("c") < F.col("old")).count()
+        # labels only decrease: an unchanged sum is an unchanged labelling (no join needed)
+        total = new.agg(F.sum("c")).first()[0]
         label = new
-        if changed == 0:
+        if total == previous:
             break
+        previous = total
     both.unpersist()
     return label.withColumnRenamed("c", "component"), rounds
 

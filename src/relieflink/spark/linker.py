@@ -10,6 +10,7 @@ the end, in the local engine's order, for the run folder's ``pairs.parquet``.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from relieflink.linkage.settings import Settings
 
 
+log = logging.getLogger(__name__)
+
+
 class SparkLinker(Linker):
     """Links as :class:`~relieflink.linkage.engine.Linker` does, with the same results, on ``spark``."""
 
@@ -35,6 +39,11 @@ class SparkLinker(Linker):
         super().__init__(settings)
         self.spark = spark
         self.figures: dict[str, object] = {}
+
+    def _tick(self, name: str, t0: float) -> float:
+        t = super()._tick(name, t0)
+        log.info("spark linkage: %s in %.1f s", name, t - t0)
+        return t
 
     def run(self, df: pd.DataFrame, dataset: np.ndarray | None = None, train: bool | None = None,
             labels: pd.DataFrame | None = None) -> LinkResult:
@@ -71,6 +80,8 @@ class SparkLinker(Linker):
         anchor, forbidden = self.anchor_codes(tab)
         lab, amb, self.figures = SC.cluster_components(self.spark, self, tab.n, anchor, forbidden, scored,
                                                        self.cannot)
+        log.info("spark linkage: %(components)d components, the largest %(largest_component)d nodes, "
+                 "%(propagation_rounds)d propagation rounds", self.figures)
         t = self._tick("clustering", t)
         p = _collect(scored, s)
         scored.unpersist()
