@@ -363,18 +363,25 @@ class Linker:
         thr, lo = self.settings.clustering.match_probability, self.settings.clustering.review_probability
         return ((prob >= lo) & (prob < thr)) | ((prob >= thr) & ~same)
 
+    def nodes(self, df: pd.DataFrame, dataset: np.ndarray | None = None) -> tuple[Nodes, Table]:
+        """The node-sized start of a run: the nodes and their encoded table, anchors contradicted
+        by their names split off, the cannot-links (``self.cannot``)."""
+        t = time.perf_counter()
+        nodes, tab = self.prepare(df, dataset)
+        t = self._tick("prepare", t)
+        self.split_contradicting_anchors(nodes, tab)
+        self.cannot = self.cannot_links(df, nodes, tab)
+        self._tick("anchors", t)
+        return nodes, tab
+
     # ------------------------------------------------------------------
     def run(self, df: pd.DataFrame, dataset: np.ndarray | None = None, train: bool | None = None,
             labels: pd.DataFrame | None = None) -> LinkResult:
         """Link the records of ``df`` (dedupe) or of two data sets (``dataset`` 0/1, link mode)."""
         s = self.settings
         self.timings = {}
+        nodes, tab = self.nodes(df, dataset)
         t = time.perf_counter()
-        nodes, tab = self.prepare(df, dataset)
-        t = self._tick("prepare", t)
-        self.split_contradicting_anchors(nodes, tab)
-        self.cannot = self.cannot_links(df, nodes, tab)
-        t = self._tick("anchors", t)
         li, ri, first, stats = self.block(nodes, tab)
         t = self._tick("blocking", t)
         gam = compute_gammas(tab, s.comparisons, li, ri)

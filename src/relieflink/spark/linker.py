@@ -51,12 +51,8 @@ class SparkLinker(Linker):
             raise NotImplementedError("clerical-review labels are not supported by the Spark engine yet")
         s = self.settings
         self.timings = {}
+        nodes, tab = self.nodes(df, dataset)
         t = time.perf_counter()
-        nodes, tab = self.prepare(df, dataset)
-        t = self._tick("prepare", t)
-        self.split_contradicting_anchors(nodes, tab)
-        self.cannot = self.cannot_links(df, nodes, tab)
-        t = self._tick("anchors", t)
         flags = {f: nodes.frame[f].to_numpy(dtype=bool) for f in s.flags}
         ds = nodes.frame["dataset"].to_numpy() if s.link_type == "link" else None
         pairs, stats = SB.candidate_pairs(self.spark, tab, s.blocking, flags, ds)
