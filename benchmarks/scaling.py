@@ -16,7 +16,7 @@ shared and noisy: the figures are of one run each, not medians.
 Run:
 
     python benchmarks/scaling.py --batch /work/big/i12-g40k/batch [--against RUN] [--engines local spark]
-        [--master local[2]] [--driver-memory 4g] --work /work/big/i12-scaling
+        [--master local[2]] [--driver-memory 4g] [--conf KEY=VALUE ...] --work /work/big/i12-scaling
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ import json, sys, time, warnings
 warnings.filterwarnings("ignore")
 from pathlib import Path
 from relieflink.pipeline import run_batch
-batch, out, engine, master, memory = sys.argv[1:6]
+batch, out, engine, master, memory, conf = sys.argv[1:7]
 if engine == "spark":
     from relieflink.spark.session import spark_session
-    spark_session(master, {"spark.driver.memory": memory, "spark.sql.shuffle.partitions": "8"})
+    spark_session(master, {"spark.driver.memory": memory, "spark.sql.shuffle.partitions": "8", **json.loads(conf)})
 started = time.perf_counter()
 run = run_batch(Path(batch), Path(out), engine=engine)
 print(json.dumps({"wall": time.perf_counter() - started, "stages": run.seconds, "linkage": run.linkage_seconds,
@@ -72,21 +72,24 @@ def _sample(pid: int, peaks: dict[str, int], stop: threading.Event) -> None:
         stop.wait(0.2)
 
 
-def run_engine(batch: Path, out: Path, engine: str, master: str, memory: str) -> dict:
+def run_engine(batch: Path, out: Path, engine: str, master: str, memory: str, conf: dict[str, str]) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(batch), str(out), engine, master, memory],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    log = open(out.parent / f"{engine}.stderr", "w")  # Spark's and the run's messages, for a run that fails
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(batch), str(out), engine, master, memory,
+                             json.dumps(conf)],
+                            stdout=subprocess.PIPE, stderr=log, text=True)
     peaks: dict[str, int] = {}
     stop = threading.Event()
     sampler = threading.Thread(target=_sample, args=(proc.pid, peaks, stop), daemon=True)
     sampler.start()
     stdout, _ = proc.communicate()
+    log.close()
     stop.set()
     sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
-        raise SystemExit(f"{engine} run failed (exit {proc.returncode})")
+        raise SystemExit(f"{engine} run failed (exit {proc.returncode}); see {log.name}")
     result = json.loads(stdout.strip().splitlines()[-1])
     result["process_wall"] = time.perf_counter() - started
     result["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -118,14 +121,16 @@ def main() -> None:
     ap.add_argument("--against", type=Path, help="a local run folder of the same batch, used instead of a local run")
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--driver-memory", default="4g")
+    ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="a Spark setting (repeatable)")
     args = ap.parse_args()
+    conf = dict(c.split("=", 1) for c in args.conf)
     args.work.mkdir(parents=True, exist_ok=True)
     results = {}
     for engine in args.engines:
         if engine == "local" and args.against is not None:
             continue
         out = args.work / engine
-        results[engine] = r = run_engine(args.batch, out, engine, args.master, args.driver_memory)
+        results[engine] = r = run_engine(args.batch, out, engine, args.master, args.driver_memory, conf)
         print(f"== {engine}: {r['mentions']} mentions, {r['persons']} persons, {r['flags']} flags")
         print(f"   wall {r['process_wall']:.1f} s (pipeline {r['wall']:.1f} s), CPU {r['cpu']:.1f} s, "
               f"peak MiB {r['peak_mib']}")
