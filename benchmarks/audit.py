@@ -18,6 +18,11 @@ Measured here (2 cores, nothing else running, 2026-11-29):
 * ``--run /tmp/r2d`` (the linked run of that batch): 200k records 9.6 s CPU, 1M
   records 45.0 s CPU: ratio 0.94.
 
+Rule kinds on plain arrays (audit/columns.py, 2026-12-02, 2 cores shared, load
+average 15-20; base 52e1e96 run from ``git archive`` with ``PYTHONPATH``, the same
+flags): ``--run r200k --sizes 200000 500000``: 200k records 9.49 -> 4.95 s
+CPU, 500k records 25.36 -> 14.60 s CPU (12,191 and 30,616 flags both).
+
 Run:
 
     python benchmarks/audit.py [--generated G | --run R]

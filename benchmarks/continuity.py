@@ -18,12 +18,18 @@ generator's truth (the same true person ids in both months):
   base commit's code when ``--base-src`` points at a checkout's ``src`` of it.
 
 Measured here (2 cores shared with other sessions, 2026-12-02), default profile
-(``--seed 3``) / hard (``--profile hard --seed 5``): persons seen in both months who keep
-their id 100 % of 11,306 / 99.956 % of 11,367 (without ``--previous`` 100 % / 99.947 %;
-base commit 99.39 % / 97.28 %); identity decisions held 48 of 48 / 49 of 49 whose mentions
-are still there; merges listed 3 (2 true) / 7 (5), splits 9 (1) / 16 (3); flag decisions
-(content flag ids, after the merge of the audit part) held 47 of 47 / 48 of 48 whose flag is
-still there, the others' persons left. Runs of 20k persons take 20-75 s each.
+(``--seed 3``) / hard (``--profile hard --seed 5``), with last month's links as linkage
+evidence (``clustering.previous_link_evidence``; before it, at 3830b22, in brackets):
+persons seen in both months who keep their id 100 % of 11,306 / 99.991 % of 11,367, 1
+changed (100 % / 99.956 %, 5 changed); mentions in both months keeping their id 99.9935 % /
+99.979 % (99.982 % / 99.958 %); merges listed 3 (2 true) / 7 (5 true) (the same); splits
+listed 2 (1 true) / 3 (2 true) (9 (1) / 16 (3)). Without ``--previous`` 100 % / 99.947 %;
+base commit 52e1e96's file|row ids 99.39 % / 97.28 %. Identity decisions held 48 of 48 / 49
+of 49 whose mentions are still there; flag decisions held 47 of 47 / 48 of 48 whose flag is
+still there, the others' persons left. The changes listed that are not repairs: a row
+without a valid ID that this month's linkage attaches to another person with a valid ID
+(a split of one and a merge into the other), a valid-ID row of its own. Runs of 20k persons
+take 45-75 s each on a quiet machine (200-265 s on a loaded one).
 
     python benchmarks/continuity.py --persons 20000 --seed 3 --work /tmp/cont-bench --base-src BASE/src
 """

@@ -29,6 +29,35 @@ def sample_batch() -> Path:
     pytest.skip("sample batch not available")
 
 
+@pytest.fixture(scope="session")
+def run_dirs(tmp_path_factory):
+    """A small generated run, with one flag dismissed, reported twice in two copies (the report tests'
+    run: test_report, test_report_explorer, test_report_browser)."""
+    import shutil
+
+    import pandas as pd
+
+    from relieflink.audit.output import write_flags
+    from relieflink.pipeline import run_batch
+    from relieflink.report import write_reports
+    from relieflink.synth import generate_batch
+
+    base = tmp_path_factory.mktemp("report")
+    generate_batch(base / "gen", persons=900, seed=5, profile="default")
+    run = base / "run"
+    run_batch(base / "gen" / "batch", run)
+    flags = pd.read_parquet(run / "flags.parquet")
+    finding = flags[flags["status"] == "finding"].sort_values("flag_id").iloc[0]["flag_id"]
+    flags.loc[flags["flag_id"] == finding, ["decision", "decided_by", "decision_reason"]] = ["dismissed", "审核员", "测试"]
+    write_flags(flags, run / "flags.parquet")
+    a, b = base / "a", base / "b"
+    shutil.copytree(run, a)
+    shutil.copytree(run, b)
+    written = write_reports(a)
+    write_reports(b)
+    return a, b, written
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """With RELIEFLINK_REQUIRE_FEBRL=1 (the pandas 2 environment of ``.ci/run``) a FEBRL test that

@@ -72,6 +72,20 @@ def test_missing_both_disability_allowances_is_one_flag_listing_both():
     assert names["CL-KNBT"] in missed["explanation_zh"].iat[0] and names["CL-HLBT"] in missed["explanation_zh"].iat[0]
 
 
+def test_temporary_relief_frequency_says_the_limit_it_exceeds():
+    """TEMP-FREQ fires above 2 grants in 365 days: the text names the count and the limit it
+    exceeds (it once read "365天内最多3次", as if 3 were the limit), in both languages."""
+    three = frame([rec("JD-LSJZ", start=d, amount=500.0) for d in ("2015-01-10", "2015-04-10", "2015-08-10")])
+    flag = audit(three).query("rule_id == 'TEMP-FREQ'").iloc[0]
+    assert "365天内3次，超过规定的2次" in flag["explanation_zh"] and "最多" not in flag["explanation_zh"]
+    assert "全年共" not in flag["explanation_zh"]  # every grant is in the window: no second count
+    assert "3 within 365 days, more than the 2 allowed" in flag["explanation_en"]
+    four = frame([rec("JD-LSJZ", start=d, amount=500.0) for d in ("2014-03-01", "2014-12-01", "2015-02-01", "2015-06-01")])
+    flag = audit(four).query("rule_id == 'TEMP-FREQ'").iloc[0]
+    assert "365天内3次，超过规定的2次，全年共4次" in flag["explanation_zh"]
+    assert "more than the 2 allowed, 4 in all" in flag["explanation_en"]
+
+
 def test_worker_and_child_named_on_one_golden_autumn_row_are_one_referral():
     """The trade union's 金秋助学 row names the child (beneficiary) and the worker (guardian);
     the household holds no relief status: one referral, on the worker (the elder)."""

@@ -69,3 +69,9 @@ def test_link_odds_factor_must_be_a_probability_ratio_at_most_one(schemas):
     _edit(schemas / "rules.yaml", "link_odds_factor: 0.01", "link_odds_factor: 3")
     with pytest.raises(ConfigError, match=r"rule DUP-SAME-PROGRAM.*link_odds_factor"):
         load_rules(schemas / "rules.yaml", load_catalog(schemas / "programs.yaml"))
+
+
+def test_measured_precision_must_be_a_share(schemas):
+    _edit(schemas / "rules.yaml", "measured_precision: 0.994", "measured_precision: 1.5")
+    with pytest.raises(ConfigError, match=r"rule MISS-REFERRAL.*measured_precision"):
+        load_rules(schemas / "rules.yaml", load_catalog(schemas / "programs.yaml"))

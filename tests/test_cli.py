@@ -116,3 +116,32 @@ def test_evaluate_refuses_what_is_not_a_truth_or_run_folder(tmp_path, capsys):
     assert f"did you mean {FIXTURES / 'small-default' / 'truth'}" in capsys.readouterr().err
     assert main(["evaluate", str(SAMPLES), "--truth", str(FIXTURES / "small-default" / "truth")]) == EXIT_INPUT
     assert f"{SAMPLES} is not a run folder" in capsys.readouterr().err
+
+
+def test_progress_is_quiet_with_quiet_and_plain_in_a_pipe(tmp_path, capsys):
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "small-default" / "batch"
+    assert main(["run", str(fixtures), "--out", str(tmp_path / "a"), "--quiet"]) == EXIT_OK
+    captured = capsys.readouterr()
+    assert captured.err == "" and "seconds: ingest" in captured.out and "writing" in captured.out
+    assert main(["run", str(fixtures), "--out", str(tmp_path / "b")]) == EXIT_OK
+    captured = capsys.readouterr()  # not a terminal: the per-file log, no escape codes
+    assert "\x1b" not in captured.err and "ingested" in captured.err
+
+
+def test_progress_on_a_terminal_shows_every_stage_with_counts():
+    import io
+
+    from relieflink.console import Progress
+    from relieflink.progress import StageEvent
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    with Progress(stream=screen) as progress:
+        for stage, counts in (("linkage", {"persons": 1813}), ("writing", {"files": 30})):
+            progress.stage(StageEvent(stage, "start"))
+            progress.stage(StageEvent(stage, "done", 1.5, counts))
+    shown = screen.getvalue()
+    assert "linkage" in shown and "1,813 persons" in shown and "writing" in shown and "30 files" in shown

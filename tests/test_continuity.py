@@ -7,6 +7,7 @@ greedy matching, and the month-1 rows themselves (a row that stays is the same c
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -111,6 +112,27 @@ def test_split_part_holding_most_mentions_keeps_the_id():
     carry = match_ids(_evidence({"C1": list("ab"), "C2": list("cde")}), _evidence({"P": list("abcde")}), "P", "person")
     assert carry.ids["C2"] == "P" and carry.ids["C1"] not in ("P", "C2")
     assert carry.counts["split"] == 1
+
+
+def test_the_summary_lists_each_merge_and_split_with_the_ids_before_and_after(capsys):
+    from relieflink.cli import _print_summary as print_summary
+    from relieflink.linkage.continuity import match_ids, merges_and_splits
+
+    # P1 + P2 merged into one person; P3 split in two; P4 kept; P5 gone; a new person
+    carry = match_ids(_evidence({"C": list("abcde"), "D1": list("fg"), "D2": list("h"), "E": list("i"), "N": list("z")}),
+                      _evidence({"P1": list("ab"), "P2": list("cde"), "P3": list("fgh"), "P4": list("i"),
+                                 "P5": list("y")}), "P", "person")
+    listed = merges_and_splits(carry.changes)
+    new_part = carry.ids["D2"]
+    assert listed == [{"entity": "person", "change": "merged", "ids_before": ["P1", "P2"], "ids_after": ["P2"]},
+                      {"entity": "person", "change": "split", "ids_before": ["P3"], "ids_after": sorted(["P3", new_part])}]
+    assert merges_and_splits(carry.changes[carry.changes["change"].isin(["new", "gone"])]) == []
+    print_summary({"files": 0, "files_by_status": {}, "duplicate_deliveries": {}, "data_rows": 0, "records": 0,
+                   "mentions": 0, "rows_quarantined": 0, "id_status": {}, "quarantine_by_problem": {},
+                   "continuity": {"persons": carry.counts}, "continuity_merges_and_splits": listed, "seconds": {}},
+                  Path("out"))
+    out = capsys.readouterr().out
+    assert "person merged: P1 + P2 -> P2" in out and f"person split: P3 -> {' + '.join(sorted(['P3', new_part]))}" in out
 
 
 def test_a_shared_valid_id_outranks_shared_mentions():
@@ -219,6 +241,10 @@ def test_changes_list_exactly_the_merges_splits_new_and_gone(months):
     assert set(changes.loc[changes["change"] == "gone", "id_before"]) == set(pa["person_id"]) - seen_before
     assert set(changes.loc[changes["change"] == "new", "id_after"]) == set(pb["person_id"]) - seen_after
     assert len(set(pb["person_id"]) - seen_after) > 0  # the arrivals
+    from relieflink.linkage.continuity import merges_and_splits
+
+    summary = json.loads((root / "r2" / "run.json").read_text(encoding="utf-8"))["counts"]
+    assert summary["continuity_merges_and_splits"] == merges_and_splits(pd.read_parquet(root / "r2" / "changes.parquet"))
 
 
 def test_identity_decisions_of_month_1_hold_in_month_2(months):

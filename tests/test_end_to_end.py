@@ -50,7 +50,7 @@ def test_sample_batch_outputs_and_manifest(samples_run):
     _, out = samples_run
     manifest = json.loads((out / "run.json").read_text(encoding="utf-8"))
     for name in ("mentions.parquet", "records.parquet", "quarantine.parquet", "pairs.parquet", "persons.parquet",
-                 "households.parquet", "flags.parquet", "report.html", "report.xlsx", "flags.json", "reports"):
+                 "households.parquet", "flags.parquet", "report.html", "report.xlsx", "flags.jsonl.gz", "reports"):
         assert (out / name).exists() and name in manifest["outputs"]
     assert {i["file"]: i["sha256"] for i in manifest["inputs"]}["rsj_就业援助.csv"] == __import__("hashlib").sha256(
         (FIXTURES / "samples" / "exports" / "rsj_就业援助.csv").read_bytes()).hexdigest()

@@ -95,10 +95,9 @@ def test_decisions_that_match_nothing_are_listed_kept_and_not_errors(small_run, 
 
 
 def test_decide_binds_an_identity_decision_to_content(small_run, tmp_path, capsys):
-    items = main(["review", str(small_run), "--limit", "1000"])
+    items = main(["review", str(small_run), "--kind", "identity", "--limit", "1000", "--json"])
     assert items == EXIT_OK
-    lines = [line.split() for line in capsys.readouterr().out.splitlines() if " identity " in line]
-    item = lines[0][0]
+    item = json.loads(capsys.readouterr().out)["items"][0]["item_id"]
     path = tmp_path / "d.jsonl"
     assert main(["decide", str(small_run), item, "--decision", "different", "--reviewer", "甲", "--reason", "r",
                  "--decisions", str(path)]) == EXIT_OK

@@ -54,6 +54,34 @@ def test_spark_run_equals_local_run(spark, fixture, tmp_path):
     assert [name for name in lf if lf[name] != sf[name]] == []
 
 
+def test_spark_keeps_last_months_links_as_the_local_engine(spark):
+    """Two months (``--previous``): small-hard linked, then its rows edited as next month's (the
+    persons of rows left without an ID in a subdistrict's file moved away), linked again with last
+    month's persons. The previous-link step moves rows (checked), and the Spark engine gives the
+    local engine's persons."""
+    from test_linkage_previous_links import FIXTURE, MOVED
+
+    from relieflink.ingest.pipeline import IngestConfig, ingest_batch
+    from relieflink.linkage import link_mentions
+    from relieflink.spark.linker import SparkLinker
+
+    batch = ingest_batch(FIXTURE, IngestConfig.load())
+    m1 = link_mentions(batch.mentions, batch.records).mentions
+    no_id = (m1["id_clean"].isna() & m1["id_number"].isna()).to_numpy()
+    has_id = m1.groupby("person_id")["id_number"].transform(lambda s: s.notna().any()).to_numpy(bool)
+    behind = no_id & has_id & m1["file"].str.startswith("jd-").to_numpy()
+    m2 = batch.mentions.copy()
+    m2.loc[m1["person_id"].isin(m1.loc[behind, "person_id"]).to_numpy() & ~behind, list(MOVED)] = list(MOVED.values())
+    prev = m1[["fingerprint", "person_id"]]
+    alone = link_mentions(m2, batch.records).mentions["person_id"]
+    local = link_mentions(m2, batch.records, previous=prev)
+    distributed = link_mentions(m2, batch.records, previous=prev, linker=lambda s: SparkLinker(s, spark))
+    assert not local.mentions["person_id"].equals(alone)  # last month's links moved rows
+    pd.testing.assert_series_equal(distributed.mentions["person_id"], local.mentions["person_id"])
+    pd.testing.assert_frame_equal(distributed.persons, local.persons)
+    np.testing.assert_array_equal(distributed.result.node_label, local.result.node_label)
+
+
 def test_components_by_label_propagation_equal_scipys(spark):
     """Random graphs with chains (the worst case of propagation) against scipy's components."""
     from scipy.sparse import coo_matrix

@@ -19,6 +19,8 @@ _EXPORTS = {
     "IngestResult": "relieflink.ingest.pipeline",
     "ingest_batch": "relieflink.ingest.pipeline",
     "Run": "relieflink.pipeline",
+    "RunFolder": "relieflink.run_folder",
+    "open_run": "relieflink.run_folder",
     "run_batch": "relieflink.pipeline",
     "generate_batch": "relieflink.synth",
     "Application": "relieflink.screening",
@@ -36,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from relieflink.ingest.pipeline import IngestConfig, IngestResult, ingest_batch
     from relieflink.outputs import preflight
     from relieflink.pipeline import Run, run_batch
+    from relieflink.run_folder import RunFolder, open_run
     from relieflink.screening import Application, ScreeningIndex, screen
     from relieflink.synth import generate_batch
 

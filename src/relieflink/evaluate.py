@@ -23,17 +23,24 @@ def _flag_records(flags: pd.DataFrame) -> pd.DataFrame:
     return ex.drop(columns=["records"])
 
 
+def matched_flags(predicted: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of a predicted and a true flag (``flag_id_p``, ``flag_id_t``) of the same rule that
+    share an involved record (file, row), one row per shared record."""
+    return _flag_records(predicted).merge(_flag_records(truth), on=["rule_id", "file", "row"], suffixes=("_p", "_t"))
+
+
 def flag_metrics(predicted: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """Per rule: true and predicted counts, precision and recall of all flags, and precision of findings.
+    """Per rule: true and predicted counts, precision and recall of all flags, and precision of
+    findings and of review items.
 
     Dismissed flags are not predictions. ``finding_precision`` counts only the
-    flags a run states as findings (not review items); a rule whose flags are
-    all review items by design has none.
+    flags a run states as findings, ``review_precision`` only its review items (what
+    ``measured_precision`` in rules.yaml records, to rank the review queue); a rule
+    without flags of that status has none (NaN).
     """
     if "decision" in predicted:
         predicted = predicted[predicted["decision"].ne("dismissed") | predicted["decision"].isna()]
-    p, t = _flag_records(predicted), _flag_records(truth)
-    j = p.merge(t, on=["rule_id", "file", "row"], suffixes=("_p", "_t"))
+    j = matched_flags(predicted, truth)
     rules = sorted(set(predicted["rule_id"]) | set(truth["rule_id"]))
     rows = []
     for rule in rules:
@@ -43,6 +50,7 @@ def flag_metrics(predicted: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
         tp_pred, tp_true = jr["flag_id_p"].nunique(), jr["flag_id_t"].nunique()
         findings = predicted[(predicted["rule_id"] == rule) & (predicted["status"] == "finding")]["flag_id"]
         tp_findings = jr.loc[jr["flag_id_p"].isin(findings), "flag_id_p"].nunique()
+        n_review = n_pred - len(findings)
         rows.append(
             {
                 "rule_id": rule, "true": n_true, "predicted": n_pred,
@@ -50,6 +58,8 @@ def flag_metrics(predicted: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
                 "recall": tp_true / n_true if n_true else 1.0,
                 "findings": len(findings),
                 "finding_precision": tp_findings / len(findings) if len(findings) else float("nan"),
+                "review_items": n_review,
+                "review_precision": (tp_pred - tp_findings) / n_review if n_review else float("nan"),
             }
         )
     return pd.DataFrame(rows)

@@ -3,10 +3,13 @@
 A run never destroys data (SPEC §7):
 
 * :func:`preflight` runs before the job reads its batch, so a refused output
-  folder costs nothing. OUT must be absent, an empty folder, or a run folder
-  relieflink wrote: its ``run.json`` carries the manifest's keys and OUT holds
-  nothing the manifest does not list. OUT may not be, contain or sit inside
-  the batch folder. Anything else raises :class:`~relieflink.errors.OutputRefused`.
+  folder costs nothing. OUT must be absent, an empty folder, or a folder of
+  the kind the job writes (:class:`FolderKind`), holding nothing its writer
+  did not put there: a run folder (:data:`RUN_FOLDER`: its ``run.json``
+  carries the manifest's keys and lists every entry), or a generated batch
+  (``relieflink synth``: :data:`relieflink.synth.truth.GENERATED_FOLDER`).
+  OUT may not be, contain or sit inside the batch folder. Anything else raises
+  :class:`~relieflink.errors.OutputRefused`.
   Preflight then takes the lock (a second run into OUT is refused), repairs
   what a killed run left, creates the staging folder — the real test that
   OUT's parent is writable, since ``os.access`` answers yes to root on a
@@ -54,9 +57,10 @@ import os
 import shutil
 import signal
 import tempfile
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Callable
 
 from relieflink.errors import InputRefused, OutputRefused
 
@@ -99,18 +103,57 @@ def is_run_folder(folder: Path) -> bool:
     return read_manifest(folder) is not None
 
 
+@dataclass(frozen=True)
+class FolderKind:
+    """A kind of folder that a relieflink command writes whole and replaces whole.
+
+    ``contents`` recognizes a folder of the kind and says what its writer put in it: the
+    paths relative to the folder, ``/``-separated (a folder listed stands for everything
+    under it); ``None`` when the folder is not of the kind. Anything else found in it is
+    someone else's, and the folder is not replaced (:func:`foreign_entries`).
+    """
+
+    name: str                                            # for messages: "relieflink run folder"
+    writer: str                                          # for messages: "a run", "synth"
+    contents: Callable[[Path], Collection[str] | None]
+
+
+def _run_contents(folder: Path) -> Collection[str] | None:
+    manifest = read_manifest(folder)
+    return None if manifest is None else {*manifest["outputs"], MANIFEST}
+
+
+#: the output folder of ``relieflink run`` / ``ingest``, recognized by its manifest
+RUN_FOLDER = FolderKind("relieflink run folder", "a run", _run_contents)
+
+
 def _leftover(out: Path, kind: str) -> Path:
     return out.parent / f".{out.name}.relieflink-{kind}"
 
 
-def _foreign_entries(out: Path) -> list[str]:
-    """What OUT holds that no relieflink run wrote there (all of it when OUT is not a run folder)."""
-    entries = sorted(os.listdir(out))
-    manifest = read_manifest(out)
-    if manifest is None:
-        return entries
-    ours = set(manifest["outputs"]) | {MANIFEST}
-    return [e for e in entries if e not in ours]
+def foreign_entries(out: Path, kind: FolderKind = RUN_FOLDER) -> list[str]:
+    """What OUT holds that its writer did not put there (all of it when OUT is not of ``kind``),
+    as paths relative to OUT; a foreign folder is named, not what is inside it."""
+    contents = kind.contents(out)
+    if contents is None:
+        return sorted(os.listdir(out))
+    ours = set(contents)
+    holders = {p.rsplit("/", k)[0] for p in ours for k in range(1, p.count("/") + 1)}  # folders holding ours
+    foreign = []
+    for folder, dirs, files in os.walk(out):
+        rel = Path(folder).relative_to(out).as_posix()
+        prefix = "" if rel == "." else rel + "/"
+        descend = []
+        for name in sorted(dirs + files):
+            path = prefix + name
+            if path in ours:
+                continue
+            if name in dirs and path in holders:
+                descend.append(name)
+            else:
+                foreign.append(path)
+        dirs[:] = [d for d in dirs if d in descend]
+    return foreign
 
 
 class _Lock:
@@ -152,7 +195,7 @@ class _Lock:
         self.fd = None
 
 
-def _recover(out: Path) -> None:
+def _recover(out: Path, kind: FolderKind) -> None:
     """Repair what a killed run into OUT left (the lock is held): restore a previous OUT that
     a swap moved away without putting the new one in its place, and remove stale staging."""
     previous = _leftover(out, "previous")
@@ -162,7 +205,7 @@ def _recover(out: Path) -> None:
         if not os.path.lexists(out):
             os.rename(previous, out)
             log.warning("restored %s from %s: the run that was replacing it was interrupted", out, previous.name)
-        elif is_run_folder(out):
+        elif kind.contents(out) is not None:
             shutil.rmtree(previous)  # the swap had finished: this is the output it replaced
     prefix = _leftover(out, "staging-").name
     for stale in sorted(p for p in out.parent.iterdir() if p.name.startswith(prefix)):
@@ -311,17 +354,17 @@ def _check_places(out: Path, batch: Path | None, shown: Path, batch_shown: Path 
                             f"outputs")
 
 
-def _check_contents(out: Path, shown: Path) -> None:
-    """OUT must be absent, empty or a relieflink run folder holding only its outputs, and replaceable."""
+def _check_contents(out: Path, shown: Path, kind: FolderKind) -> None:
+    """OUT must be absent, empty or a folder of ``kind`` holding only what its writer wrote, and replaceable."""
     if not out.is_dir():
         return
-    foreign = _foreign_entries(out)
+    foreign = foreign_entries(out, kind)
     if foreign:
-        what = "is not a relieflink run folder" if not is_run_folder(out) else "holds files relieflink did not write"
+        what = f"is not a {kind.name}" if kind.contents(out) is None else "holds files relieflink did not write"
         entries = f"{len(foreign)} entries, e.g." if len(foreign) > 1 else "1 entry:"
         raise OutputRefused(f"the output folder {shown} {what} ({entries} {foreign[0]!r}); "
-                            f"a run replaces its output folder, so choose a new or empty folder, or move those "
-                            f"files away")
+                            f"{kind.writer} replaces its output folder, so choose a new or empty folder, or move "
+                            f"those files away")
     for folder, _, _ in os.walk(out):
         if not os.access(folder, os.W_OK | os.X_OK):
             raise OutputRefused(f"cannot replace the output folder {shown}: {folder} is not writable; fix its "
@@ -333,13 +376,15 @@ def _cannot_write(folder: Path, exc: OSError) -> OutputRefused:
                          f"permissions or choose another output folder")
 
 
-def preflight(out: Path, batch: Path | None = None) -> StagedOutput:
-    """Check that a run may write ``out`` and prepare it, before any work (see the module's rules).
+def preflight(out: Path, batch: Path | None = None, *, kind: FolderKind = RUN_FOLDER,
+              needed: int | None = None) -> StagedOutput:
+    """Check that a job may write ``out`` and prepare it, before any work (see the module's rules).
 
     ``batch``: the batch folder the run reads. OUT may not overlap it, and the space
-    to find free is :data:`SPACE_FACTOR` times its size (at least :data:`SPACE_FLOOR`).
-    Raises :class:`~relieflink.errors.InputRefused` when ``batch`` is not a folder,
-    :class:`~relieflink.errors.OutputRefused` when OUT may not be written.
+    to find free is :data:`SPACE_FACTOR` times its size (at least :data:`SPACE_FLOOR`),
+    unless ``needed`` (bytes) says otherwise. ``kind``: what OUT may already be (a run
+    folder unless said). Raises :class:`~relieflink.errors.InputRefused` when ``batch``
+    is not a folder, :class:`~relieflink.errors.OutputRefused` when OUT may not be written.
     """
     shown, batch_shown = Path(out), batch
     out = Path(os.path.realpath(out))
@@ -348,7 +393,9 @@ def preflight(out: Path, batch: Path | None = None) -> StagedOutput:
         if not batch.is_dir():
             raise InputRefused(f"{batch_shown} is not a folder; pass the folder that holds the agencies' exports")
     _check_places(out, batch, shown, batch_shown)
-    needed = max(SPACE_FLOOR, SPACE_FACTOR * (_folder_bytes(batch) if batch is not None else 0))
+    if needed is None:
+        needed = SPACE_FACTOR * (_folder_bytes(batch) if batch is not None else 0)
+    needed = max(SPACE_FLOOR, needed)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         lock = _Lock(_leftover(out, "lock"), shown)
@@ -356,8 +403,8 @@ def preflight(out: Path, batch: Path | None = None) -> StagedOutput:
         raise _cannot_write(out.parent, exc) from None
     root = None
     try:
-        _recover(out)
-        _check_contents(out, shown)
+        _recover(out, kind)
+        _check_contents(out, shown, kind)
         root = Path(tempfile.mkdtemp(prefix=_leftover(out, "staging-").name, dir=out.parent))
         (root / "run").mkdir()
         (root / "tmp").mkdir()

@@ -12,7 +12,7 @@ import hashlib
 import platform
 import time
 from datetime import date
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -21,10 +21,12 @@ import pandas as pd
 
 from relieflink import __version__
 from relieflink.config import schemas_dir
+from relieflink.ingest.applications import ApplicationsLog, Settlement, read_applications
 from relieflink.ingest.pipeline import FileReport, IngestConfig, IngestResult, file_reports_as_dicts, ingest_batch
 from relieflink.ingest.schema import conform, write_parquet
 from relieflink.linkage.continuity import Continuity, PreviousRun, read_run_mentions
 from relieflink.outputs import StagedOutput, preflight, write_json
+from relieflink.progress import StageCallback, notify
 
 if TYPE_CHECKING:
     from relieflink.audit.periods import AuditPeriod
@@ -60,6 +62,9 @@ class Run:
     #: written with file and row only to content)
     decided_on: pd.DataFrame | None = None
     continuity: Continuity | None = None
+    #: the recorded applications file as read when the run began (ingest.applications)
+    applications: ApplicationsLog | None = None
+    settlement: Settlement | None = None  # which recorded applications the exports now carry
     #: where the linkage's pair stages run: "local" (this process) or "spark" (relieflink.spark)
     engine: str = "local"
     #: the Spark master URL of ``engine="spark"`` (None: local[*], or spark-submit's)
@@ -67,15 +72,26 @@ class Run:
     seconds: dict[str, float] = field(default_factory=dict)
     #: the linkage's own stages (prepare, blocking, comparisons, training, scoring, clustering, …)
     linkage_seconds: dict[str, float] = field(default_factory=dict)
+    #: told when each stage (ingest, linkage, audit, writing) begins and ends (relieflink.progress)
+    on_stage: StageCallback | None = None
+
+    def _done(self, stage: str, started: float, **counts: int) -> None:
+        self.seconds[stage] = time.perf_counter() - started
+        notify(self.on_stage, stage, "done", self.seconds[stage], **counts)
 
     def ingest_stage(self, progress: Callable[[FileReport], None] | None = None) -> IngestResult:
         started = time.perf_counter()
+        notify(self.on_stage, "ingest", "start")
         # a given audit year bounds the credible record dates (schemas/plausibility.yaml); a derived one
         # is known only after the ingest, so then only the absolute bounds apply
         bounds = (date(self.period, 1, 1), date(self.period, 12, 31)) if self.period is not None else None
         self.ingest = ingest_batch(self.batch_dir, self.config, progress=progress, audit_period=bounds)
+        if self.applications is not None:  # approvals recorded by the screening service: records too
+            from relieflink.ingest.applications import add_to_ingest
+
+            self.ingest = add_to_ingest(self.ingest, self.applications, replace(self.config, audit_period=bounds))
         self.mentions, self.records = self.ingest.mentions, self.ingest.records
-        self.seconds["ingest"] = time.perf_counter() - started
+        self._done("ingest", started, files=len(self.ingest.files), records=len(self.records))
         return self.ingest
 
     def linkage_stage(self) -> None:
@@ -84,7 +100,9 @@ class Run:
 
         assert self.mentions is not None and self.records is not None, "run the ingest stage first"
         started = time.perf_counter()
+        notify(self.on_stage, "linkage", "start", mentions=len(self.mentions))
         linked = link_mentions(self.mentions, self.records, settings=self.linkage_settings,
+                               previous=self.previous.mentions if self.previous is not None else None,
                                linker=self._linker_factory())
         confidence = mention_confidence(linked.mentions, linked.persons, linked.pairs, linked.result.nodes.record_node)
         records = linked.records
@@ -107,6 +125,8 @@ class Run:
         records[["link_confidence", "identity_resolved"]] = records_confidence(records, linked.mentions, confidence)
         tables = {"mentions": linked.mentions, "records": records, "persons": linked.persons,
                   "households": linked.households, "pairs": linked.pairs}
+        if self.applications is not None:  # a recorded application the export now carries is dropped
+            self._settle_applications(tables)
         if self.previous is not None:
             from relieflink.linkage.continuity import carry_over
 
@@ -117,7 +137,7 @@ class Run:
         self.persons, self.households, self.pairs = tables["persons"], tables["households"], tables["pairs"]
         self.linkage_model = linked.model
         self.linkage_seconds = dict(linked.result.timings)
-        self.seconds["linkage"] = time.perf_counter() - started
+        self._done("linkage", started, persons=len(self.persons), households=int(self.households["household_id"].nunique()))
 
     def _linker_factory(self) -> Callable[[Settings], Linker]:
         from relieflink.linkage.engine import Linker
@@ -132,11 +152,36 @@ class Run:
         spark = spark_session(self.spark_master)
         return lambda settings: SparkLinker(settings, spark)
 
+    def _settle_applications(self, tables: dict[str, pd.DataFrame]) -> None:
+        from relieflink.ingest.applications import APPLICATIONS_FILE, settle
+        from relieflink.ingest.quarantine import DUPLICATE_DELIVERY
+        from relieflink.ingest.schema import conform
+
+        assert self.ingest is not None
+        self.settlement = settle(tables)
+        matched = self.settlement.matched
+        if len(matched):
+            found = pd.DataFrame({
+                "file": APPLICATIONS_FILE, "row": matched["row"].astype("Int32"), "column": None,
+                "problem": "application_in_export",
+                "message": "the recorded application " + matched["application_id"] + " is now in " + matched["export_file"]
+                           + " row " + matched["export_row"].astype(str) + "; counted once",
+                "action": DUPLICATE_DELIVERY, "raw_value": None})
+            q = pd.concat([self.ingest.quarantine, found], ignore_index=True)
+            q = q.sort_values(["file", "row", "column", "problem"], kind="stable", na_position="first")
+            self.ingest.quarantine = conform(q.reset_index(drop=True), "quarantine")
+            for report in self.ingest.files:
+                if report.file == APPLICATIONS_FILE:
+                    report.records -= len(matched)
+                    report.rows_quarantined += len(matched)
+        self.ingest.records, self.ingest.mentions = tables["records"], tables["mentions"]
+
     def audit_stage(self) -> pd.DataFrame:
         from relieflink.audit import audit_records, load_rules
 
         assert self.persons is not None and self.records is not None, "run the linkage stage first"
         started = time.perf_counter()
+        notify(self.on_stage, "audit", "start", records=len(self.records))
         rules = load_rules(catalog=self.config.catalog)
         result = audit_records(self.records, self.persons, self.mentions, rules, self.config.catalog, self.period)
         self.flags, self.held, self.audit_period = result.flags, result.held, result.period
@@ -144,7 +189,7 @@ class Run:
             from relieflink.review.apply import apply_flag_decisions
 
             self.flags = apply_flag_decisions(self.flags, self.decisions)
-        self.seconds["audit"] = time.perf_counter() - started
+        self._done("audit", started, flags=len(self.flags))
         return self.flags
 
     def unmatched_decisions(self) -> list[Unmatched]:
@@ -162,32 +207,34 @@ class Run:
             out["persons"] = len(self.persons)
             out["households"] = int(self.households["household_id"].nunique())
         if self.flags is not None:
-            from relieflink.audit.money import total
-
-            f = self.flags
             out["audit_period"] = self.audit_period.as_dict() if self.audit_period is not None else None
-            out["flags"] = len(f)
-            out["flags_by_rule"] = {
-                f"{rule} ({status})": int(n) for (rule, status), n in f.groupby(["rule_id", "status"]).size().items()
-            }
-            if self.held is not None:
-                out["held_for_identity_review"] = len(self.held)
-            # dismissed flags are on record but not findings; a record cited by several flags counts once
-            active = f["decision"].ne("dismissed").to_numpy() if "decision" in f else np.ones(len(f), dtype=bool)
-            out["amount_at_stake_findings"] = total(f[active & f["status"].eq("finding").to_numpy()])
+            out.update(flag_counts(self.flags, self.held))
         if self.continuity is not None:
-            out["continuity"] = self.continuity.counts
-        if self.decisions:
-            from relieflink.review.apply import unmatched_summary
+            from relieflink.linkage.continuity import merges_and_splits
 
-            unmatched = self.unmatched_decisions()
-            out["decisions_applied"] = len(self.decisions) - len(self.refused_decisions) - len(unmatched)
-            out["decisions_refused"] = self.refused_decisions
-            out["decisions_unmatched"] = unmatched_summary(unmatched)
-            out["decisions_unmatched_list"] = [u.as_dict() for u in unmatched]
-            if self.flags is not None and "decision_note" in self.flags:
-                out["decided_flags_with_changed_evidence"] = int(self.flags["decision_note"].notna().sum())
+            out["continuity"] = self.continuity.counts
+            out["continuity_merges_and_splits"] = merges_and_splits(self.continuity.changes)
+        if self.applications is not None:
+            out["applications"] = self.applications_summary()
+            if self.settlement is not None:
+                out.update(self.settlement.as_summary())
+        if self.decisions:
+            out.update(decision_counts(self.decisions, self.refused_decisions, self.unmatched_decisions(), self.flags))
         out["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
+        return out
+
+    def applications_summary(self) -> dict[str, object]:
+        """The recorded applications file as the run read it (its complete lines and their SHA-256:
+        the screening service knows from them which lines this run took in) and what became of them."""
+        assert self.applications is not None
+        standing, withdrawn, repeated = self.applications.standing()
+        out: dict[str, object] = {
+            "file": self.applications.path.name, "bytes": self.applications.size, "sha256": self.applications.sha256,
+            "recorded": len(standing) + len(withdrawn) + len(repeated), "withdrawn": len(withdrawn),
+            "unreadable_lines": len(self.applications.unreadable()),
+        }
+        if self.settlement is not None:
+            out["matched"], out["kept"] = len(self.settlement.matched), len(self.settlement.kept)
         return out
 
     def write(self, out_dir: Path | StagedOutput, pseudonym_key: bytes | None = None) -> None:
@@ -203,6 +250,8 @@ class Run:
         from relieflink.audit.output import write_flags
 
         assert self.ingest is not None
+        started = time.perf_counter()
+        notify(self.on_stage, "writing", "start")
         write_parquet(conform(self.mentions, "mentions"), "mentions", staging / "mentions.parquet")
         write_parquet(conform(self.records, "records"), "records", staging / "records.parquet")
         write_parquet(self.ingest.quarantine, "quarantine", staging / "quarantine.parquet")
@@ -217,12 +266,19 @@ class Run:
             write_flags(self.held, staging / "held_flags.parquet")
         if self.continuity is not None:
             self.continuity.changes.to_parquet(staging / "changes.parquet", index=False)
+        if self.flags is not None and self.persons is not None:
+            from relieflink.screening.index import ScreeningIndex
+
+            # screening (联审联批) reads these arrays: ScreeningIndex.open(OUT) loads, never rebuilds
+            ScreeningIndex.write_for_run(staging, self.persons, self.records, self.mentions, self.config.catalog,
+                                         self.flags)
         write_json(staging / "run.json", self._manifest(staging))
         if self.flags is not None:
             from relieflink.report import write_reports
 
             write_reports(staging, self.config.catalog, pseudonym_key=pseudonym_key)
             write_json(staging / "run.json", self._manifest(staging))  # lists the reports too
+        self._done("writing", started, files=sum(1 for _ in staging.rglob("*") if _.is_file()))
 
     def _manifest(self, staging: Path) -> dict[str, object]:
         assert self.ingest is not None
@@ -237,6 +293,47 @@ class Run:
             "outputs": sorted(p.name for p in staging.iterdir()),
             "counts": summary,
         }
+
+
+def flag_counts(flags: pd.DataFrame, held: pd.DataFrame | None) -> dict[str, object]:
+    """The summary's flag figures, with the reviewers' decisions applied: ``flags`` (all, the
+    dismissed on record included), ``flags_by_rule`` (``RULE (finding|review|dismissed)``: a
+    dismissed flag counts as dismissed only; a confirmed one is a finding), ``flags_decided``
+    (confirmed and dismissed, per rule), ``held_for_identity_review`` and
+    ``amount_at_stake_findings`` (active findings, each record once)."""
+    from relieflink.audit.money import total
+
+    decision = flags["decision"] if "decision" in flags else pd.Series(None, index=flags.index, dtype=object)
+    dismissed = decision.eq("dismissed").to_numpy(dtype=bool, na_value=False)
+    state = np.where(dismissed, "dismissed", flags["status"].astype(object).to_numpy())
+    by_rule = pd.Series(1, index=pd.MultiIndex.from_arrays([flags["rule_id"].to_numpy(), state])).groupby(level=[0, 1]).size()
+    decided = flags.loc[decision.notna().to_numpy(), ["rule_id"]].assign(decision=decision[decision.notna()])
+    out: dict[str, object] = {
+        "flags": len(flags),
+        "flags_by_rule": {f"{rule} ({status})": int(n) for (rule, status), n in by_rule.items()},
+        "flags_decided": {f"{rule} ({d})": int(n) for (rule, d), n in decided.groupby(["rule_id", "decision"]).size().items()},
+    }
+    if held is not None:
+        out["held_for_identity_review"] = len(held)
+    out["amount_at_stake_findings"] = total(flags[~dismissed & flags["status"].eq("finding").to_numpy()])
+    return out
+
+
+def decision_counts(decisions: list, refused: list[str], unmatched: list[Unmatched],
+                    flags: pd.DataFrame | None) -> dict[str, object]:
+    """The summary's decision figures: applied, refused, unmatched (per kind and listed), and
+    the decided flags whose evidence changed since the decision."""
+    from relieflink.review.apply import unmatched_summary
+
+    out: dict[str, object] = {
+        "decisions_applied": len(decisions) - len(refused) - len(unmatched),
+        "decisions_refused": refused,
+        "decisions_unmatched": unmatched_summary(unmatched),
+        "decisions_unmatched_list": [u.as_dict() for u in unmatched],
+    }
+    if flags is not None and "decision_note" in flags:
+        out["decided_flags_with_changed_evidence"] = int(flags["decision_note"].notna().sum())
+    return out
 
 
 def _smallest(values: pd.Series) -> object:
@@ -285,6 +382,8 @@ def run_batch(
     pseudonym_key: bytes | None = None,
     period: int | None = None,
     previous: Path | None = None,
+    applications: Path | None = None,
+    on_stage: StageCallback | None = None,
     engine: str = "local",
     spark_master: str | None = None,
 ) -> Run:
@@ -304,6 +403,10 @@ def run_batch(
     its ids and ``changes.parquet`` lists merges and splits since (raises
     :class:`~relieflink.linkage.continuity.PreviousRunError`, an
     :class:`~relieflink.errors.InputRefused`, when it is not a run folder).
+    ``applications``: the file of applications recorded by the screening service
+    (:mod:`relieflink.ingest.applications`), read once before any work; the standing ones become
+    records, and those the exports now carry are dropped after linkage.
+    ``on_stage``: told when each stage begins and ends (:mod:`relieflink.progress`).
     ``engine``: ``"spark"`` runs the linkage's pair stages on Spark (``spark_master``; see
     docs/spark.md) with the same outputs as the default ``"local"``.
     """
@@ -323,6 +426,7 @@ def run_batch(
 
             settings = Settings.load("relief")
         loaded = load_decisions(decisions)
+        recorded = read_applications(applications)
     except BaseException:
         if staged is not None:
             staged.abandon()  # the caller's preflight: OUT stays as it was, nothing left beside it
@@ -335,7 +439,8 @@ def run_batch(
             # decisions written with file and row only were taken on the run now in OUT
             decided_on = read_run_mentions(target.out)
         run = Run(batch_dir=Path(batch_dir), config=config, decisions=loaded, period=period, previous=prev,
-                  decided_on=decided_on, engine=engine, spark_master=spark_master)
+                  decided_on=decided_on, applications=recorded, on_stage=on_stage, engine=engine,
+                  spark_master=spark_master)
         if settings is not None:
             run.linkage_settings = settings
         run.ingest_stage(progress)

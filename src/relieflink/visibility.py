@@ -15,9 +15,10 @@ An agency (or subdistrict) A:
 * sees **another agency's record only as agency, program and period** (start,
   end): no amount, no other date, no file or row (no record reference), no
   identity field, no community;
-* reads a flag's amount at stake and its full explanation **only when every
-  involved record is A's own**; otherwise the amount is withheld and the
-  explanation is the scoped one (``explanation_scoped_zh`` / ``_en``: the same
+* reads a flag's amount at stake, its full explanation and its link
+  confidence (how sure the identity links of all its records are) **only when
+  every involved record is A's own**; otherwise the amount and the confidence
+  are withheld and the explanation is the scoped one (``explanation_scoped_zh`` / ``_en``: the same
   facts without amounts and record counts, :func:`relieflink.audit.explain.explain`);
   the flag's record references are reduced to A's own records.
 
@@ -98,7 +99,7 @@ class Scope:
 
         ``flags`` needs ``agencies`` (and optionally ``grantors``) list columns as
         :func:`relieflink.report.data.enrich_flags` adds them. Where a flag involves
-        another agency's record: ``amount_at_stake`` is null, the explanations are
+        another agency's record: ``amount_at_stake`` and ``link_confidence`` are null, the explanations are
         the scoped ones, and ``records`` keeps only this viewer's own records
         (``record_agency`` maps ``(file, row)`` to the delivering agency; without it
         no record reference is kept). Adds ``full_detail``.
@@ -109,8 +110,9 @@ class Scope:
         out["full_detail"] = full
         if self.is_platform or full.all():
             return out
-        if "amount_at_stake" in out:
-            out["amount_at_stake"] = out["amount_at_stake"].where(full)
+        for column in ("amount_at_stake", "link_confidence"):
+            if column in out:
+                out[column] = out[column].where(full)
         for language in ("zh", "en"):
             column, scoped = f"explanation_{language}", f"explanation_scoped_{language}"
             if column in out and scoped in out:

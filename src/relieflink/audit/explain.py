@@ -1,38 +1,61 @@
-"""Explanations an auditor can act on, in Chinese and English, with masked identities."""
+"""Explanations an auditor can act on, in Chinese and English, with masked identities: one flag at a
+time, from plain values (the batch audit and screening word a flag alike)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, timedelta
+
 import numpy as np
-import pandas as pd
 
 from relieflink import privacy
 from relieflink.audit.rules import RuleSet
 from relieflink.config.catalog import Catalog
 
+_EPOCH = date(1970, 1, 1)
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+NO_NAME = "（姓名不详）"
+NO_ID = "无有效身份证号"
 
-def mask_name(names: pd.Series) -> pd.Series:
+
+def masked_name(name: object) -> str:
     """张*明 / 王* (see :mod:`relieflink.privacy`); an unknown name says so."""
-    return names.map(privacy.mask_name, na_action="ignore").fillna("").replace("", "（姓名不详）")
+    if not isinstance(name, str):
+        return NO_NAME
+    return privacy.mask_name(name) or NO_NAME
 
 
-def mask_id(ids: pd.Series) -> pd.Series:
+def masked_id(id_number: object) -> str:
     """330105********1234 for a valid ID; otherwise says there is none."""
-    valid = ids.fillna("").astype(str).str.len().eq(18)
-    return ids.where(valid, None).map(privacy.mask_id, na_action="ignore").fillna("无有效身份证号")
+    return privacy.mask_id(id_number) if isinstance(id_number, str) and len(id_number) == 18 else NO_ID
 
 
-def _period_zh(lo: pd.Series, hi: pd.Series) -> pd.Series:
-    a = pd.to_datetime(lo)
-    b = pd.to_datetime(hi)
-    fmt_a = a.dt.year.astype(str) + "年" + a.dt.month.astype(str) + "月"
-    fmt_b = b.dt.year.astype(str) + "年" + b.dt.month.astype(str) + "月"
-    return pd.Series(np.where(fmt_a == fmt_b, fmt_a, fmt_a + "至" + fmt_b), index=lo.index)
+@dataclass(frozen=True)
+class FlagFacts:
+    """What an explanation says of one flag: who (masked), when (day numbers), the programs, the
+    agencies and number of its records, the money at stake and the reasons (clause, facts)."""
+
+    name_masked: str
+    id_masked: str
+    day_lo: int
+    day_hi: int
+    programs: list[str]
+    agencies: list[str]
+    n_records: int
+    amount: float
+    reasons: list[tuple[int, object]]
 
 
-def _period_en(lo: pd.Series, hi: pd.Series) -> pd.Series:
-    a = pd.to_datetime(lo).dt.strftime("%b %Y")
-    b = pd.to_datetime(hi).dt.strftime("%b %Y")
-    return pd.Series(np.where(a == b, "in " + a, "from " + a + " to " + b), index=lo.index)
+def _period_zh(lo: int, hi: int) -> str:
+    a, b = _EPOCH + timedelta(days=lo), _EPOCH + timedelta(days=hi)
+    fa, fb = f"{a.year}年{a.month}月", f"{b.year}年{b.month}月"
+    return fa if fa == fb else fa + "至" + fb
+
+
+def _period_en(lo: int, hi: int) -> str:
+    a, b = _EPOCH + timedelta(days=lo), _EPOCH + timedelta(days=hi)
+    fa, fb = f"{_MONTHS_EN[a.month - 1]} {a.year}", f"{_MONTHS_EN[b.month - 1]} {b.year}"
+    return "in " + fa if fa == fb else "from " + fa + " to " + fb
 
 
 _VERB_ZH = {
@@ -55,48 +78,48 @@ _VERB_EN = {
 }
 
 
-def explain(flags: pd.DataFrame, ruleset: RuleSet, catalog: Catalog, *, scoped: bool = False
-            ) -> tuple[pd.Series, pd.Series]:
-    """``explanation_zh`` and ``explanation_en`` of each flag (vectorized over flags).
+class Explainer:
+    """The explanations of flags, in Chinese and English, with masked identities.
 
-    ``scoped``: the wording for a reader who may not see every involved record (an agency
-    seeing another agency's records only as agency, program and period,
-    :mod:`relieflink.visibility`): the same facts without amounts and record counts.
+    :meth:`explain` gives ``explanation_zh`` and ``explanation_en`` and the scoped wording of
+    both: what a reader who may not see every involved record reads (an agency seeing
+    another agency's records only as agency, program and period, :mod:`relieflink.visibility`)
+    — the same facts without amounts and record counts.
 
-    A flag raised by several clauses of one rule (``_reasons``: (clause, facts) pairs)
-    names every reason: the first with its programs, the others after it (低保 and
-    低保边缘 held at once, *and* in two relief households)."""
-    names_zh = {p.code: p.name for p in catalog.programs}
-    names_en = {p.code: p.name_en for p in catalog.programs}
-    agencies_zh = {a.code: a.name for a in catalog.agencies}
-    kinds = [rule.kind for rule in ruleset.rules]
-    bases = [rule.basis for rule in ruleset.rules]
-    who_zh = flags["_name_masked"] + "（" + flags["_id_masked"] + "）"
-    who_en = flags["_name_masked"] + " (" + flags["_id_masked"].replace("无有效身份证号", "no valid ID") + ")"
-    programs_zh = flags["programs"].map(lambda ps: "、".join(names_zh.get(p, p) for p in ps))
-    programs_en = flags["programs"].map(lambda ps: " and ".join(names_en.get(p, p) for p in ps))
-    sources_zh = flags["_agencies"].map(lambda a: "、".join(agencies_zh.get(x, x) for x in a))
-    n = flags["records"].map(len).astype(str)
-    amount = pd.to_numeric(flags["amount_at_stake"], errors="coerce")
-    amount_zh = pd.Series(np.where(amount.notna() & (amount > 0), "，涉及金额" + amount.round(2).map("{:,.2f}".format) + "元", ""), index=flags.index)
-    amount_en = pd.Series(np.where(amount.notna() & (amount > 0), "; amount at stake ¥" + amount.round(2).map("{:,.2f}".format), ""), index=flags.index)
-    reasons = flags["_reasons"]
-    first_kind = reasons.map(lambda rs: kinds[rs[0][0]])
-    extra_zh = reasons.map(lambda rs: _reasons_text(rs, kinds, names_zh, "zh"))
-    extra_en = reasons.map(lambda rs: _reasons_text(rs, kinds, names_en, "en"))
-    basis = reasons.map(lambda rs: "".join(dict.fromkeys(bases[clause] for clause, _ in rs)))
-    if scoped:  # what every agency involved may read: no amounts, no count of other agencies' records
-        records_zh = "；涉及" + sources_zh + "的记录"
-        records_en = pd.Series("", index=flags.index)
-        amount_zh = amount_en = pd.Series("", index=flags.index)
-    else:
-        records_zh = "；涉及" + n + "条记录（" + sources_zh + "）"
-        records_en = "; " + n + " records"
-    zh = (who_zh + _period_zh(flags["period_start"], flags["period_end"]) + first_kind.map(_VERB_ZH) + "：" + programs_zh
-          + extra_zh + records_zh + amount_zh + "。依据：" + basis)
-    en = (who_en + " " + first_kind.map(_VERB_EN) + " " + _period_en(flags["period_start"], flags["period_end"]) + ": "
-          + programs_en + extra_en + records_en + amount_en + ".")
-    return zh, en
+    A flag raised by several clauses of one rule (``reasons``: (clause, facts) pairs) names
+    every reason: the first with its programs, the others after it (低保 and 低保边缘 held at
+    once, *and* in two relief households)."""
+
+    def __init__(self, ruleset: RuleSet, catalog: Catalog):
+        self.names_zh = {p.code: p.name for p in catalog.programs}
+        self.names_en = {p.code: p.name_en for p in catalog.programs}
+        self.agencies_zh = {a.code: a.name for a in catalog.agencies}
+        self.kinds = [rule.kind for rule in ruleset.rules]
+        self.bases = [rule.basis for rule in ruleset.rules]
+
+    def explain(self, f: FlagFacts) -> tuple[str, str, str, str]:
+        """(zh, en, scoped zh, scoped en) of one flag."""
+        who_zh = f.name_masked + "（" + f.id_masked + "）"
+        who_en = f.name_masked + " (" + ("no valid ID" if f.id_masked == NO_ID else f.id_masked) + ")"
+        programs_zh = "、".join(self.names_zh.get(p, p) for p in f.programs)
+        programs_en = " and ".join(self.names_en.get(p, p) for p in f.programs)
+        sources_zh = "、".join(self.agencies_zh.get(a, a) for a in f.agencies)
+        amount_zh = amount_en = ""
+        if not np.isnan(f.amount) and f.amount > 0:
+            money = "{:,.2f}".format(np.round(f.amount, 2))
+            amount_zh, amount_en = "，涉及金额" + money + "元", "; amount at stake ¥" + money
+        kind = self.kinds[f.reasons[0][0]]
+        extra_zh = _reasons_text(f.reasons, self.kinds, self.names_zh, "zh")
+        extra_en = _reasons_text(f.reasons, self.kinds, self.names_en, "en")
+        basis = "".join(dict.fromkeys(self.bases[clause] for clause, _ in f.reasons))
+        head_zh = who_zh + _period_zh(f.day_lo, f.day_hi) + _VERB_ZH[kind] + "：" + programs_zh + extra_zh
+        head_en = who_en + " " + _VERB_EN[kind] + " " + _period_en(f.day_lo, f.day_hi) + ": " + programs_en + extra_en
+        zh = head_zh + "；涉及" + str(f.n_records) + "条记录（" + sources_zh + "）" + amount_zh + "。依据：" + basis
+        en = head_en + "; " + str(f.n_records) + " records" + amount_en + "."
+        # what every agency involved may read: no amounts, no count of other agencies' records
+        scoped_zh = head_zh + "；涉及" + sources_zh + "的记录" + "。依据：" + basis
+        scoped_en = head_en + "."
+        return zh, en, scoped_zh, scoped_en
 
 
 _AND = {"zh": ("；且", "；"), "en": ("; and ", "; ")}
@@ -123,19 +146,21 @@ _FACT_TEMPLATES = {
     "zh": [
         ("days_apart", "（相隔{days_apart}天）"),
         ("agencies", "（{n_agencies}个部门/街道）"),
-        ("grants", "（{window_days}天内最多{most_in_window}次，共{grants}次）"),
+        ("grants", "（{window_days}天内{most_in_window}次，超过规定的{max_count}次{in_all}）"),
         ("entitlement", "，符合条件但未享受{programs}{maybe}"),
         ("lacks_status", "，但其家庭无{programs}身份，建议转介评估"),
     ],
     "en": [
         ("days_apart", " ({days_apart} days apart)"),
         ("agencies", " ({n_agencies} agencies or subdistricts)"),
-        ("grants", " (up to {most_in_window} within {window_days} days, {grants} in all)"),
+        ("grants", " ({most_in_window} within {window_days} days, more than the {max_count} allowed{in_all})"),
         ("entitlement", ", entitled to but did not receive {programs}{maybe}"),
         ("lacks_status", ", but the household holds none of {programs}: refer for assessment"),
     ],
 }
 _JOIN = {"zh": "、", "en": " or "}
+# TEMP-FREQ: the grants of the year, said only when more than the busiest window holds
+_IN_ALL = {"zh": "，全年共{grants}次", "en": ", {grants} in all"}
 _MAYBE = {"zh": "（另有同名但身份未确认的记录，需核实）", "en": " (a same-name record with an unresolved identity exists: check)"}
 
 
@@ -151,5 +176,6 @@ def _facts_text(f: object, names: dict[str, str], language: str) -> str:
                 n_agencies=len(f.get("agencies", [])),
                 programs=_JOIN[language].join(names.get(p, p) for p in listed),
                 maybe=_MAYBE[language] if f.get("possible_unlinked") else "",
+                in_all=_IN_ALL[language].format(**f) if f.get("grants", 0) > f.get("most_in_window", 0) else "",
             )
     return ""

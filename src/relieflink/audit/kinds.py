@@ -1,13 +1,19 @@
-"""The rule kinds: each finds its hits on the prepared records, vectorized.
+"""The rule kinds: each finds its hits on an :class:`~relieflink.audit.columns.AuditInput`.
 
-Every kind returns :class:`Hits`: one row per hit with the columns of
-:data:`HIT_COLUMNS` — the subject (a person, or a household for rules about
-households), the pattern (for pair kinds the programs combined; one pattern per
-subject otherwise), the person and household, the programs, the period
-concerned (day numbers) and a few facts for the explanation — and one row per
-(hit, involved record) with the money at stake on that record. Pair-based kinds
-find pairs of records with a self-join and then gather the pairs of one person
-and program combination into one hit.
+One implementation per kind, over plain numpy arrays: the batch audit calls it on
+every record of the run, screening on the records of the few persons an
+application concerns plus the application (:mod:`relieflink.screening`), with
+the same results for the same records. A kind never builds a DataFrame; its cost
+is a few dozen numpy calls, whatever the number of records.
+
+Every kind returns :class:`Hits`: one entry per hit — the subject (a person, or a
+household for rules about households), the pattern (for pair kinds the programs
+combined; one pattern per subject otherwise), the person and household, the
+programs, the period concerned (day numbers) and a few facts for the explanation
+— and one entry per (hit, involved record) with the money at stake on that
+record. Pair-based kinds pair the records of one person (and program) within
+their group and then gather the pairs of one person and program combination
+into one hit.
 
 Money at stake (SPEC §5): of two records that should not both have been paid
 (the same program twice, two programs for one need, two exclusive benefits, two
@@ -18,6 +24,9 @@ record it was paid on (the smaller one; on a tie the later one); a record in
 several pairs of a hit carries the largest. The review kinds (many agencies,
 frequent relief) put each involved record's money of the year on it: what a
 reviewer looks at, not an excess. A missed benefit puts no money at stake.
+
+A hit's household is that of its earliest record (of the pair kinds: the first
+record of its earliest pair).
 """
 
 from __future__ import annotations
@@ -25,11 +34,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from relieflink.audit.grouping import is_in, lists_by_group
-from relieflink.audit.periods import AuditPeriod, age_on, day_of_month_index, month_of_day, school_year_of
-from relieflink.audit.unlinked import unlinked_entitlement
+from relieflink.audit.arrays import combined_key, cross_pairs, run_starts, sorted_lists
+from relieflink.audit.columns import MONTHLY, ONE_OFF, AuditInput, age_on_day
+from relieflink.audit.periods import AuditPeriod, day_of_month_index, month_of_day, school_year_of
 from relieflink.audit.rules import (
     EntitlementRule,
     EquivalentRule,
@@ -40,431 +48,502 @@ from relieflink.audit.rules import (
     RuleSet,
     SameProgramRule,
 )
+from relieflink.audit.unlinked import unlinked_entitlement
+from relieflink.linkage.blocking import pairs_within_groups
 
-HIT_COLUMNS = ["subject", "pattern", "person_id", "household_id", "programs", "day_lo", "day_hi", "facts",
-               "possible_unlinked"]
-INVOLVED_COLUMNS = ["hit", "record_id", "stake"]
+_I64 = np.int64
 
 
 @dataclass(frozen=True)
 class Hits:
-    """What one rule finds.
+    """What one rule finds, as aligned arrays.
 
-    ``hits``: one row per hit (:data:`HIT_COLUMNS`, index 0..n-1): ``subject`` is
-    ``person:<person_id>`` or ``household:<household_id>``; ``pattern`` tells two hits of
-    one subject apart (the programs of a pair kind, ``""`` where a rule finds one
-    pattern per subject). ``involved``: one row per (hit, record): the record id and
-    the money at stake on that record (0 when the record is cited but carries none,
-    NaN for a missed benefit).
+    Per hit: ``subject`` (``person:<person_id>`` or ``household:<household_id>``),
+    ``pattern`` (tells two hits of one subject apart: the programs of a pair kind, ``""``
+    where a rule finds one pattern per subject), ``person`` / ``household`` (codes, -1:
+    none), ``programs`` (sorted program codes), ``day_lo`` / ``day_hi``, ``facts`` (for
+    the explanation), ``possible_unlinked``. Per involved record: ``hit`` (index of its
+    hit), ``record`` (position in the input's records) and ``stake`` (the money at stake
+    on that record: 0 when the record is cited but carries none, NaN for a missed benefit).
     """
 
-    hits: pd.DataFrame
-    involved: pd.DataFrame
+    subject: np.ndarray
+    pattern: np.ndarray
+    person: np.ndarray
+    household: np.ndarray
+    programs: list[list[str]]
+    day_lo: np.ndarray
+    day_hi: np.ndarray
+    facts: list[dict]
+    possible_unlinked: np.ndarray
+    hit: np.ndarray
+    record: np.ndarray
+    stake: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.subject)
 
     @property
     def empty(self) -> bool:
-        return self.hits.empty
+        return len(self.subject) == 0
 
 
-def _empty_hits() -> Hits:
-    return Hits(pd.DataFrame({c: pd.Series(dtype=object) for c in HIT_COLUMNS}),
-                pd.DataFrame({"hit": pd.Series(dtype=np.int64), "record_id": pd.Series(dtype=np.int64),
-                              "stake": pd.Series(dtype=float)}))
+def no_hits() -> Hits:
+    e = np.zeros(0, dtype=_I64)
+    return Hits(np.zeros(0, object), np.zeros(0, object), e, e, [], e, e, [], np.zeros(0, bool), e, e, np.zeros(0))
 
 
-def _person_subject(person_id: pd.Series) -> np.ndarray:
-    return ("person:" + person_id.astype(str)).to_numpy(dtype=object)
+def _concat(parts: list[Hits]) -> Hits:
+    """The hits of several groups or pairs of one rule as one :class:`Hits`."""
+    parts = [h for h in parts if not h.empty]
+    if not parts:
+        return no_hits()
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.cumsum([0] + [len(h) for h in parts[:-1]])
+    cat = np.concatenate
+    return Hits(cat([h.subject for h in parts]), cat([h.pattern for h in parts]), cat([h.person for h in parts]),
+                cat([h.household for h in parts]), [p for h in parts for p in h.programs],
+                cat([h.day_lo for h in parts]), cat([h.day_hi for h in parts]), [f for h in parts for f in h.facts],
+                cat([h.possible_unlinked for h in parts]), cat([h.hit + o for h, o in zip(parts, offsets)]),
+                cat([h.record for h in parts]), cat([h.stake for h in parts]))
 
 
-_PAIR_COLUMNS = ["record_id", "program", "agency", "day_lo", "day_hi", "month_lo", "month_hi", "event_day", "amount",
-                 "amount_basis", "household_id", "household_no", "periodicity"]
+def _subjects(data: AuditInput, unit: str, codes: np.ndarray) -> np.ndarray:
+    """``person:<id>`` / ``household:<id>`` of codes."""
+    values = data.vocab[unit].values[codes]
+    return np.array([f"{unit}:{v}" for v in values.tolist()], dtype=object)
 
 
-def _self_pairs(r: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """All pairs (a, b) of records sharing ``by`` with a.record_id < b.record_id."""
-    left = r[list(dict.fromkeys([*by, *_PAIR_COLUMNS]))]
-    pairs = left.merge(left, on=by, suffixes=("_a", "_b"))
-    for key in by:
-        if key in _PAIR_COLUMNS:  # a join key has one column: give it both names
-            pairs[f"{key}_a"] = pairs[f"{key}_b"] = pairs[key]
-    return pairs[pairs["record_id_a"] < pairs["record_id_b"]]
+def _money(data: AuditInput, pos: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """Money of records over ``months`` months: per-month amounts times months, else the amount."""
+    r = data.records
+    a = r.amount[pos]
+    return np.where(r.per_month[pos], a * months, a)
 
 
-def _cross_pairs(a: pd.DataFrame, b: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    cols = list(dict.fromkeys([*by, *_PAIR_COLUMNS]))
-    return a[cols].merge(b[cols], on=by, suffixes=("_a", "_b"))
+def _in_period(data: AuditInput, lo: int, hi: int) -> np.ndarray:
+    r = data.records
+    return (r.day_lo <= hi) & (r.day_hi >= lo)
 
 
-def _overlap_months(p: pd.DataFrame, horizon: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _program_mask(data: AuditInput, programs: list[str]) -> np.ndarray:
+    return data.vocab["program"].mask(programs)[data.records.text["program"]]
+
+
+def _self_pairs(positions: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs (a, b) of ``positions`` sharing ``key``, a before b (the records are in person,
+    then record-id order, so a has the smaller record id)."""
+    a, b, _, _ = pairs_within_groups(key, positions)
+    return a, b
+
+
+def _overlap_months(data: AuditInput, a: np.ndarray, b: np.ndarray, horizon: tuple[int, int]
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Months both records of a pair cover, within the audited year (open ends included)."""
-    lo = np.maximum(np.maximum(p["month_lo_a"].to_numpy(), p["month_lo_b"].to_numpy()), horizon[0])
-    hi = np.minimum(np.minimum(p["month_hi_a"].to_numpy(), p["month_hi_b"].to_numpy()), horizon[1])
+    r = data.records
+    lo = np.maximum(np.maximum(r.month_lo[a], r.month_lo[b]), horizon[0])
+    hi = np.minimum(np.minimum(r.month_hi[a], r.month_hi[b]), horizon[1])
     return lo, hi
 
 
-def _monthly_money(amount: pd.Series, basis: pd.Series, months: np.ndarray) -> np.ndarray:
-    """Money of a record over ``months`` months: per-month amounts times months, else the amount."""
-    a = pd.to_numeric(amount, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    per_month = basis.eq("month").to_numpy()
-    return np.where(per_month, a * months, a)
-
-
-def _carried_by_b(p: pd.DataFrame, money_a: np.ndarray, money_b: np.ndarray) -> np.ndarray:
+def _carried_by_b(data: AuditInput, a: np.ndarray, b: np.ndarray, money_a: np.ndarray, money_b: np.ndarray) -> np.ndarray:
     """Which record of each pair carries the pair's money at stake: the one with less money
     (an unknown amount never carries over a known one); on a tie the later one, then by
-    program and agency, then by record id — content first, so that rows moving in a file
+    ``program|agency`` text, then by record id — content first, so that rows moving in a file
     do not move money between agencies."""
+    r = data.records
     fa, fb = np.nan_to_num(money_a, nan=np.inf), np.nan_to_num(money_b, nan=np.inf)
-    b = fb < fa
+    out = fb < fa
     tie = fa == fb
-    da, db = p["day_lo_a"].to_numpy(), p["day_lo_b"].to_numpy()
-    b |= tie & (db > da)
+    da, db = r.day_lo[a], r.day_lo[b]
+    out |= tie & (db > da)
     tie &= db == da
-    ka = (p["program_a"].astype(str) + "|" + p["agency_a"].astype(str)).to_numpy()
-    kb = (p["program_b"].astype(str) + "|" + p["agency_b"].astype(str)).to_numpy()
-    b |= tie & (kb > ka)
-    tie &= kb == ka
-    return b | (tie & (p["record_id_b"].to_numpy() > p["record_id_a"].to_numpy()))
+    if tie.any():
+        t = np.flatnonzero(tie)
+
+        def key(pos: np.ndarray) -> np.ndarray:
+            prog, agency = data.text("program", r.text["program"][pos]), data.text("agency", r.text["agency"][pos])
+            return np.array([f"{p}|{g}" for p, g in zip(prog.tolist(), agency.tolist())], dtype=object)
+
+        ka, kb = key(a[t]), key(b[t])
+        out[t] |= kb > ka
+        still = t[ka == kb]
+        out[still] |= r.record_id[b[still]] > r.record_id[a[still]]
+    return out
 
 
-def _gather(pairs: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, money_a: np.ndarray, money_b: np.ndarray) -> Hits:
+def _gather(data: AuditInput, a: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+            money_a: np.ndarray, money_b: np.ndarray) -> Hits:
     """Pairs of one person and program combination → one hit with all their records.
 
     The pair's money at stake is the smaller of its two records' money (see the module
     docstring), on the record that carries it; a record carries the largest of its pairs."""
-    if pairs.empty:
-        return _empty_hits()
-    p = pairs.assign(_lo=lo, _hi=hi)
-    progs = np.where(p["program_a"] <= p["program_b"], p["program_a"] + "|" + p["program_b"], p["program_b"] + "|" + p["program_a"])
-    p["_progs"] = progs
-    b_carries = _carried_by_b(p, money_a, money_b)
+    if len(a) == 0:
+        return no_hits()
+    r = data.records
+    pa, pb = r.text["program"][a], r.text["program"][b]
+    p_lo, p_hi = np.minimum(pa, pb), np.maximum(pa, pb)
+    person = r.person[a]
+    order = np.lexsort((b, a, p_hi, p_lo, person))  # within a hit, its earliest pair first
+    a, b, lo, hi, money_a, money_b = a[order], b[order], lo[order], hi[order], money_a[order], money_b[order]
+    person, p_lo, p_hi = person[order], p_lo[order], p_hi[order]
+    starts = run_starts(combined_key(person, p_lo, p_hi))
+    n = len(starts)
+    hit_of = np.repeat(np.arange(n), np.diff(np.r_[starts, len(a)]))
+    b_carries = _carried_by_b(data, a, b, money_a, money_b)
     stake = np.nan_to_num(np.fmin(money_a, money_b), nan=0.0)
-    agg = p.groupby(["person_id", "_progs"], sort=True).agg(
-        household_id=("household_id_a", "first"), day_lo=("_lo", "min"), day_hi=("_hi", "max"), n_pairs=("_lo", "size"),
-    ).reset_index()
-    hit_of = p.groupby(["person_id", "_progs"], sort=True).ngroup().to_numpy()  # the row of ``agg``
-    involved = pd.DataFrame({
-        "hit": np.concatenate([hit_of, hit_of]),
-        "record_id": np.concatenate([p["record_id_a"].to_numpy(), p["record_id_b"].to_numpy()]).astype(np.int64),
-        "stake": np.concatenate([np.where(b_carries, 0.0, stake), np.where(b_carries, stake, 0.0)]),
-    })
-    involved = involved.groupby(["hit", "record_id"], sort=True, as_index=False)["stake"].max()
-    hits = pd.DataFrame({
-        "subject": _person_subject(agg["person_id"]),
-        "pattern": agg["_progs"].to_numpy(),
-        "person_id": agg["person_id"].to_numpy(),
-        "household_id": agg["household_id"].to_numpy(),
-        "programs": agg["_progs"].str.split("|").map(lambda x: sorted(set(x))).to_numpy(),  # one or two codes per hit
-        "day_lo": agg["day_lo"].to_numpy(),
-        "day_hi": agg["day_hi"].to_numpy(),
-        "facts": [{"pairs": int(n)} for n in agg["n_pairs"]],
-        "possible_unlinked": False,
-    })
-    return Hits(hits[HIT_COLUMNS], involved[INVOLVED_COLUMNS])
+    hit, record, stake = _max_per_record(np.r_[hit_of, hit_of], np.r_[a, b],
+                                         np.r_[np.where(b_carries, 0.0, stake), np.where(b_carries, stake, 0.0)])
+    programs = data.vocab["program"].values
+    lo_text, hi_text = programs[p_lo[starts]].tolist(), programs[p_hi[starts]].tolist()
+    return Hits(
+        subject=_subjects(data, "person", person[starts]),
+        pattern=np.array([f"{x}|{y}" for x, y in zip(lo_text, hi_text)], dtype=object),
+        person=person[starts].astype(_I64), household=r.household[a[starts]].astype(_I64),
+        programs=[sorted({x, y}) for x, y in zip(lo_text, hi_text)],
+        day_lo=np.minimum.reduceat(lo, starts), day_hi=np.maximum.reduceat(hi, starts),
+        facts=[{"pairs": int(k)} for k in np.diff(np.r_[starts, len(a)])],
+        possible_unlinked=np.zeros(n, dtype=bool), hit=hit, record=record, stake=stake,
+    )
 
 
-def _pair_money(p: pd.DataFrame, months: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each record's money over a pair's overlap: per-month amounts times the months, else the amount."""
-    return (_monthly_money(p["amount_a"], p["amount_basis_a"], months),
-            _monthly_money(p["amount_b"], p["amount_basis_b"], months))
+def _max_per_record(hit: np.ndarray, record: np.ndarray, stake: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hit, record) distinct, each with the largest of its stakes."""
+    order = np.lexsort((-stake, record, hit))
+    hit, record, stake = hit[order], record[order], stake[order]
+    first = np.r_[True, (hit[1:] != hit[:-1]) | (record[1:] != record[:-1])] if len(hit) else np.zeros(0, bool)
+    return hit[first].astype(_I64), record[first].astype(_I64), stake[first]
 
 
-def same_program_overlap(rule: SameProgramRule, r: pd.DataFrame, period: AuditPeriod) -> Hits:
-    r = r[r["kind"].isin(rule.params.kinds) & r["person_id"].notna()]
-    by = ["person_id", "program"]
+def same_program_overlap(rule: SameProgramRule, data: AuditInput, period: AuditPeriod) -> Hits:
+    r = data.records
+    sel = data.vocab["kind"].mask(rule.params.kinds)[r.text["kind"]] & (r.person >= 0)
+    pos = np.flatnonzero(sel)
+    codes = [r.person[pos], r.text["program"][pos]]
     if rule.params.match_category:  # 免学费 and 国家助学金 are two items of student aid, not a duplicate
-        r = r.assign(_category=r["category"].fillna("").astype(str))
-        by.append("_category")
-    p = _self_pairs(r, by)
-    if p.empty:
-        return _empty_hits()
-    per = p["periodicity_a"].to_numpy()
-    mlo, mhi = _overlap_months(p, period.months())
-    dlo = np.maximum(p["day_lo_a"].to_numpy(), p["day_lo_b"].to_numpy())
-    dhi = np.minimum(p["day_hi_a"].to_numpy(), p["day_hi_b"].to_numpy())
-    one_off = per == "one_off"
-    gap = np.abs(p["event_day_a"].to_numpy() - p["event_day_b"].to_numpy())
-    hit = np.where(per == "monthly", mlo <= mhi, np.where(one_off, gap <= rule.params.one_off_window_days, dlo <= dhi))
-    p, mlo, mhi, dlo, dhi = p[hit], mlo[hit], mhi[hit], dlo[hit], dhi[hit]
+        category = r.text["category"][pos]
+        blank = data.vocab["category"].index.get("", -1)  # a missing category is the blank one
+        codes.append(np.where(category < 0, blank, category))
+    a, b = _self_pairs(pos, combined_key(*codes))
+    if len(a) == 0:
+        return no_hits()
+    per = r.periodicity[a]
+    mlo, mhi = _overlap_months(data, a, b, period.months())
+    dlo = np.maximum(r.day_lo[a], r.day_lo[b])
+    dhi = np.minimum(r.day_hi[a], r.day_hi[b])
+    gap = np.abs(r.event_day[a] - r.event_day[b])
+    hit = np.where(per == MONTHLY, mlo <= mhi, np.where(per == ONE_OFF, gap <= rule.params.one_off_window_days, dlo <= dhi))
+    a, b, mlo, mhi, dlo, dhi, per = a[hit], b[hit], mlo[hit], mhi[hit], dlo[hit], dhi[hit], per[hit]
     months = np.clip(mhi - mlo + 1, 0, None)
-    money_a, money_b = _pair_money(p, months)
     # monthly programs report the overlapping months within the audited year (open ends are not dates)
-    monthly = p["periodicity_a"].to_numpy() == "monthly"
+    monthly = per == MONTHLY
     dlo = np.where(monthly, day_of_month_index(np.clip(mlo, 0, None)), dlo)
     dhi = np.where(monthly, day_of_month_index(np.clip(mhi, 0, None), last=True), dhi)
-    return _gather(p, dlo, dhi, money_a, money_b)
+    return _gather(data, a, b, dlo, dhi, _money(data, a, months), _money(data, b, months))
 
 
-def _concat_hits(parts: list[Hits]) -> Hits:
-    """The hits of several groups or pairs of one rule as one :class:`Hits`."""
-    parts = [h for h in parts if not h.empty]
-    if not parts:
-        return _empty_hits()
-    offsets = np.cumsum([0] + [len(h.hits) for h in parts[:-1]])
-    involved = pd.concat([h.involved.assign(hit=h.involved["hit"].to_numpy() + off) for h, off in zip(parts, offsets)],
-                         ignore_index=True)
-    return Hits(pd.concat([h.hits for h in parts], ignore_index=True), involved)
-
-
-def equivalent_programs(rule: EquivalentRule, r: pd.DataFrame) -> Hits:
+def equivalent_programs(rule: EquivalentRule, data: AuditInput) -> Hits:
+    r = data.records
     parts = []
     for group in rule.params.groups:
-        g = r[r["program"].isin(group.programs) & r["person_id"].notna()]
-        p = _self_pairs(g, ["person_id"])
-        p = p[p["program_a"] != p["program_b"]]
-        if p.empty:
+        pos = np.flatnonzero(_program_mask(data, group.programs) & (r.person >= 0))
+        a, b = _self_pairs(pos, r.person[pos].astype(_I64))
+        keep = r.text["program"][a] != r.text["program"][b]
+        a, b = a[keep], b[keep]
+        if len(a) == 0:
             continue
         if group.match == "same_school_year":
-            ok = school_year_of(p["day_lo_a"].to_numpy()) == school_year_of(p["day_lo_b"].to_numpy())
+            ok = school_year_of(r.day_lo[a]) == school_year_of(r.day_lo[b])
         elif group.match == "same_year":
-            ok = (month_of_day(p["day_lo_a"].to_numpy()) // 12) == (month_of_day(p["day_lo_b"].to_numpy()) // 12)
+            ok = (month_of_day(r.day_lo[a]) // 12) == (month_of_day(r.day_lo[b]) // 12)
         elif group.match == "same_month":
-            ok = month_of_day(p["event_day_a"].to_numpy()) == month_of_day(p["event_day_b"].to_numpy())
+            ok = month_of_day(r.event_day[a]) == month_of_day(r.event_day[b])
         else:
-            ok = np.abs(p["event_day_a"].to_numpy() - p["event_day_b"].to_numpy()) <= (group.days or 0)
-        p = p[ok]
-        lo = np.minimum(p["event_day_a"].to_numpy(), p["event_day_b"].to_numpy())
-        hi = np.maximum(p["event_day_a"].to_numpy(), p["event_day_b"].to_numpy())
-        a = pd.to_numeric(p["amount_a"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        b = pd.to_numeric(p["amount_b"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        gap = np.abs(p["event_day_a"].to_numpy() - p["event_day_b"].to_numpy())
-        h = _gather(p, lo, hi, a, b)
-        h.hits["facts"] = [{"match": group.match, "days_apart": int(d)} for d in
-                           pd.Series(gap).groupby([p["person_id"].to_numpy()]).min().reindex(h.hits["person_id"]).to_numpy()]
-        parts.append(h)
-    return _concat_hits(parts)
+            ok = np.abs(r.event_day[a] - r.event_day[b]) <= (group.days or 0)
+        a, b = a[ok], b[ok]
+        if len(a) == 0:
+            continue
+        ea, eb = r.event_day[a], r.event_day[b]
+        h = _gather(data, a, b, np.minimum(ea, eb), np.maximum(ea, eb), r.amount[a], r.amount[b])
+        # the fewest days between two of the person's grants of the group
+        gap, person = np.abs(ea - eb), r.person[a]
+        order = np.lexsort((gap, person))
+        first = run_starts(person[order])
+        least = dict(zip(person[order][first].tolist(), gap[order][first].tolist()))
+        facts = [{"match": group.match, "days_apart": int(least[p])} for p in h.person.tolist()]
+        parts.append(Hits(h.subject, h.pattern, h.person, h.household, h.programs, h.day_lo, h.day_hi, facts,
+                          h.possible_unlinked, h.hit, h.record, h.stake))
+    return _concat(parts)
 
 
-def exclusive_programs(rule: ExclusiveRule, r: pd.DataFrame, period: AuditPeriod) -> Hits:
+def exclusive_programs(rule: ExclusiveRule, data: AuditInput, period: AuditPeriod) -> Hits:
+    r = data.records
     parts = []
     for first, second in rule.params.pairs:
-        a = r[r["program"].eq(first) & r["person_id"].notna()]
-        b = r[r["program"].eq(second) & r["person_id"].notna()]
-        p = _cross_pairs(a, b, ["person_id"])
-        if p.empty:
+        pa = np.flatnonzero(_program_mask(data, [first]) & (r.person >= 0))
+        pb = np.flatnonzero(_program_mask(data, [second]) & (r.person >= 0))
+        a, b = cross_pairs(pa, pb, r.person[pa], r.person[pb])
+        if len(a) == 0:
             continue
-        mlo, mhi = _overlap_months(p, period.months())
+        mlo, mhi = _overlap_months(data, a, b, period.months())
         ok = mlo <= mhi
-        p, mlo, mhi = p[ok], mlo[ok], mhi[ok]
-        money_a, money_b = _pair_money(p, mhi - mlo + 1)
-        parts.append(_gather(p, day_of_month_index(mlo), day_of_month_index(mhi, last=True), money_a, money_b))
-    return _concat_hits(parts)
+        a, b, mlo, mhi = a[ok], b[ok], mlo[ok], mhi[ok]
+        months = mhi - mlo + 1
+        parts.append(_gather(data, a, b, day_of_month_index(mlo), day_of_month_index(mhi, last=True),
+                             _money(data, a, months), _money(data, b, months)))
+    return _concat(parts)
 
 
-def multiple_households(rule: HouseholdsRule, r: pd.DataFrame, period: AuditPeriod) -> Hits:
-    g = r[r["program"].isin(rule.params.programs) & r["person_id"].notna() & r["household_no"].notna()]
-    p = _self_pairs(g, ["person_id"])
-    p = p[p["household_no_a"] != p["household_no_b"]]
-    if p.empty:
-        return _empty_hits()
-    mlo, mhi = _overlap_months(p, period.months())
+def multiple_households(rule: HouseholdsRule, data: AuditInput, period: AuditPeriod) -> Hits:
+    r = data.records
+    pos = np.flatnonzero(_program_mask(data, rule.params.programs) & (r.person >= 0) & (r.text["household_no"] >= 0))
+    a, b = _self_pairs(pos, r.person[pos].astype(_I64))
+    keep = r.text["household_no"][a] != r.text["household_no"][b]
+    a, b = a[keep], b[keep]
+    if len(a) == 0:
+        return no_hits()
+    mlo, mhi = _overlap_months(data, a, b, period.months())
     ok = mlo <= mhi
-    p, mlo, mhi = p[ok], mlo[ok], mhi[ok]
-    money_a, money_b = _pair_money(p, mhi - mlo + 1)
-    h = _gather(p, day_of_month_index(mlo), day_of_month_index(mhi, last=True), money_a, money_b)
-    h.hits["facts"] = [{"households": 2} for _ in range(len(h.hits))]
-    return h
+    a, b, mlo, mhi = a[ok], b[ok], mlo[ok], mhi[ok]
+    months = mhi - mlo + 1
+    h = _gather(data, a, b, day_of_month_index(mlo), day_of_month_index(mhi, last=True),
+                _money(data, a, months), _money(data, b, months))
+    return Hits(h.subject, h.pattern, h.person, h.household, h.programs, h.day_lo, h.day_hi,
+                [{"households": 2} for _ in range(len(h))], h.possible_unlinked, h.hit, h.record, h.stake)
 
 
-def _in_period(r: pd.DataFrame, lo: int, hi: int) -> np.ndarray:
-    return (r["day_lo"].to_numpy() <= hi) & (r["day_hi"].to_numpy() >= lo)
-
-
-def _subject_hits(keys: pd.Series, subject: np.ndarray, agg: pd.DataFrame, g: pd.DataFrame, money: np.ndarray) -> Hits:
-    """Hits of a kind that finds one pattern per subject: ``agg`` one row per sorted key,
-    ``g`` the involved records with their key (``keys``) and money."""
-    hit = pd.Index(agg.index).get_indexer(keys.to_numpy())
-    involved = pd.DataFrame({"hit": hit.astype(np.int64), "record_id": g["record_id"].to_numpy(dtype=np.int64),
-                             "stake": np.asarray(money, dtype=float)})
-    hits = agg.reset_index(drop=True).assign(subject=subject, pattern="")
-    if "possible_unlinked" not in hits:
-        hits["possible_unlinked"] = False
-    return Hits(hits[HIT_COLUMNS], involved.sort_values(["hit", "record_id"], kind="stable").reset_index(drop=True))
-
-
-def multi_source(rule: MultiSourceRule, r: pd.DataFrame, period: AuditPeriod) -> Hits:
+def multi_source(rule: MultiSourceRule, data: AuditInput, period: AuditPeriod) -> Hits:
+    r = data.records
     lo, hi = period.days()
-    unit = "person_id" if rule.params.unit == "person" else "household_id"
-    g = r[r["kind"].isin(rule.params.kinds) & r[unit].notna() & _in_period(r, lo, hi)]
-    n_agencies = g.groupby(unit)["agency"].nunique()
-    subjects = n_agencies[n_agencies >= rule.params.threshold]
-    g = g[is_in(g[unit], subjects.index)].sort_values([unit, "record_id"])
-    if g.empty:
-        return _empty_hits()
-    amount = pd.to_numeric(g["amount"], errors="coerce").fillna(0.0)
-    months = np.clip(np.minimum(g["month_hi"], month_of_day(np.array([hi]))[0]) - np.maximum(g["month_lo"], month_of_day(np.array([lo]))[0]) + 1, 1, 12)
-    money = np.where(g["amount_basis"].eq("month"), amount * months, amount)
-    agg = g.groupby(unit, sort=True).agg(person_id=("person_id", "first"), household_id=("household_id", "first"))
-    agg["programs"] = lists_by_group(g[unit], g["program"], unique=True)
-    agencies = lists_by_group(g[unit], g["agency"], unique=True)
-    agg["day_lo"], agg["day_hi"] = lo, hi
-    agg["facts"] = [{"agencies": a} for a in agencies.reindex(agg.index)]
-    subject = (rule.params.unit + ":" + pd.Series(agg.index, dtype=object).astype(str)).to_numpy(dtype=object)
-    return _subject_hits(g[unit], subject, agg, g, money)
+    unit = "person" if rule.params.unit == "person" else "household"
+    units = r.person if unit == "person" else r.household
+    sel = data.vocab["kind"].mask(rule.params.kinds)[r.text["kind"]] & (units >= 0) & _in_period(data, lo, hi)
+    pos = np.flatnonzero(sel)
+    agency = r.text["agency"][pos]
+    pairs = np.unique(np.stack([units[pos].astype(_I64), agency.astype(_I64)])[:, agency >= 0], axis=1)
+    n_agencies = np.bincount(pairs[0], minlength=int(units.max(initial=-1)) + 1) if pairs.size else np.zeros(0, _I64)
+    many = np.zeros(int(units.max(initial=-1)) + 2, dtype=bool)
+    many[: len(n_agencies)] = n_agencies >= rule.params.threshold
+    pos = pos[many[units[pos]]]
+    if len(pos) == 0:
+        return no_hits()
+    pos = pos[np.lexsort((r.record_id[pos], units[pos]))]
+    u = units[pos]
+    starts = run_starts(u)
+    amount = np.nan_to_num(r.amount[pos], nan=0.0)
+    m_lo, m_hi = int(month_of_day(np.array([lo]))[0]), int(month_of_day(np.array([hi]))[0])
+    months = np.clip(np.minimum(r.month_hi[pos], m_hi) - np.maximum(r.month_lo[pos], m_lo) + 1, 1, 12)
+    money = np.where(r.per_month[pos], amount * months, amount)
+    n = len(starts)
+    agencies = sorted_lists(data.text("agency", r.text["agency"][pos]), starts)
+    return Hits(
+        subject=_subjects(data, unit, u[starts]), pattern=np.full(n, "", dtype=object),
+        person=r.person[pos[starts]].astype(_I64), household=r.household[pos[starts]].astype(_I64),
+        programs=sorted_lists(data.text("program", r.text["program"][pos]), starts),
+        day_lo=np.full(n, lo, dtype=_I64), day_hi=np.full(n, hi, dtype=_I64),
+        facts=[{"agencies": a} for a in agencies], possible_unlinked=np.zeros(n, dtype=bool),
+        hit=np.repeat(np.arange(n), np.diff(np.r_[starts, len(pos)])), record=pos.astype(_I64), stake=money,
+    )
 
 
-def frequency(rule: FrequencyRule, r: pd.DataFrame) -> Hits:
-    g = r[r["program"].isin(rule.params.programs) & r["person_id"].notna()].sort_values(["person_id", "event_day", "record_id"])
-    if g.empty:
-        return _empty_hits()
-    codes = pd.factorize(g["person_id"])[0].astype(np.int64)
-    key = codes * np.int64(10**7) + g["event_day"].to_numpy()
+def frequency(rule: FrequencyRule, data: AuditInput) -> Hits:
+    r = data.records
+    pos = np.flatnonzero(_program_mask(data, rule.params.programs) & (r.person >= 0))
+    if len(pos) == 0:
+        return no_hits()
+    pos = pos[np.lexsort((r.record_id[pos], r.event_day[pos], r.person[pos]))]
+    key = r.person[pos].astype(_I64) * _I64(10**7) + r.event_day[pos]
     end = np.searchsorted(key, key + rule.params.window_days, side="left")
     count = end - np.arange(len(key))
     bad_start = count > rule.params.max_count
     # every grant inside a window that holds too many grants is involved
-    involved = np.zeros(len(key) + 1, dtype=np.int64)
-    np.add.at(involved, np.flatnonzero(bad_start), 1)
-    np.add.at(involved, end[bad_start], -1)
-    flagged = np.cumsum(involved)[:-1] > 0
-    g = g[flagged].assign(_max=pd.Series(count, index=g.index)[flagged])
-    if g.empty:
-        return _empty_hits()
-    amount = pd.to_numeric(g["amount"], errors="coerce").fillna(0.0)
-    agg = g.groupby("person_id", sort=True).agg(
-        household_id=("household_id", "first"), day_lo=("event_day", "min"), day_hi=("event_day", "max"),
-        n=("record_id", "size"), most=("_max", "max"),
+    inside = np.zeros(len(key) + 1, dtype=_I64)
+    np.add.at(inside, np.flatnonzero(bad_start), 1)
+    np.add.at(inside, end[bad_start], -1)
+    flagged = np.cumsum(inside)[:-1] > 0
+    pos, count = pos[flagged], count[flagged]
+    if len(pos) == 0:
+        return no_hits()
+    person = r.person[pos]
+    starts = run_starts(person)
+    n = len(starts)
+    sizes = np.diff(np.r_[starts, len(pos)])
+    most = np.maximum.reduceat(count, starts)
+    facts = [{"grants": int(k), "most_in_window": int(m), "window_days": rule.params.window_days,
+              "max_count": rule.params.max_count} for k, m in zip(sizes, most)]
+    return Hits(
+        subject=_subjects(data, "person", person[starts]), pattern=np.full(n, "", dtype=object),
+        person=person[starts].astype(_I64), household=r.household[pos[starts]].astype(_I64),
+        programs=sorted_lists(data.text("program", r.text["program"][pos]), starts),
+        day_lo=np.minimum.reduceat(r.event_day[pos], starts), day_hi=np.maximum.reduceat(r.event_day[pos], starts),
+        facts=facts, possible_unlinked=np.zeros(n, dtype=bool),
+        hit=np.repeat(np.arange(n), sizes), record=pos.astype(_I64), stake=np.nan_to_num(r.amount[pos], nan=0.0),
     )
-    agg["programs"] = lists_by_group(g["person_id"], g["program"], unique=True)
-    agg["facts"] = [{"grants": int(n), "most_in_window": int(m), "window_days": rule.params.window_days} for n, m in zip(agg["n"], agg["most"])]
-    agg["person_id"] = agg.index
-    return _subject_hits(g["person_id"], _person_subject(pd.Series(agg.index, dtype=object)), agg, g, amount.to_numpy())
 
 
-def entitlement_missing(
-    rule: EntitlementRule, r: pd.DataFrame, persons: pd.DataFrame, mentions: pd.DataFrame, ruleset: RuleSet,
-    period: AuditPeriod,
-) -> Hits:
+def _in(values: np.ndarray, members: np.ndarray) -> np.ndarray:
+    return np.isin(values, members)
+
+
+def entitlement_missing(rule: EntitlementRule, data: AuditInput, ruleset: RuleSet, period: AuditPeriod) -> Hits:
     prm = rule.params
+    r, people, m = data.records, data.persons, data.mentions
     lo, hi = period.days() if prm.period == "year" else period.school_year_days()
-    live = r[_in_period(r, lo, hi) & r["person_id"].notna()]
+    live = _in_period(data, lo, hi) & (r.person >= 0)
 
-    def holders(programs: list[str]) -> pd.Index:
-        return pd.Index(live.loc[live["program"].isin(programs), "person_id"].unique())
+    def holders(programs: list[str]) -> np.ndarray:
+        return np.unique(r.person[live & _program_mask(data, programs)]).astype(_I64)
 
     # A person belongs to their own household and to every household a record of theirs names
     # (a member listed under another 户编号 after a move is still that household's member).
-    membership = pd.concat(
-        [persons[["person_id", "household_id"]], r[["person_id", "household_id"]]], ignore_index=True
-    ).dropna().drop_duplicates()
+    listed = data.person_rows
+    mp = np.r_[listed, r.person].astype(_I64)
+    mh = np.r_[people.household[listed], r.household].astype(_I64)
+    ok = (mp >= 0) & (mh >= 0)
+    member_person, member_household = mp[ok], mh[ok]
 
-    def household_holders(programs: list[str]) -> pd.Index:
-        hh = live.loc[live["program"].isin(programs) & live["household_id"].notna(), "household_id"].unique()
-        return pd.Index(membership.loc[is_in(membership["household_id"], hh), "person_id"].unique())
+    def household_holders(programs: list[str]) -> np.ndarray:
+        hh = np.unique(r.household[live & _program_mask(data, programs) & (r.household >= 0)])
+        return np.unique(member_person[_in(member_household, hh)])
 
-    qualifying_programs: list[str] = [*prm.holds_any, *prm.household_holds_any]
-    candidates: pd.Index | None = None
+    qualifying: list[str] = [*prm.holds_any, *prm.household_holds_any]
+    cand: np.ndarray | None = None
     if prm.holds_any:
-        candidates = holders(prm.holds_any)
+        cand = holders(prm.holds_any)
     if prm.household_holds_any:
         hh = household_holders(prm.household_holds_any)
-        candidates = hh if candidates is None else candidates.intersection(hh)
+        cand = hh if cand is None else np.intersect1d(cand, hh)
     alternatives = []
     if prm.named_in_sources:
-        alternatives.append(pd.Index(mentions.loc[mentions["source"].isin(prm.named_in_sources) & mentions["person_id"].notna(), "person_id"].unique()))
+        named = data.vocab["source"].mask(prm.named_in_sources)[m.source] & (m.person >= 0)
+        alternatives.append(np.unique(m.person[named]).astype(_I64))
     if prm.or_count_at_least is not None:
-        counted = live[live["program"].isin(prm.or_count_at_least.programs)].groupby("person_id").size()
-        alternatives.append(pd.Index(counted[counted >= prm.or_count_at_least.count].index))
-        qualifying_programs += prm.or_count_at_least.programs
+        counted = r.person[live & _program_mask(data, prm.or_count_at_least.programs)]
+        persons, counts = np.unique(counted, return_counts=True)
+        alternatives.append(persons[counts >= prm.or_count_at_least.count].astype(_I64))
+        qualifying += prm.or_count_at_least.programs
     for alt in alternatives:
-        candidates = alt if candidates is None else candidates.union(alt)
-    if candidates is None or len(candidates) == 0:
-        return _empty_hits()
-    cand = pd.Series(candidates.sort_values(), name="person_id")
+        cand = alt if cand is None else np.union1d(cand, alt)
+    if cand is None or len(cand) == 0:
+        return no_hits()
     if prm.disability_levels:
-        lv = live[live["program"].isin(prm.holds_any) & live["disability_level"].isin(prm.disability_levels)]
-        cand = cand[is_in(cand, lv["person_id"])]
+        at_level = live & _program_mask(data, prm.holds_any) & np.isin(r.disability_level, prm.disability_levels)
+        cand = cand[_in(cand, r.person[at_level])]
     if prm.holds_none:
-        cand = cand[~is_in(cand, holders(prm.holds_none))]
+        cand = cand[~_in(cand, holders(prm.holds_none))]
     if prm.household_holds_none:
-        cand = cand[~is_in(cand, household_holders(prm.household_holds_none)) & ~is_in(cand, holders(prm.household_holds_none))]
+        cand = cand[~_in(cand, household_holders(prm.household_holds_none)) & ~_in(cand, holders(prm.household_holds_none))]
     if prm.min_age is not None or prm.max_age is not None:
-        birth = cand.map(persons.drop_duplicates("person_id").set_index("person_id")["birth_date"])
-        age = age_on(birth, lo if prm.age_on == "period_start" else hi)
-        ok = ~np.isnan(age)
+        age = age_on_day(people.birth_day[cand], lo if prm.age_on == "period_start" else hi)
+        keep = ~np.isnan(age)
         if prm.min_age is not None:
-            ok &= age >= prm.min_age
+            keep &= age >= prm.min_age
         if prm.max_age is not None:
-            ok &= age <= prm.max_age
-        cand = cand[ok]
-    eligible = pd.Index(cand)
+            keep &= age <= prm.max_age
+        cand = cand[keep]
+    eligible = cand
     if prm.entitlement:
-        cand = cand[~is_in(cand, holders(prm.entitlement))]
-    if cand.empty:
-        return _empty_hits()
-    own = live[is_in(live["person_id"], cand) & live["program"].isin(qualifying_programs).to_numpy()]
-    sources = [own[["person_id", "record_id"]]]
+        cand = cand[~_in(cand, holders(prm.entitlement))]
+    if len(cand) == 0:
+        return no_hits()
+
+    # the evidence: the candidate's own qualifying records, the records naming them in the named
+    # sources, else the qualifying records of their households
+    own = np.flatnonzero(live & _in(r.person, cand) & _program_mask(data, qualifying))
+    ev_person, ev_record = [r.person[own].astype(_I64)], [own.astype(_I64)]
     if prm.named_in_sources:
-        named = mentions["source"].isin(prm.named_in_sources).to_numpy() & is_in(mentions["person_id"], cand)
-        named &= is_in(mentions["record_id"], live["record_id"])  # records of the audited period only
-        sources.append(mentions.loc[named, ["person_id", "record_id"]])
-    evidence = pd.concat([s for s in sources if not s.empty] or sources[:1]).drop_duplicates()
-    hh_of = persons.drop_duplicates("person_id").set_index("person_id")["household_id"]
-    missing_own = cand[~is_in(cand, evidence["person_id"])]
+        named = data.vocab["source"].mask(prm.named_in_sources)[m.source] & _in(m.person, cand)
+        at = data.position_of(m.record_id[named])
+        in_live = at >= 0
+        in_live[in_live] = live[at[in_live]]
+        ev_person.append(m.person[named][in_live].astype(_I64))
+        ev_record.append(at[in_live])
+    ev = np.unique(np.stack([np.concatenate(ev_person), np.concatenate(ev_record)]), axis=1)
+    missing_own = cand[~_in(cand, ev[0])]
     if len(missing_own) and prm.household_holds_any:
-        hh_records = live[live["program"].isin(prm.household_holds_any)][["household_id", "record_id"]]
-        via_household = membership[is_in(membership["person_id"], missing_own)]
-        via_household = via_household.merge(hh_records, on="household_id")[["person_id", "record_id"]]
-        evidence = pd.concat([evidence, via_household]).drop_duplicates()
-    programs_of = live.drop_duplicates("record_id").set_index("record_id")["program"]
-    evidence = evidence.assign(program=evidence["record_id"].map(programs_of)).sort_values(["person_id", "record_id"])
-    agg = pd.DataFrame({"person_id": np.sort(evidence["person_id"].unique())})
-    agg["household_id"] = agg["person_id"].map(hh_of)
-    agg["possible_unlinked"] = False
+        hh_records = np.flatnonzero(live & _program_mask(data, prm.household_holds_any) & (r.household >= 0))
+        mine = _in(member_person, missing_own)
+        links = np.unique(np.stack([member_person[mine], member_household[mine]]), axis=1)
+        order = np.argsort(r.household[hh_records], kind="stable")
+        hh_sorted = hh_records[order]
+        a, b = cross_pairs(links[0], hh_sorted, links[1], r.household[hh_sorted].astype(_I64))
+        ev = np.unique(np.concatenate([ev, np.stack([a, b])], axis=1), axis=1)
+    agg = np.unique(ev[0])
+    possible = np.zeros(len(agg), dtype=bool)
     if prm.entitlement:
-        verdict = unlinked_entitlement(agg["person_id"], eligible, live, r, persons, prm, hi,
-                                       ruleset.rare_name_max_persons)
-        agg = agg.assign(possible_unlinked=verdict.doubtful)[~verdict.paid].reset_index(drop=True)
-    evidence = evidence[evidence["person_id"].isin(agg["person_id"])]
-    if agg.empty:
-        return _empty_hits()
+        verdict = unlinked_entitlement(agg, eligible, data, live, prm, hi, ruleset.rare_name_max_persons)
+        possible = verdict.doubtful[~verdict.paid]
+        agg = agg[~verdict.paid]
+    ev = ev[:, _in(ev[0], agg)]
+    if len(agg) == 0:
+        return no_hits()
+    household = people.household[agg].astype(_I64)
     if prm.unit == "household":
-        agg, evidence = _one_per_household(agg, evidence, persons)
+        subject, person, household, possible, ev_subject = _one_per_household(data, agg, household, possible, ev)
     else:
-        agg["subject"] = _person_subject(agg["person_id"])
-    key = agg.set_index("person_id")["subject"]
-    evidence = evidence.assign(subject=evidence["person_id"].map(key))
-    agg = agg.set_index("subject").sort_index()
-    agg["programs"] = lists_by_group(evidence["subject"], evidence["program"], unique=True)
-    agg["day_lo"], agg["day_hi"] = lo, hi
-    facts = {"entitlement": list(prm.entitlement)} if prm.entitlement else {"lacks_status": list(prm.household_holds_none)}
-    agg["facts"] = [dict(facts, **({"possible_unlinked": True} if maybe else {})) for maybe in agg["possible_unlinked"]]
-    ev = evidence.drop_duplicates(["subject", "record_id"])
-    return _subject_hits(ev["subject"], agg.index.to_numpy(dtype=object), agg, ev, np.full(len(ev), np.nan))
+        subject, person = _subjects(data, "person", agg), agg
+        ev_subject = np.searchsorted(agg, ev[0])
+    # ev_subject: index into the subjects (sorted by subject text)
+    order = np.argsort(subject, kind="stable")
+    rank = np.empty(len(order), dtype=_I64)
+    rank[order] = np.arange(len(order))
+    subject, person, household, possible = subject[order], person[order], household[order], possible[order]
+    hit = rank[ev_subject]
+    pairs = np.unique(np.stack([hit, ev[1]]), axis=1)
+    hit, record = pairs[0], pairs[1]
+    starts = run_starts(hit)
+    programs = sorted_lists(data.text("program", r.text["program"][record]), starts)
+    base = {"entitlement": list(prm.entitlement)} if prm.entitlement else {"lacks_status": list(prm.household_holds_none)}
+    n = len(subject)
+    return Hits(
+        subject=subject, pattern=np.full(n, "", dtype=object), person=person.astype(_I64), household=household,
+        programs=programs, day_lo=np.full(n, lo, dtype=_I64), day_hi=np.full(n, hi, dtype=_I64),
+        facts=[dict(base, **({"possible_unlinked": True} if p else {})) for p in possible.tolist()],
+        possible_unlinked=possible, hit=hit, record=record, stake=np.full(len(hit), np.nan),
+    )
 
 
-def _one_per_household(agg: pd.DataFrame, evidence: pd.DataFrame, persons: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _one_per_household(data: AuditInput, agg: np.ndarray, household: np.ndarray, possible: np.ndarray,
+                       ev: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The hits of one household as one, on the member with most evidence records, then the
-    eldest, then the smallest person id (a member without a household stays on their own)."""
-    agg = agg.assign(subject=np.where(agg["household_id"].notna(), "household:" + agg["household_id"].astype(str),
-                                      "person:" + agg["person_id"].astype(str)))
-    n = evidence.groupby("person_id").size()
-    birth = persons.drop_duplicates("person_id").set_index("person_id")["birth_date"] if "birth_date" in persons else None
-    order = agg.assign(_n=-agg["person_id"].map(n).fillna(0).to_numpy(),
-                       _birth=pd.to_datetime(agg["person_id"].map(birth), errors="coerce") if birth is not None else pd.NaT)
-    order = order.sort_values(["subject", "_n", "_birth", "person_id"], na_position="last", kind="stable")
-    doubtful = order.groupby("subject", sort=False)["possible_unlinked"].transform("any")
-    chosen = order.assign(possible_unlinked=doubtful).drop_duplicates("subject")[["person_id", "household_id", "possible_unlinked", "subject"]]
-    evidence = evidence.assign(person_id=evidence["person_id"].map(agg.set_index("person_id")["subject"]).map(
-        chosen.set_index("subject")["person_id"]))
-    return chosen.reset_index(drop=True), evidence
+    eldest, then the smallest person id (a member without a household stays on their own).
+    Returns per subject: its text, person, household, doubt; and per evidence row its subject."""
+    unit_code = np.where(household >= 0, household, agg)  # a person without a household: their own subject
+    is_household = household >= 0
+    key = np.where(is_household, 0, 1).astype(_I64) * _I64(2**40) + unit_code
+    n_ev = np.bincount(np.searchsorted(agg, ev[0]), minlength=len(agg))
+    birth = data.persons.birth_day[agg]
+    order = np.lexsort((agg, np.where(birth >= 0, birth, np.iinfo(np.int64).max), -n_ev, key))
+    k = key[order]
+    starts = run_starts(k)
+    chosen = order[starts]
+    group_of = np.empty(len(agg), dtype=_I64)
+    group_of[order] = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(order)]))
+    doubt = np.zeros(len(starts), dtype=bool)
+    np.logical_or.at(doubt, group_of, possible)
+    households = data.vocab["household"].values
+    persons = data.vocab["person"].values
+    subject = np.array([f"household:{households[h]}" if is_household[i] else f"person:{persons[agg[i]]}"
+                        for i, h in zip(chosen.tolist(), household[chosen].tolist())], dtype=object)
+    ev_subject = group_of[np.searchsorted(agg, ev[0])]
+    return subject, agg[chosen], household[chosen], doubt, ev_subject
 
 
-def find_hits(rule, records: pd.DataFrame, persons: pd.DataFrame, mentions: pd.DataFrame, ruleset: RuleSet,  # type: ignore[no-untyped-def]
-              period: AuditPeriod) -> Hits:
+def find_hits(rule, data: AuditInput, ruleset: RuleSet, period: AuditPeriod) -> Hits:  # type: ignore[no-untyped-def]
     """Dispatch a rule to its kind."""
     if isinstance(rule, SameProgramRule):
-        return same_program_overlap(rule, records, period)
+        return same_program_overlap(rule, data, period)
     if isinstance(rule, EquivalentRule):
-        return equivalent_programs(rule, records)
+        return equivalent_programs(rule, data)
     if isinstance(rule, ExclusiveRule):
-        return exclusive_programs(rule, records, period)
+        return exclusive_programs(rule, data, period)
     if isinstance(rule, HouseholdsRule):
-        return multiple_households(rule, records, period)
+        return multiple_households(rule, data, period)
     if isinstance(rule, MultiSourceRule):
-        return multi_source(rule, records, period)
+        return multi_source(rule, data, period)
     if isinstance(rule, FrequencyRule):
-        return frequency(rule, records)
+        return frequency(rule, data)
     if isinstance(rule, EntitlementRule):
-        return entitlement_missing(rule, records, persons, mentions, ruleset, period)
+        return entitlement_missing(rule, data, ruleset, period)
     raise TypeError(f"no implementation for rule kind {type(rule).__name__}")

@@ -20,11 +20,12 @@ OPEN = np.int64(10**9)
 _EPOCH = np.datetime64("1970-01-01", "D")
 
 
-def days(values: pd.Series) -> np.ndarray:
-    """Day numbers of a date column; missing → -1."""
+def days(values: pd.Series, missing: int = -1) -> np.ndarray:
+    """Day numbers of a date column; missing → ``missing`` (-1 by default: the rules read a
+    missing or pre-1970 date as no bound)."""
     d = pd.to_datetime(values, errors="coerce").to_numpy(dtype="datetime64[D]")
     out = (d - _EPOCH).astype(np.int64)
-    out[np.isnat(d)] = -1
+    out[np.isnat(d)] = missing
     return out
 
 
@@ -43,12 +44,16 @@ def day_of_month_index(month: np.ndarray, last: bool = False) -> np.ndarray:
     return (m.astype("datetime64[D]") - _EPOCH).astype(np.int64)
 
 
+def _day(text: str) -> int:
+    return int((np.datetime64(text, "D") - _EPOCH).astype(np.int64))
+
+
 def year_bounds(year: int) -> tuple[int, int]:
-    return int(days(pd.Series([f"{year}-01-01"]))[0]), int(days(pd.Series([f"{year}-12-31"]))[0])
+    return _day(f"{year:04d}-01-01"), _day(f"{year:04d}-12-31")
 
 
 def school_year_bounds(start_year: int) -> tuple[int, int]:
-    return int(days(pd.Series([f"{start_year}-09-01"]))[0]), int(days(pd.Series([f"{start_year + 1}-08-31"]))[0])
+    return _day(f"{start_year:04d}-09-01"), _day(f"{start_year + 1:04d}-08-31")
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,9 @@ class _RuleBase(_Strict):
     basis: str
     # Bayes factor the rule's own pattern puts on a probabilistic link (see audit/confidence.py)
     link_odds_factor: float | None = Field(None, gt=0, le=1)
+    # share of the rule's review items that were true on generated batches (relieflink evaluate):
+    # ranks the review queue by expected money (relieflink.review.rank); None counts as 1
+    measured_precision: float | None = Field(None, ge=0, le=1)
 
 
 class SameProgramRule(_RuleBase):

@@ -31,13 +31,15 @@ too: such a row is almost surely the flagged person's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from relieflink.audit.grouping import is_in
-from relieflink.audit.periods import age_on
+from relieflink.audit.arrays import join, pair_key
 from relieflink.audit.rules import EntitlementParams
+
+if TYPE_CHECKING:
+    from relieflink.audit.columns import AuditInput
 
 
 @dataclass(frozen=True)
@@ -48,164 +50,165 @@ class UnlinkedVerdict:
     doubtful: np.ndarray
 
 
-def _subdistrict_fits(pairs: pd.DataFrame, places: pd.DataFrame, person: str, place: str) -> np.ndarray:
-    """True where ``pairs[place]`` is missing or one of ``pairs[person]``'s subdistricts."""
-    if pairs.empty:
-        return np.zeros(0, dtype=bool)
-    known = places.rename(columns={"person_id": person, "subdistrict": place})
-    inside = pairs.merge(known.assign(_in=True), on=[person, place], how="left")["_in"].eq(True).to_numpy()
-    return pairs[place].isna().to_numpy() | inside
+@dataclass(frozen=True)
+class _Lookups:
+    """What both directions look up: where persons are known, who is flagged, which live records
+    are resolved and are the entitlement."""
+
+    places: np.ndarray  # sorted keys (person, subdistrict) of every record
+    radix: int  # of those keys (pair_key)
+    placed: np.ndarray  # sorted persons known in some subdistrict
+    position: np.ndarray  # person code -> position among the flagged persons (-1: not flagged)
+    resolved: np.ndarray  # per record
+    is_entitlement: np.ndarray  # per record
 
 
-def _already_paid(pairs: pd.DataFrame, paid: pd.DataFrame) -> np.ndarray:
-    """True where the candidate already holds the entitlement, resolved, for a period that
-    overlaps the orphan's: the orphan would be a second payment, not the missing one (an
-    annual subsidy paid once a year; one month of a monthly allowance)."""
-    span = paid[["person_id", "day_lo", "day_hi"]]
-    left = pairs[["person_id", "record_id", "o_lo", "o_hi"]].reset_index(drop=True).assign(_k=lambda d: np.arange(len(d)))
-    both = left.merge(span, on="person_id")
-    overlap = (both["day_lo"].to_numpy() <= both["o_hi"].to_numpy()) & (both["o_lo"].to_numpy() <= both["day_hi"].to_numpy())
-    out = np.zeros(len(pairs), dtype=bool)
-    out[both["_k"].to_numpy()[overlap]] = True
-    return out
+def _fits(look: _Lookups, person: np.ndarray, place: np.ndarray) -> np.ndarray:
+    """True where ``place`` is missing or one of ``person``'s subdistricts."""
+    return (place < 0) | np.isin(pair_key(person, place, look.radix), look.places)
 
 
-def _orphan_grounds(orphans: pd.DataFrame, params: EntitlementParams) -> tuple[np.ndarray, np.ndarray, list]:
+def _orphan_grounds(data: AuditInput, orphans: np.ndarray, params: EntitlementParams
+                    ) -> tuple[np.ndarray, np.ndarray, list]:
     """Per orphan: is its ground one the rule audits, the minimum age of another ground (NaN:
     none known), and the programs its category is granted on (None: any of the rule's)."""
     n = len(orphans)
     if not params.granted_as:
         return np.ones(n, dtype=bool), np.full(n, np.nan), [None] * n
-    category = orphans["category"].astype(object).to_numpy() if "category" in orphans else np.full(n, None)
-    grounds = [params.granted_as.get(c) if isinstance(c, str) else None for c in category]
+    category = data.text("category", data.records.text["category"][orphans])
+    grounds = [params.granted_as.get(c) if isinstance(c, str) else None for c in category.tolist()]
     audited = np.array([g is not None and bool(g.holds_any) for g in grounds], dtype=bool)
     min_age = np.array([g.min_age if g is not None and g.min_age is not None else np.nan for g in grounds], dtype=float)
     return audited, min_age, [g.holds_any if g is not None and g.holds_any else None for g in grounds]
 
 
-@dataclass(frozen=True)
-class _Lookups:
-    """What both directions look up: names, birth dates, where persons are known, who is flagged."""
+def _already_paid(data: AuditInput, person: np.ndarray, o_lo: np.ndarray, o_hi: np.ndarray, paid: np.ndarray) -> np.ndarray:
+    """True where ``person`` already holds the entitlement, resolved, for a period that overlaps
+    the orphan's: the orphan would be a second payment, not the missing one (an annual subsidy
+    paid once a year; one month of a monthly allowance)."""
+    r = data.records
+    i, j = join(person, r.person[paid])
+    overlap = (r.day_lo[paid][j] <= o_hi[i]) & (o_lo[i] <= r.day_hi[paid][j])
+    out = np.zeros(len(person), dtype=bool)
+    out[i[overlap]] = True
+    return out
 
-    names: pd.Series
-    births: pd.Series
-    places: pd.DataFrame
-    position: pd.Series  # flagged person id → position among the hits
-    resolved: np.ndarray  # per live record
-    is_entitlement: np.ndarray  # per live record
+
+def _holds_named_ground(data: AuditInput, live: np.ndarray, person: np.ndarray, granted_on: list) -> np.ndarray:
+    """True where the orphan's category names no ground, or the candidate holds a program of it."""
+    restricted = np.array([g is not None for g in granted_on], dtype=bool)
+    if not restricted.any():
+        return np.ones(len(person), dtype=bool)
+    r = data.records
+    program = data.vocab["program"]
+    radix = len(program) + 1
+    held = np.unique(pair_key(r.person[live], r.text["program"][live], radix))
+    rows = np.flatnonzero(restricted)
+    lists = [granted_on[k] for k in rows.tolist()]
+    rep = np.repeat(rows, [len(x) for x in lists])
+    codes = np.array([program.index.get(c, -1) for x in lists for c in x], dtype=np.int64)
+    hit = (codes >= 0) & np.isin(pair_key(person[rep], codes, radix), held)
+    ok = ~restricted
+    ok[rep[hit]] = True
+    return ok
 
 
-def _orphan_rows(look: _Lookups, eligible: pd.Index, live: pd.DataFrame, params: EntitlementParams,
+def _orphan_rows(data: AuditInput, look: _Lookups, eligible: np.ndarray, live: np.ndarray, params: EntitlementParams,
                  age_day: int, paid: np.ndarray, doubtful: np.ndarray) -> None:
     """An orphan entitlement record → the eligible persons who could own it (marks ``paid`` /
     ``doubtful`` of the flagged ones)."""
-    orphans = live[look.is_entitlement & ~look.resolved & ~is_in(live["person_id"], eligible)]
-    audited, other_min_age, granted_on = _orphan_grounds(orphans, params)
-    o = pd.DataFrame({
-        "record_id": orphans["record_id"].to_numpy(),
-        "name": orphans["person_id"].map(look.names).to_numpy(),
-        "o_birth": orphans["person_id"].map(look.births).to_numpy(),
-        "o_place": orphans["subdistrict"].to_numpy() if "subdistrict" in orphans else None,
-        "o_lo": orphans["day_lo"].to_numpy(), "o_hi": orphans["day_hi"].to_numpy(),
-        "audited": audited, "other_min_age": other_min_age, "granted_on": granted_on,
-    }).dropna(subset=["name"])
-    e = pd.DataFrame({"person_id": eligible.to_numpy(), "name": eligible.map(look.names).to_numpy(),
-                      "birth": eligible.map(look.births).to_numpy()}).dropna(subset=["name"])
-    pairs = e.merge(o, on="name")
-    if pairs.empty:
+    from relieflink.audit.columns import NO_DAY, age_on_day
+
+    r, people = data.records, data.persons
+    orphans = np.flatnonzero(live & look.is_entitlement & ~look.resolved & ~np.isin(r.person, eligible))
+    orphans = orphans[people.name_code[r.person[orphans]] >= 0]
+    e = eligible[people.name_code[eligible] >= 0]
+    i, j = join(people.name_code[e], people.name_code[r.person[orphans]])
+    if len(i) == 0:
         return
-    pairs = pairs[~_already_paid(pairs, live[look.is_entitlement & look.resolved])]
-    fits = _subdistrict_fits(pairs, look.places, "person_id", "o_place")
-    # births are datetime.date objects: compared as objects (pandas 3 would stop inferring datetime64 from them)
-    fits &= pairs["birth"].isna().to_numpy() | pairs["o_birth"].isna().to_numpy() | (pairs["birth"].to_numpy() == pairs["o_birth"].to_numpy())
-    pairs = pairs[fits]
-    pairs = pairs[_holds_named_ground(pairs, live)]
-    pairs = pairs.assign(i=pairs["person_id"].map(look.position))
-    sure = pairs[pairs["audited"].to_numpy()]
-    n_candidates = sure.groupby("record_id")["person_id"].transform("nunique").to_numpy()
-    flagged = sure["i"].notna().to_numpy()
-    paid[sure["i"].to_numpy()[flagged & (n_candidates == 1)].astype(np.int64)] = True
-    doubtful[sure["i"].to_numpy()[flagged & (n_candidates > 1)].astype(np.int64)] = True
+    cand, rec = e[i], orphans[j]
+    audited, other_min_age, granted_on = _orphan_grounds(data, rec, params)
+    keep = ~_already_paid(data, cand, r.day_lo[rec], r.day_hi[rec], np.flatnonzero(live & look.is_entitlement & look.resolved))
+    keep &= _fits(look, cand, r.text["subdistrict"][rec])
+    b, ob = people.birth_day[cand], people.birth_day[r.person[rec]]
+    keep &= (b == NO_DAY) | (ob == NO_DAY) | (b == ob)
+    keep[keep] = _holds_named_ground(data, live, cand[keep], [g for g, k in zip(granted_on, keep.tolist()) if k])
+    cand, rec, audited, other_min_age = cand[keep], rec[keep], audited[keep], other_min_age[keep]
+    at = look.position[cand]
+    sure = audited
+    # the number of distinct eligible persons who could own each orphan
+    pairs = np.unique(np.stack([rec[sure], cand[sure]]), axis=1)
+    owners, n_owners = np.unique(pairs[0], return_counts=True)
+    n_candidates = np.zeros(len(rec), dtype=np.int64)
+    n_candidates[sure] = n_owners[np.searchsorted(owners, rec[sure])]
+    flagged = at >= 0
+    paid[at[sure & flagged & (n_candidates == 1)]] = True
+    doubtful[at[sure & flagged & (n_candidates > 1)]] = True
     # granted on a ground the rule does not audit: anyone of that ground may own it
-    other = pairs[~pairs["audited"].to_numpy() & pairs["i"].notna().to_numpy()]
-    age = age_on(other["birth"], age_day)
-    could = np.isnan(other["other_min_age"].to_numpy()) | np.isnan(age) | (age >= other["other_min_age"].to_numpy())
-    doubtful[other["i"].to_numpy()[could].astype(np.int64)] = True
+    other = ~audited & flagged
+    age = age_on_day(people.birth_day[cand[other]], age_day)
+    could = np.isnan(other_min_age[other]) | np.isnan(age) | (age >= other_min_age[other])
+    doubtful[at[other][could]] = True
 
 
-def _holds_named_ground(pairs: pd.DataFrame, live: pd.DataFrame) -> np.ndarray:
-    """True where the orphan's category names no ground, or the candidate holds a program of it."""
-    restricted = pairs["granted_on"].notna().to_numpy()
-    if not restricted.any():
-        return np.ones(len(pairs), dtype=bool)
-    held = live[["person_id", "program"]].drop_duplicates()
-    on = pairs[restricted].explode("granted_on")
-    holds = on.merge(held, left_on=["person_id", "granted_on"], right_on=["person_id", "program"])
-    ok = pd.Index(holds["person_id"] + "|" + holds["record_id"].astype(str))
-    key = pairs["person_id"] + "|" + pairs["record_id"].astype(str)
-    return ~restricted | is_in(key, ok)
-
-
-def _unresolved_flagged(look: _Lookups, hits: pd.DataFrame, eligible: pd.Index, live: pd.DataFrame,
-                        paid: np.ndarray, doubtful: np.ndarray) -> None:
+def _unresolved_flagged(data: AuditInput, look: _Lookups, flagged: np.ndarray, eligible: np.ndarray,
+                        live: np.ndarray, paid: np.ndarray, doubtful: np.ndarray) -> None:
     """An unresolved flagged person → the same-name holders of the entitlement who show no
     eligibility of their own (marks ``paid`` / ``doubtful``)."""
-    holding = live[look.is_entitlement & look.resolved]
-    y = pd.DataFrame({
-        "holder": holding["person_id"].to_numpy(),
-        "name": holding["person_id"].map(look.names).to_numpy(),
-        "y_place": holding["subdistrict"].to_numpy() if "subdistrict" in holding else None,
-        "y_eligible": is_in(holding["person_id"], eligible),
-    }).dropna(subset=["name"]).drop_duplicates()
-    unresolved_hits = hits[~is_in(hits["person_id"], live.loc[look.resolved, "person_id"])].dropna(subset=["name"])
-    pairs = unresolved_hits.merge(y, on="name")
-    pairs = pairs[pairs["holder"].to_numpy() != pairs["person_id"].to_numpy()]
-    if pairs.empty:
+    r, people = data.records, data.persons
+    holding = np.flatnonzero(live & look.is_entitlement & look.resolved)
+    holder, y_place = r.person[holding], r.text["subdistrict"][holding]
+    named = people.name_code[holder] >= 0
+    holder, y_place = holder[named], y_place[named]
+    if len(holder):
+        distinct = np.unique(np.stack([holder.astype(np.int64), y_place.astype(np.int64)]), axis=1)
+        holder, y_place = distinct[0], distinct[1]
+    y_eligible = np.isin(holder, eligible)
+    hit_i = np.flatnonzero(~np.isin(flagged, r.person[live & look.resolved]) & (people.name_code[flagged] >= 0))
+    i, j = join(people.name_code[flagged[hit_i]], people.name_code[holder])
+    hit_i, holder, y_place, y_eligible = hit_i[i], holder[j], y_place[j], y_eligible[j]
+    other = holder != flagged[hit_i]
+    hit_i, holder, y_place, y_eligible = hit_i[other], holder[other], y_place[other], y_eligible[other]
+    if len(hit_i) == 0:
         return
-    fits = _subdistrict_fits(pairs, look.places, "person_id", "y_place")
-    fits |= ~is_in(pairs["person_id"], look.places["person_id"])  # known in no subdistrict: fits anywhere
-    sure = pairs[fits & ~pairs["y_eligible"].to_numpy()].drop_duplicates(["i", "holder"])
-    per_hit = sure.groupby("i")["holder"].nunique()
-    paid[per_hit.index[per_hit.to_numpy() == 1].to_numpy()] = True
-    doubtful[pairs["i"].unique()] = True
+    person = flagged[hit_i]
+    fits = _fits(look, person, y_place) | ~np.isin(person, look.placed)  # known in no subdistrict: fits anywhere
+    sure = np.unique(np.stack([hit_i[fits & ~y_eligible], holder[fits & ~y_eligible]]), axis=1)
+    if sure.size:
+        hits, n_holders = np.unique(sure[0], return_counts=True)
+        paid[hits[n_holders == 1]] = True
+    doubtful[np.unique(hit_i)] = True
 
 
-def unlinked_entitlement(
-    hit_ids: pd.Series,
-    eligible: pd.Index,
-    live: pd.DataFrame,
-    records: pd.DataFrame,
-    persons: pd.DataFrame,
-    params: EntitlementParams,
-    age_day: int,
-    rare_name_max_persons: int,
-) -> UnlinkedVerdict:
-    """Settle the misses of ``hit_ids`` (flagged persons) against unresolved records.
+def unlinked_entitlement(flagged: np.ndarray, eligible: np.ndarray, data: AuditInput, live: np.ndarray,
+                         params: EntitlementParams, age_day: int, rare_name_max_persons: int) -> UnlinkedVerdict:
+    """Settle the misses of ``flagged`` (person codes, sorted) against unresolved records.
 
-    ``eligible``: every person who meets the rule's conditions, flagged or not;
-    ``live``: the prepared records of the audited period; ``records``: all prepared
-    records (for the subdistricts a person is known in); ``age_day``: the day ages
-    are taken on.
+    ``eligible``: every person who meets the rule's conditions, flagged or not (codes);
+    ``live``: which records are of the audited period; ``age_day``: the day ages are taken on.
+    The subdistricts a person is known in come from all of ``data``'s records; how many
+    persons bear a name from the persons table (:attr:`PersonColumns.name_count`).
     """
-    n = len(hit_ids)
-    people = persons.drop_duplicates("person_id").set_index("person_id")
+    r, people = data.records, data.persons
+    n = len(flagged)
+    sub = r.text["subdistrict"]
+    placed = (r.person >= 0) & (sub >= 0)
+    radix = len(data.vocab["subdistrict"]) + 1
+    position = np.full(len(people), -1, dtype=np.int64)
+    position[flagged] = np.arange(n)
     look = _Lookups(
-        names=people["name"],
-        births=people["birth_date"] if "birth_date" in people else pd.Series(pd.NaT, index=people.index),
-        places=(records[["person_id", "subdistrict"]].dropna().drop_duplicates()
-                if "subdistrict" in records else pd.DataFrame(columns=["person_id", "subdistrict"])),
-        position=pd.Series(np.arange(n), index=hit_ids.to_numpy()),
-        resolved=live["identity_resolved"].astype("boolean").fillna(True).to_numpy(dtype=bool),
-        is_entitlement=live["program"].isin(params.entitlement).to_numpy(),
+        places=np.unique(pair_key(r.person[placed], sub[placed], radix)),
+        radix=radix,
+        placed=np.unique(r.person[placed]),
+        position=position,
+        resolved=r.identity_resolved,
+        is_entitlement=data.vocab["program"].mask(params.entitlement)[r.text["program"]],
     )
     paid = np.zeros(n, dtype=bool)
     doubtful = np.zeros(n, dtype=bool)
-    _orphan_rows(look, eligible, live, params, age_day, paid, doubtful)
-    hits = pd.DataFrame({"i": np.arange(n), "person_id": hit_ids.to_numpy(), "name": hit_ids.map(look.names).to_numpy()})
-    _unresolved_flagged(look, hits, eligible, live, paid, doubtful)
-
-    persons_named = hits.dropna(subset=["name"]).set_index("i")["name"].map(look.names.value_counts())
-    rare = np.zeros(n, dtype=bool)
-    rare[persons_named.index.to_numpy()] = persons_named.to_numpy() <= rare_name_max_persons
-    paid |= doubtful & rare
+    _orphan_rows(data, look, eligible, live, params, age_day, paid, doubtful)
+    _unresolved_flagged(data, look, flagged, eligible, live, paid, doubtful)
+    name = people.name_code[flagged]
+    count = np.where(name >= 0, people.name_count[np.maximum(name, 0)], np.iinfo(np.int64).max)
+    paid |= doubtful & (count <= rare_name_max_persons)
     return UnlinkedVerdict(paid=paid, doubtful=doubtful & ~paid)

@@ -45,7 +45,7 @@ from pypinyin import Style, lazy_pinyin
 
 from relieflink.identity import _cells as C
 
-__all__ = ["normalize_names", "pinyin_initials", "split_name", "name_pinyin", "COMPOUND_SURNAMES", "SURNAME_READINGS"]
+__all__ = ["normalize_names", "normalize_name", "pinyin_initials", "split_name", "name_pinyin", "COMPOUND_SURNAMES", "SURNAME_READINGS"]
 
 DOT = "·"
 # Characters used for the separating dot of transliterated names.
@@ -54,6 +54,8 @@ _DOT_VARIANTS = (
     "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u002d\uff0d\u30fc\u00b8\u02d1\u16eb\u2981\ua78f\u2e33"
 )
 _DOT_RE = "[" + "".join(f"\\x{{{ord(c):04X}}}" for c in _DOT_VARIANTS) + "]+"
+#: the same, public: what a report's search unifies before hashing a typed name (report/lookup.py)
+DOT_VARIANTS = _DOT_VARIANTS
 _JUNK_RE = C.SPACE_RE + "+|" + C.INVISIBLE_RE
 
 #: Compound surnames recognized at the start of a name of three or more
@@ -235,3 +237,14 @@ def pinyin_initials(pinyin: pd.Series) -> pd.Series:
     split = C.split_cells(pinyin.astype(object))
     arr = pc.replace_substring_regex(split.text, pattern=r"(\S)\S*\s*", replacement=r"\1")
     return C.to_series(arr, pinyin.index)
+
+
+def normalize_name(raw: str | None) -> tuple[str | None, str | None]:
+    """One name as :func:`normalize_names` gives it: (``name``, ``name_pinyin``), None when there is
+    none — without building a table (screening normalizes one applicant at a time)."""
+    if not isinstance(raw, str):
+        return None, None
+    name = _normalize_unique([raw])[0]
+    if not name:
+        return None, None
+    return name, name_pinyin(name)[0]

@@ -48,7 +48,7 @@ import pyarrow.compute as pc
 
 from relieflink.identity import _cells as C
 
-__all__ = ["check_char", "is_valid_id", "upgrade_15", "normalize_ids", "ID_STATUSES", "VALID_STATUSES"]
+__all__ = ["check_char", "is_valid_id", "upgrade_15", "normalize_ids", "normalize_id", "ids_one_typo_away", "ID_STATUSES", "VALID_STATUSES"]
 
 # Status codes, in the order of ID_STATUSES.
 VALID, UPGRADED, CHECK_FAILED, DAMAGED, BAD_DATE, MALFORMED, MISSING = range(7)
@@ -341,3 +341,55 @@ def normalize_ids(raw: pd.Series, *, kind: str = "resident") -> pd.DataFrame:
         out["cert_category"] = pd.Series(cert_cat, index=index)
         out["cert_level"] = pd.Series(cert_lvl, index=index)
     return out
+
+
+def normalize_id(raw: str | None) -> tuple[str, str | None, str | None]:
+    """One resident ID as :func:`normalize_ids` classifies it: (``id_status``, ``id_number`` or
+    None, ``id_clean`` or None). Plain 18- and 15-digit text takes the same classification on one
+    row without building a table (screening: one applicant at a time); anything else (full-width
+    digits, separators, Excel damage) goes through :func:`normalize_ids`."""
+    text = raw.strip().upper() if isinstance(raw, str) else ""
+    if len(text) == 15 and text.isascii() and text.isdigit():
+        text = text[:6] + "19" + text[6:]
+        text += check_char(text)
+        upgraded = True
+    else:
+        upgraded = False
+    if len(text) == 18 and text.isascii() and text[:17].isdigit() and (text[17].isdigit() or text[17] == "X"):
+        status = int(_classify18(np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(1, 18))[0][0])
+        if status != DAMAGED:
+            if upgraded:
+                status = UPGRADED if status == VALID else status
+                clean = raw.strip()
+            else:
+                clean = text
+            label = ID_STATUSES[status]
+            return label, (text if label in VALID_STATUSES else None), clean
+    ids = normalize_ids(pd.Series([raw], dtype=object))
+    number, clean = ids["id_number"].iat[0], ids["id_clean"].iat[0]
+    return (str(ids["id_status"].iat[0]), number if isinstance(number, str) else None,
+            clean if isinstance(clean, str) else None)
+
+
+def ids_one_typo_away(clean: str) -> list[str]:
+    """Valid IDs one typo away from an 18-character ``clean`` ID: the check character mistyped,
+    one of the first 17 digits replaced, or two adjacent digits swapped (the check character
+    recomputed) — vectorized: screening asks for the ~170 of an application's ID at once."""
+    body = clean[:17]
+    if len(clean) != 18 or not (body.isascii() and body.isdigit()):
+        return []
+    b = np.frombuffer(body.encode("ascii"), dtype=np.uint8)
+    position = np.repeat(np.arange(17), 10)
+    digit = np.tile(np.arange(_ZERO, _ZERO + 10, dtype=np.uint8), 17)
+    keep = digit != b[position]
+    subs = np.repeat(b[None, :], int(keep.sum()), axis=0)
+    subs[np.arange(len(subs)), position[keep]] = digit[keep]
+    i = np.arange(16)
+    swaps = np.repeat(b[None, :], 16, axis=0)
+    swaps[i, i], swaps[i, i + 1] = b[i + 1], b[i]
+    swaps = swaps[b[i] != b[i + 1]]
+    mat = np.concatenate([b[None, :], subs, swaps])
+    full = np.concatenate([mat, _check_chars(mat)[:, None]], axis=1)
+    out = full.view("S18").ravel().astype(str).tolist()
+    own = out[0]
+    return ([own] if clean[17] != own[17] else []) + out[1:]

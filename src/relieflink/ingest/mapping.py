@@ -217,8 +217,12 @@ def _unstack(frame: pd.DataFrame, lengths: list[int]) -> list[pd.DataFrame]:
 
 
 def _none_for_na(series: pd.Series) -> pd.Series:
-    """Object series with None for missing values (comparisons stay boolean)."""
+    """Text with missing values that compare as False (comparisons stay boolean): objects with None,
+    or on pandas 3 the ``str`` column its constructor would make of them."""
     arr = C._arrow_string_array(series)
+    if arr is not None and _INFERS_STR and arr.null_count < len(arr):
+        # pandas 3 would store the objects as Arrow ``str`` again: that column, without the round trip
+        return pd.Series(_column(series), index=series.index, name=series.name)
     if arr is not None:  # Arrow text: nulls come out as None directly
         return pd.Series(np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object), index=series.index, name=series.name)
     return series.astype(object).where(series.notna(), None)
@@ -288,6 +292,23 @@ def _column_or_none(cells: _Cells, ref: object, n: int) -> pd.Series:
     return pd.Series([None] * n, dtype=object)
 
 
+# pandas 3 stores text columns as Arrow (``str``); pandas 2 keeps the objects it is given.
+_INFERS_STR = pd.DataFrame({"t": np.array(["x"], dtype=object)})["t"].dtype != object
+
+
+def _column(values: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """``values.to_numpy()`` as a frame column: what ``pd.DataFrame`` would make of it, made directly.
+
+    For a text column held as Arrow, pandas 3 would turn the object array back
+    into an Arrow ``str`` column one Python string at a time; here the Arrow
+    array is kept (the same dtype and values). On pandas 2, and for columns
+    without text (all missing), the object array as before."""
+    arr = C._arrow_string_array(values) if _INFERS_STR else None
+    if arr is None or arr.null_count == len(arr):
+        return values.to_numpy()
+    return pd.Series(pd.arrays.ArrowStringArray(arr), copy=False).astype("str").array
+
+
 def _build_mentions(
     cells: _Cells, key: str, spec: MentionSpec, beneficiary_key: pd.Series, source: SourceSpec, n: int
 ) -> pd.DataFrame:
@@ -338,27 +359,27 @@ def _build_mentions(
             "row_index": np.arange(n),
             "role": role,
             "mention_key": key,
-            "name_raw": V.parse_text(cells.raw(spec.name))[0].to_numpy(),
-            "name": names["name"].to_numpy(),
-            "name_pinyin": names["name_pinyin"].to_numpy(),
-            "name_pinyin_tone": names["name_pinyin_tone"].to_numpy(),
-            "surname": names["surname"].to_numpy(),
-            "given_name": names["given_name"].to_numpy(),
+            "name_raw": _column(V.parse_text(cells.raw(spec.name))[0]),
+            "name": _column(names["name"]),
+            "name_pinyin": _column(names["name_pinyin"]),
+            "name_pinyin_tone": _column(names["name_pinyin_tone"]),
+            "surname": _column(names["surname"]),
+            "given_name": _column(names["given_name"]),
             "name_has_unknown": names["name_has_unknown"].astype(bool).to_numpy(),
             "id_raw": _cell_texts(raw_id, cells.split(spec.id_columns[0]) if len(spec.id_columns) == 1 else None),
             "id_number": id_number.to_numpy(),
-            "id_clean": ids["id_clean"].to_numpy(),
+            "id_clean": _column(ids["id_clean"]),
             "id_status": status.to_numpy(),
             "id_origin": ids["id_origin"].where(~pd.Series(status.eq("missing")), None).to_numpy(),
-            "sex": sex.to_numpy(),
+            "sex": _column(sex),
             "birth_date": birth.to_numpy(),
             "birth_year_from_age": birth_year_from_age.to_numpy(),
-            "phone": _column_or_none(cells, spec.phone, n).to_numpy(),
-            "subdistrict": subdistrict.to_numpy(),
-            "community": _column_or_none(cells, spec.community, n).to_numpy(),
-            "address": _column_or_none(cells, spec.address, n).to_numpy(),
-            "relation": _column_or_none(cells, spec.relation, n).to_numpy(),
-            "household_no": _column_or_none(cells, spec.household_no, n).to_numpy(),
+            "phone": _column(_column_or_none(cells, spec.phone, n)),
+            "subdistrict": _column(subdistrict),
+            "community": _column(_column_or_none(cells, spec.community, n)),
+            "address": _column(_column_or_none(cells, spec.address, n)),
+            "relation": _column(_column_or_none(cells, spec.relation, n)),
+            "household_no": _column(_column_or_none(cells, spec.household_no, n)),
             "_stated_sex": stated_sex.to_numpy(),
             "_stated_birth": stated_birth.to_numpy(),
             "_cert_category": ids["cert_category"].to_numpy() if "cert_category" in ids else pd.NA,
@@ -732,16 +753,16 @@ def _build_records(
             "agency": agency,
             "program": program.to_numpy(),
             "kind": program.map(kinds).to_numpy(),
-            "category": _column_or_none(cells, spec.category, n).to_numpy(),
+            "category": _column(_column_or_none(cells, spec.category, n)),
             "amount": amount.to_numpy(),
             "amount_basis": basis,
             "period_start": start.to_numpy(),
             "period_end": end.to_numpy(),
             "event_date": _period_bounds(cells, spec.event_date, False, n)[0].to_numpy(),
-            "subdistrict": subdistrict.to_numpy(),
-            "community": _column_or_none(cells, spec.community, n).to_numpy(),
-            "household_no": _column_or_none(cells, spec.household_no, n).to_numpy(),
-            "relation": _column_or_none(cells, spec.relation, n).to_numpy(),
+            "subdistrict": _column(subdistrict),
+            "community": _column(_column_or_none(cells, spec.community, n)),
+            "household_no": _column(_column_or_none(cells, spec.household_no, n)),
+            "relation": _column(_column_or_none(cells, spec.relation, n)),
             "disability_category": _column_or_none(cells, spec.disability_category, n).astype("Int32").to_numpy(),
             "disability_level": _column_or_none(cells, spec.disability_level, n).astype("Int32").to_numpy(),
             "detail": detail.to_numpy(),

@@ -164,21 +164,68 @@ def _gc_paused():
 
 def ingest_batch(
     batch_dir: Path, config: IngestConfig | None = None, progress=None,
-    audit_period: tuple[date, date] | None = None,
+    audit_period: tuple[date, date] | None = None, workers: int | None = None,
 ) -> IngestResult:
     """Read and map every file of ``batch_dir``; never raises on bad input files (see :func:`_ingest_batch`).
 
     ``audit_period`` (first and last day), when given, replaces the config's: record dates far
-    outside it and birth dates after it are implausible (``schemas/plausibility.yaml``)."""
+    outside it and birth dates after it are implausible (``schemas/plausibility.yaml``).
+    ``workers``: processes reading and mapping files at once (None: the usable cores for a batch
+    large enough to pay for them when the cores are idle, else 1, see
+    :func:`relieflink.ingest.parallel.worker_count`; 1: in this process). The result is the same
+    for every number of workers."""
+    from relieflink.ingest.parallel import worker_count
+
     config = config or IngestConfig.load()
     if audit_period is not None:
         config = replace(config, audit_period=audit_period)
     with _gc_paused():
-        return _ingest_batch(batch_dir, config, progress)
+        files = discover(Path(batch_dir), config.sources)
+        workers = worker_count(files, workers)
+        if workers > 1:
+            return _ingest_parallel(files, config, workers, progress)
+        return _ingest_batch(files, config, progress)
 
 
-def _ingest_batch(batch_dir: Path, config: IngestConfig, progress=None) -> IngestResult:
-    """Read and map every file of ``batch_dir``; never raises on bad input files.
+def _ingest_parallel(files: list[BatchFile], config: IngestConfig, workers: int, progress=None) -> IngestResult:
+    """:func:`_ingest_batch` with files read and mapped in ``workers`` processes
+    (:mod:`relieflink.ingest.parallel`); what depends on the other files (repeated deliveries,
+    the order of the quarantine) is decided here, in delivery order, as the serial path does."""
+    from relieflink.ingest.parallel import process_files, read_and_map
+
+    outcomes = process_files(files, config, workers)
+    quarantine = Quarantine()
+    first_delivery: dict[tuple[str, str], str] = {}
+    reports: dict[str, FileReport] = {}
+    to_map = []
+    for bf in delivery_order(files):
+        outcome = outcomes.get(bf.name) or read_and_map(bf, config, map_rows=False)
+        quarantine.parts += outcome.read_parts
+        report = reports[bf.name] = outcome.report
+        if outcome.key is not None and _first_delivery(bf, None, report, outcome.key, quarantine, first_delivery,
+                                                       outcome.row_numbers):
+            if outcome.mentions is None:  # only fingerprinted (a byte-identical copy), yet a first delivery
+                outcome = read_and_map(bf, config)
+            quarantine.parts += outcome.unread_parts
+            to_map.append((bf, outcome))
+        elif progress is not None:
+            progress(report)
+    mentions, records = [], []
+    for bf, outcome in to_map:
+        quarantine.parts += outcome.map_parts
+        report = reports[bf.name] = outcome.mapped_report
+        mentions.append(outcome.mentions)
+        records.append(outcome.records)
+        if progress is not None:
+            progress(report)
+    for report in reports.values():
+        report.seconds = round(report.seconds, 3)
+    return _assemble(mentions, records, quarantine.frame(), [reports[bf.name] for bf in files])
+
+
+def _ingest_batch(files: list[BatchFile], config: IngestConfig, progress=None) -> IngestResult:
+    """Read and map every file of a batch (as :func:`~relieflink.ingest.batch.discover` lists them);
+    never raises on bad input files.
 
     Two phases: every file is read, checked and fingerprinted first; then the
     names and IDs of all files to map are normalized at once (a name that
@@ -186,7 +233,6 @@ def _ingest_batch(batch_dir: Path, config: IngestConfig, progress=None) -> Inges
     ``FileReport.seconds`` is the file's own reading and mapping time plus its
     share (by rows) of the batch-wide identity normalization.
     """
-    files = discover(Path(batch_dir), config.sources)
     quarantine = Quarantine()
     reports: dict[str, FileReport] = {}
     first_delivery: dict[tuple[str, str], str] = {}
@@ -194,7 +240,11 @@ def _ingest_batch(batch_dir: Path, config: IngestConfig, progress=None) -> Inges
     to_map: list[tuple[BatchFile, RawTable, FileReport]] = []
     for bf in delivery_order(files):
         started = time.perf_counter()
-        report, raw = _read_file(bf, config, quarantine, first_delivery)
+        report, raw, key = _read_file(bf, config, quarantine)
+        if raw is not None and key is not None and _first_delivery(bf, raw, report, key, quarantine, first_delivery):
+            _prepare(bf, raw, quarantine)
+        else:
+            raw = None
         report.seconds = time.perf_counter() - started
         reports[bf.name] = report
         if raw is not None:
@@ -221,12 +271,13 @@ def _ingest_batch(batch_dir: Path, config: IngestConfig, progress=None) -> Inges
 
 
 def _read_file(
-    bf: BatchFile,
-    config: IngestConfig,
-    quarantine: Quarantine,
-    first_delivery: dict[tuple[str, str], str],
-) -> tuple[FileReport, RawTable | None]:
-    """Read one file and account for what cannot be mapped; the raw table if its rows are to be mapped."""
+    bf: BatchFile, config: IngestConfig, quarantine: Quarantine,
+) -> tuple[FileReport, RawTable | None, tuple[str, str] | None]:
+    """Read one file and account for what cannot be mapped.
+
+    Returns the report, and when the file's rows can be mapped the raw table
+    and its delivery key (table, content fingerprint) for
+    :func:`_first_delivery`; otherwise ``(report, None, None)``."""
     report = FileReport(
         file=bf.name, sha256=bf.sha256, size=bf.size,
         source=bf.source.source if bf.source else None, table=bf.table.table if bf.table else None,
@@ -236,14 +287,14 @@ def _read_file(
         report.status = "unknown"
         report.message = "the file name matches no source mapping; rename it as the contract says or add a mapping"
         quarantine.add(bf.name, None, None, "unknown_file", report.message, FILE_REJECTED)
-        return report, None
+        return report, None, None
     table = bf.table
     try:
         raw = read_file(bf.path, bf.path.read_bytes(), list(table.columns), table.sheet)
     except UnreadableFile as exc:
         report.status, report.message = "rejected", str(exc)
         quarantine.add(bf.name, None, None, exc.problem, str(exc), FILE_REJECTED)
-        return report, None
+        return report, None, None
     report.encoding, report.sheet, report.header_row = raw.encoding, raw.sheet, raw.header_row
     report.data_rows = len(raw.frame) + len(raw.broken)
     for row, problem, message, text in raw.broken:
@@ -262,25 +313,40 @@ def _read_file(
         quarantine.add(bf.name, raw.row_numbers, ", ".join(missing), "file_rejected",
                        "the file was rejected (missing required column); the row was not read", ROW_REJECTED)
         report.rows_quarantined += len(raw.frame)
-        return report, None
+        return report, None, None
     absent = [c for c in table.columns if c not in raw.frame.columns]
     if absent:
         quarantine.add(bf.name, None, ", ".join(absent), "missing_optional_column",
                        "optional column(s) absent from the export; their fields stay empty", "noted")
 
-    key = (table.table, _fingerprint(raw))
-    if key in first_delivery:
-        original = first_delivery[key]
-        report.status, report.duplicate_of = "duplicate", original
-        report.message = f"same data as {original}: delivered twice, its rows are counted once"
-        messages = f"a copy of {original} row " + pd.Series(raw.row_numbers).astype(str)
-        quarantine.add(bf.name, raw.row_numbers, None, "duplicate_file", messages.to_numpy(), DUPLICATE_DELIVERY)
-        report.rows_quarantined += len(raw.frame)
-        return report, None
-    first_delivery[key] = bf.name
+    return report, raw, (table.table, _fingerprint(raw))
+
+
+def _first_delivery(
+    bf: BatchFile, raw: RawTable | None, report: FileReport, key: tuple[str, str], quarantine: Quarantine,
+    first_delivery: dict[tuple[str, str], str], row_numbers: np.ndarray | None = None,
+) -> bool:
+    """True when the file is the first delivery of its data (noted in ``first_delivery``); otherwise its
+    rows are quarantined as copies of the first one. ``row_numbers``: the file's, when ``raw`` is None."""
+    if key not in first_delivery:
+        first_delivery[key] = bf.name
+        return True
+    rows = raw.row_numbers if raw is not None else row_numbers
+    assert rows is not None
+    original = first_delivery[key]
+    report.status, report.duplicate_of = "duplicate", original
+    report.message = f"same data as {original}: delivered twice, its rows are counted once"
+    messages = f"a copy of {original} row " + pd.Series(rows).astype(str)
+    quarantine.add(bf.name, rows, None, "duplicate_file", messages.to_numpy(), DUPLICATE_DELIVERY)
+    report.rows_quarantined += len(rows)
+    return False
+
+
+def _prepare(bf: BatchFile, raw: RawTable, quarantine: Quarantine) -> None:
+    """A first delivery before mapping: its unread cells noted, every mapped column present."""
+    assert bf.table is not None
     _note_unread_cells(bf.name, raw, quarantine)
-    raw.frame = table_frame(raw, table)
-    return report, raw
+    raw.frame = table_frame(raw, bf.table)
 
 
 def _note_unread_cells(file: str, raw: RawTable, quarantine: Quarantine) -> None:

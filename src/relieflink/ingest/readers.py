@@ -419,7 +419,7 @@ def read_jsonl(data: bytes, expected_columns: list[str]) -> RawTable:
     undecodable[decoded.undecodable] = True
     blank = blank & ~undecodable
     body_at = np.flatnonzero(~blank & ~undecodable)
-    body = line_text.take(pa.array(body_at)).to_pylist()
+    body = lines if len(body_at) == len(lines) else [lines[i] for i in body_at.tolist()]
     try:  # fast path: every non-blank line at once, as one JSON array parsed in C
         objects = json.loads("[" + ",".join(body) + "]")
         if len(objects) != len(body):  # a line such as `{..},{..}` parses as two values
@@ -433,7 +433,8 @@ def read_jsonl(data: bytes, expected_columns: list[str]) -> RawTable:
     ] + _undecodable_rows(decoded, 0)
     records = [o for o, keep in zip(objects, is_object) if keep] if not is_object.all() else objects
     order = np.sort(np.concatenate([np.flatnonzero(blank), body_at[is_object]]))
-    raw_lines = pd.Series(line_text.take(pa.array(order)).to_pylist() if len(order) else [], dtype=object)
+    # the text of each kept line, for the quarantine of rejected rows: Arrow, no Python string per line
+    raw_lines = C.to_series(line_text.take(pa.array(order, type=pa.int64())), pd.RangeIndex(len(order)))
     fast = _text_records(records, order, body_at[is_object])
     if fast is not None:
         return RawTable(frame=fast, row_numbers=numbers[order], raw_lines=raw_lines, broken=broken,

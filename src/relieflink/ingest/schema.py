@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from relieflink.config import load_canonical
 from relieflink.config.canonical import expand_per_comparison
+from relieflink.identity._cells import _arrow_string_array
 
 
 @lru_cache(maxsize=1)
@@ -88,8 +89,7 @@ def to_arrow(frame: pd.DataFrame, table: str, comparisons: Sequence[str] = ()) -
     for f in schema:
         col = frame[f.name] if f.name in frame.columns else pd.Series([None] * len(frame), dtype=object)
         if pa.types.is_date32(f.type):
-            col = pd.to_datetime(col, errors="coerce")
-            arr = pa.array(col.dt.date.where(col.notna(), None), type=pa.date32())
+            arr = _dates(col)
         elif pa.types.is_integer(f.type):
             arr = pa.array(pd.to_numeric(col, errors="coerce").astype("Int64"), type=f.type)
         elif pa.types.is_floating(f.type):
@@ -106,8 +106,23 @@ def to_arrow(frame: pd.DataFrame, table: str, comparisons: Sequence[str] = ()) -
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def _dates(col: pd.Series) -> pa.Array:
+    """Dates (the day of each timestamp) as date32, null where missing."""
+    col = pd.to_datetime(col, errors="coerce")
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind == "M":  # tz-naive: the day in numpy, no date objects
+        values = col.to_numpy()
+        return pa.array(values.astype("datetime64[D]"), type=pa.date32(), mask=np.isnat(values))
+    return pa.array(col.dt.date.where(col.notna(), None), type=pa.date32())
+
+
 def _text(col: pd.Series) -> pa.Array:
-    return pa.array(col.astype(object).where(col.notna(), None), type=pa.string())
+    """Text as Arrow ``string``, null where missing (None, NaN, NA): an Arrow-backed column as it is,
+    an object column in one conversion (no per-cell ``where``)."""
+    arr = _arrow_string_array(col)
+    if arr is not None:
+        return arr
+    values = col.to_numpy(dtype=object)
+    return pa.array(values, type=pa.string(), mask=np.asarray(pd.isna(values), dtype=bool))
 
 
 def write_parquet(frame: pd.DataFrame, table: str, path: Path, comparisons: Sequence[str] = ()) -> Path:

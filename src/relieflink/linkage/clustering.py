@@ -14,9 +14,15 @@
                  ``margin`` bits; ambiguous nodes (a no-ID 王芳 matching two
                  王芳 equally well) stay apart and their pairs go to review.
                  What is left clusters by ``components``.
+``keep_previous_links``  month to month (``--previous``): a cluster linkage
+                 left without a valid ID whose mentions were one person last
+                 month stays with that person's successor, unless the current
+                 evidence forbids it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -243,3 +249,97 @@ def anchored(n: int, anchor: np.ndarray, li, ri, mw, prob, threshold: float, mar
 
 def tab_n_offset(label: np.ndarray, offset: int) -> int:
     return int(label.max()) - offset + 1 if len(label) and label.max() >= offset else 0
+
+
+def _first_per_group(groups: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """Position of the first row of each group when rows are sorted by ``keys`` (the last key is
+    the primary one, as in :func:`numpy.lexsort`); groups in ascending order."""
+    order = np.lexsort((*keys, groups))
+    g = groups[order]
+    first = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, bool)
+    return order[first]
+
+
+def keep_previous_links(label: np.ndarray, record_node: np.ndarray, previous: np.ndarray, anchor: np.ndarray,
+                        forbidden: np.ndarray, cannot, li: np.ndarray, ri: np.ndarray, mw: np.ndarray,
+                        score_pairs: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                        margin: float, min_weight: float) -> np.ndarray:
+    """Last month's links as evidence: a cluster linkage left without a valid ID, all of whose
+    mentions known last month were one person P, joins P's successor — the cluster that holds
+    P's mentions bearing a valid ID, else most of P's mentions (ties: the smallest label) —
+    unless the current evidence forbids it. Returns the new labels (node indices, canonical).
+
+    Why: linkage judges a pair against the random-pair prior (one pair in thousands is a match),
+    but a row whose content was P's last month is P's with a prior near one. A moved
+    household's row left in the old subdistrict's file shares only a name with the person now
+    (no block proposes the pair, and its probability under the random-pair prior is tiny); a
+    name a new arrival now shares leaves the row between two equal candidates. Both times the
+    evidence this month does not contradict last month's link, and the link holds.
+
+    ``label``: canonical cluster labels per node; ``record_node``: the node of each record;
+    ``previous``: per record, the code of the entity it belonged to in the previous run (-1:
+    not in it); ``anchor`` / ``forbidden``: per node, the code of its valid ID / of the ID it
+    was split off (-1: none); ``cannot``: (left, right) cannot-link node pairs; ``li``, ``ri``,
+    ``mw``: the scored candidate pairs. ``score_pairs(a, b)``: match weights of node pairs
+    under the trained model, for every pair between a cluster and its successor (blocking
+    proposed few of them). ``min_weight``: the match weight below which the best pair with
+    the successor contradicts last month's link (the caller sets it from the model's prior:
+    evidence that favours two persons).
+
+    What forbids it: a cannot-link pair between the two clusters, or between two clusters
+    going to one successor; a node of the cluster split off a valid ID joining a cluster with
+    a valid ID; a best pair with the successor below ``min_weight`` (a merge the current
+    evidence contradicts splits); the cluster's best pair to another cluster with a valid ID
+    beating its best pair to the successor by ``margin`` bits (a competing attachment).
+    Clusters holding a valid ID never move; a reviewer's ``different_persons`` decision is
+    applied after linkage and separates what it names again.
+    """
+    n = len(label)
+    known = np.flatnonzero(previous >= 0)
+    if n == 0 or len(known) == 0:
+        return label
+    cl_a, cl_b = cannot if cannot is not None else _empty_pairs()
+    anchored_label = np.zeros(n, bool)
+    anchored_label[label[anchor >= 0]] = True
+    # P's successor: the cluster holding P's mentions that bear a valid ID, else most of P's mentions
+    pl = pd.DataFrame({"p": previous[known].astype(np.int64), "l": label[record_node[known]],
+                       "a": anchor[record_node[known]] >= 0})
+    pl = pl.groupby(["p", "l"], sort=False).agg(n=("a", "size"), a=("a", "max")).reset_index()
+    p_, l_, a_, n_ = (pl[c].to_numpy() for c in ("p", "l", "a", "n"))
+    best = _first_per_group(p_, l_, -n_, ~a_)
+    successor = pd.Series(l_[best], index=p_[best])
+    # movable clusters: no valid ID, every mention known last month from one person, not its successor
+    per_label = pl.groupby("l", sort=False)["p"].agg(["nunique", "min"])
+    per_label = per_label[(per_label["nunique"] == 1) & ~anchored_label[per_label.index.to_numpy()]]
+    cand_l = per_label.index.to_numpy(dtype=np.int64)
+    cand_t = successor.reindex(per_label["min"].to_numpy()).to_numpy(dtype=np.int64)
+    move = cand_l != cand_t
+    if not move.any():
+        return label
+    target = np.full(n, -1, np.int64)
+    target[cand_l[move]] = cand_t[move]
+    node_target = target[label]  # per node: where its cluster would go (-1: stays)
+    ok = target >= 0  # per cluster label: may go
+    # hard constraints: a cannot-link pair across the two clusters, or across two clusters
+    # going to one successor
+    for a, b in ((cl_a, cl_b), (cl_b, cl_a)):
+        clash = (node_target[a] >= 0) & ((node_target[a] == label[b]) | (node_target[a] == node_target[b]))
+        ok[label[a[clash]]] = False
+    # a node split off a valid ID never joins a cluster with a valid ID
+    split_off = (forbidden >= 0) & (node_target >= 0)
+    ok[label[split_off & anchored_label[np.maximum(node_target, 0)]]] = False
+    # the current evidence between the cluster and its successor: every node pair, scored
+    movers = np.flatnonzero(ok[label])
+    members = pd.DataFrame({"t": label, "b": np.arange(n)})
+    cross = pd.DataFrame({"t": node_target[movers], "a": movers}).merge(members, on="t")
+    a, b = cross["a"].to_numpy(dtype=np.int64), cross["b"].to_numpy(dtype=np.int64)
+    to_successor = pd.Series(score_pairs(np.minimum(a, b), np.maximum(a, b))).groupby(label[a]).max()
+    ok[to_successor.index[to_successor.to_numpy() < min_weight]] = False
+    # a competing attachment: a cluster with a valid ID other than the successor, ahead by the margin
+    for u, v in ((li, ri), (ri, li)):
+        sel = (node_target[u] >= 0) & anchored_label[label[v]] & (label[v] != node_target[u])
+        rival = pd.Series(mw[sel]).groupby(label[u[sel]]).max()
+        ahead = rival.to_numpy() >= to_successor.reindex(rival.index).fillna(-np.inf).to_numpy() + margin
+        ok[rival.index[ahead]] = False
+    go = ok[label]
+    return canonical_labels(np.where(go, node_target, label))

@@ -226,6 +226,20 @@ def relabel(values: pd.Series, ids: pd.Series) -> pd.Series:
     return pd.Series(pd.array(new, dtype=STRING), index=values.index)
 
 
+def merges_and_splits(changes: pd.DataFrame) -> list[dict[str, object]]:
+    """The merges and splits of a changes table as the run summary lists them, one entry per
+    merged or split person or household: ``ids_before`` (a merge: the previous ids joined) and
+    ``ids_after`` (a split: the current ids of its parts), sorted."""
+    listed = []
+    for kind, by, other in (("merged", "id_after", "id_before"), ("split", "id_before", "id_after")):
+        c = changes[changes["change"] == kind]
+        for (entity, key), group in c.groupby(["entity", by], sort=True):
+            ids = sorted(group[other].astype(str))
+            before, after = (ids, [str(key)]) if kind == "merged" else ([str(key)], ids)
+            listed.append({"entity": str(entity), "change": kind, "ids_before": before, "ids_after": after})
+    return sorted(listed, key=lambda d: (d["entity"], d["change"], d["ids_before"], d["ids_after"]))
+
+
 @dataclass
 class Continuity:
     """Ids carried over from the previous run: the changes table and the summary counts."""

@@ -6,6 +6,7 @@ what is specific to relief mentions (person and household tables).
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -315,14 +316,21 @@ class Linker:
             return None
         return TermFrequencies.from_table(tab, cols)
 
-    def cluster(self, tab: Table, nodes: Nodes, p: Scored):
+    def cluster(self, tab: Table, nodes: Nodes, p: Scored, previous: np.ndarray | None = None,
+                tf: TermFrequencies | None = None):
+        """Cluster the scored pairs; ``previous`` (per record, the entity it belonged to in the previous
+        run, -1: none) keeps last month's links where the current evidence allows
+        (:func:`~relieflink.linkage.clustering.keep_previous_links`, which scores pairs blocking did not
+        propose with the trained model and ``tf``, the term frequencies the pairs were scored with)."""
         anchor, forbidden = self.anchor_codes(tab)
         return self.cluster_nodes(tab.n, anchor, forbidden, p.left, p.right, p.match_weight, p.probability,
-                                  getattr(self, "cannot", None))
+                                  getattr(self, "cannot", None),
+                                  (nodes.record_node, previous) if previous is not None else None,
+                                  functools.partial(self._match_weights, tab, tf))
 
     def anchor_codes(self, tab: Table) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Per node, the code of its anchor key and of the key it was split from (-1: none), for
-        the ``anchored`` method (None otherwise)."""
+        """Per node, the code of its anchor key (a valid ID) and of the key it was split off (-1:
+        none), for the ``anchored`` method (None otherwise)."""
         c = self.settings.clustering
         if c.method != "anchored":
             return None, None
@@ -335,12 +343,21 @@ class Linker:
 
     def cluster_nodes(self, n: int, anchor: np.ndarray | None, forbidden: np.ndarray | None, li: np.ndarray,
                       ri: np.ndarray, mw: np.ndarray, prob: np.ndarray,
-                      cannot: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray | None]:
+                      cannot: tuple[np.ndarray, np.ndarray] | None,
+                      previous: tuple[np.ndarray, np.ndarray] | None = None,
+                      score_pairs: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                      ) -> tuple[np.ndarray, np.ndarray | None]:
         """Entity label per node (the smallest node index of its entity) and the ambiguous mask.
 
-        Depends only on the nodes, pairs and cannot-links given: run on one connected component
-        of pairs, cannot-links and shared anchors (node indices renumbered in the same order),
-        it labels that component as the whole graph would (relieflink.spark relies on it)."""
+        ``previous``: (node of each record, the code of its entity in the previous run, -1: none),
+        the records may be any that include all those known last month; ``score_pairs``: match
+        weights of node pairs under the trained model (both needed for the previous-link step of
+        the anchored method, :func:`~relieflink.linkage.clustering.keep_previous_links`).
+
+        Depends only on the nodes, pairs, cannot-links and records given: run on one connected
+        component of pairs, cannot-links, shared anchors and shared previous entities (node indices
+        renumbered in the same order), it labels that component as the whole graph would
+        (relieflink.spark relies on it)."""
         c = self.settings.clustering
         method, thr, cannot_p = c.method, c.match_probability, c.cannot_link_probability
         ambiguous = None
@@ -353,6 +370,12 @@ class Linker:
             lab, ambiguous = CL.anchored(n, anchor, li, ri, mw, prob, thr, c.margin, c.max_rounds, cannot_p,
                                          c.unique_candidate_probability, forbidden, cannot)
             lab = CL.canonical_labels(lab)
+            if previous is not None:
+                assert score_pairs is not None
+                # the pair's own evidence (its weight without the random-pair prior) must not favour two persons
+                min_weight = float(np.log2(self.settings.prior / (1 - self.settings.prior))) + c.previous_link_evidence
+                lab = CL.keep_previous_links(lab, previous[0], previous[1], anchor, forbidden, cannot, li, ri, mw,
+                                             score_pairs, c.margin, min_weight)
         else:
             raise ValueError(f"unknown clustering method {method!r}")
         return lab, ambiguous
@@ -374,10 +397,22 @@ class Linker:
         self._tick("anchors", t)
         return nodes, tab
 
+    def _match_weights(self, tab: Table, tf: TermFrequencies | None, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+        """Match weights of node pairs under the trained model (pairs blocking need not have proposed)."""
+        s = self.settings
+        gam = compute_gammas(tab, s.comparisons, li, ri)
+        _, mw, _ = score(tab, s.comparisons, gam, li, ri, s.m, s.u, s.prior, tf, s.training.tf_min_u,
+                         gates=s.clustering.gates)
+        return mw
+
     # ------------------------------------------------------------------
     def run(self, df: pd.DataFrame, dataset: np.ndarray | None = None, train: bool | None = None,
-            labels: pd.DataFrame | None = None) -> LinkResult:
-        """Link the records of ``df`` (dedupe) or of two data sets (``dataset`` 0/1, link mode)."""
+            labels: pd.DataFrame | None = None, previous: np.ndarray | None = None) -> LinkResult:
+        """Link the records of ``df`` (dedupe) or of two data sets (``dataset`` 0/1, link mode).
+
+        ``previous``: per record, the code of the entity it belonged to in the previous run (-1:
+        not in it); with anchored clustering, last month's links hold where linkage leaves a
+        record unattached and the current evidence does not forbid it."""
         s = self.settings
         self.timings = {}
         nodes, tab = self.nodes(df, dataset)
@@ -395,11 +430,12 @@ class Linker:
                 lab_arg = (compute_gammas(tab, s.comparisons, ln, rn), labels["is_match"].to_numpy(bool))
             it = self.train(nodes, tab, gam, lab_arg, (li, ri))
         t = self._tick("training", t)
-        fw, mw, prob = score(tab, s.comparisons, gam, li, ri, s.m, s.u, s.prior, self.tf(tab),
+        tf = self.tf(tab)
+        fw, mw, prob = score(tab, s.comparisons, gam, li, ri, s.m, s.u, s.prior, tf,
                              s.training.tf_min_u, gates=s.clustering.gates)
         p = Scored(li, ri, first, gam, fw, mw, prob)
         t = self._tick("scoring", t)
-        lab, amb = self.cluster(tab, nodes, p)
+        lab, amb = self.cluster(tab, nodes, p, previous, tf)
         p.review = self.review(prob, lab[li] == lab[ri])
         t = self._tick("clustering", t)
         return LinkResult(s, nodes, tab, p, lab, lab[nodes.record_node], stats, dict(self.timings), it, amb)

@@ -117,7 +117,7 @@ def content_key(min_valid_id: pd.Series, min_fingerprint: pd.Series) -> pd.Serie
 
 def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
                   settings: Settings | str | Path = "relief", train: bool | None = None,
-                  labels: pd.DataFrame | None = None,
+                  labels: pd.DataFrame | None = None, previous: pd.DataFrame | None = None,
                   linker: Callable[[Settings], Linker] = Linker) -> ReliefLinkage:
     """Link relief mentions into persons and households.
 
@@ -125,6 +125,11 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
     trained model (JSON or :class:`Settings` with m/u/λ: used as is unless
     ``train=True``). ``labels``: optional clerical-review pairs
     (``left``, ``right`` = row positions in ``mentions``; ``is_match``) that fix m.
+    ``previous``: the previous run's mentions (``fingerprint``, ``person_id``): a mention
+    found there by its fingerprint that linkage leaves without a valid ID's person stays
+    with its previous person's successor unless the current evidence forbids it
+    (:func:`relieflink.linkage.clustering.keep_previous_links`); the ids themselves are
+    carried over afterwards (:mod:`relieflink.linkage.continuity`).
     ``linker``: makes the linker from the settings (relieflink.spark's runs the pair stages on Spark).
     """
     t0 = time.perf_counter()
@@ -137,7 +142,12 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
         # not collapsed into one node before linkage (the preparer keeps it for no-ID nodes only)
         noid = (m["id_clean"].isna() & m["id_number"].isna()).to_numpy()
         m = m.assign(solo=np.where(noid, m["fingerprint"].to_numpy(dtype=object), None))
-    res = linker(s).run(m, train=train, labels=labels)
+    before = None
+    if previous is not None:  # per mention: its person last month, coded (-1: not in the previous run)
+        known = pd.Series(previous["person_id"].to_numpy(dtype=object), index=previous["fingerprint"].to_numpy(dtype=object))
+        known = known[~known.index.duplicated()]
+        before = pd.factorize(m["fingerprint"].map(known), use_na_sentinel=True)[0].astype(np.int64)
+    res = linker(s).run(m, train=train, labels=labels, previous=before)
     m = m.drop(columns=["solo"], errors="ignore")
     t1 = time.perf_counter()
     tab, nodes = res.table, res.nodes
@@ -157,6 +167,9 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
     pid_of_label = stable_ids("P", content_key(min_vid, _min_string_per_group(lab, fcodes, funi)))
     person_id = pid_of_label.reindex(lab).to_numpy()
     out = m.copy()
+    # the node of pairs.parquet each mention is in (mentions with identical features are one node),
+    # so that a report can find the scored pairs that join a flag's records
+    out["link_node"] = nodes.record_node.astype(np.int64)
     out["person_id"] = pd.array(person_id, dtype=STRING)
 
     persons = pd.DataFrame({"person_id": pid_of_label.to_numpy()}, index=pid_of_label.index)

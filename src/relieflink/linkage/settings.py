@@ -100,6 +100,9 @@ class Clustering(_Strict):
     review_probability: Probability = 0.5
     cannot_link_probability: Probability = 0.01
     margin: float = Field(3.0, ge=0)  # bits the best anchor must beat the second-best by
+    # month to month (anchored): last month's link of a row linkage leaves unattached holds while the
+    # current evidence of its best pair with the person (bits, the prior left out) is at least this
+    previous_link_evidence: float = 0.0
     unique_candidate_probability: Probability | None = None
     max_rounds: int = Field(4, ge=1)
     gates: list[Gate] = []

@@ -16,7 +16,8 @@ import pandas as pd
 from relieflink.audit.output import EVIDENCE_CHANGED, EVIDENCE_CHANGED_ZH
 from relieflink.config.catalog import Catalog
 
-# Labels for the data-quality section (unknown codes are shown as they are).
+# Labels for the data-quality section: every problem code the ingest writes (a test checks that
+# none is missing; an unknown code would be shown as it is).
 PROBLEM_ZH = {
     "blank_row": "空行",
     "totals_row": "合计行",
@@ -48,6 +49,14 @@ PROBLEM_ZH = {
     "end_before_start": "终止日期早于起始日期",
     "negative_amount": "负数金额（冲正）",
     "reversed_record": "已被冲正的记录",
+    "unknown_program_value": "救助项目/类别不在项目目录中",
+    "no_beneficiary_identity": "缺少受助人身份信息（姓名和证件号均为空）",
+    "id_conflicting_ids": "同一行中身份证号相互矛盾（未采用）",
+    "empty_file": "文件为空",
+    "header_not_found": "未找到预期的表头",
+    "legacy_xls": "旧版.xls工作簿（请另存为.xlsx）",
+    "unknown_encoding": "无法识别文件编码",
+    "unreadable_workbook": "工作簿无法读取",
 }
 ACTION_ZH = {
     "row_rejected": "整行未入库",
@@ -98,6 +107,10 @@ class ReportData:
     rules: dict[str, RuleInfo]     # by rule id, in rules.yaml order
     audit_year: int | None = None
     agency_order: list[str] = field(default_factory=list)
+    # held_flags.parquet, enriched like the flags: patterns held as identity questions
+    held: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ruleset: object = None         # the RuleSet the run was audited with (rules.yaml)
+    run_dir: Path | None = None      # where pairs.parquet and linkage_model.json are read from
 
     # ---- views -------------------------------------------------------------
     @property
@@ -162,10 +175,13 @@ def load_run(run_dir: Path, catalog: Catalog | None = None, rules=None) -> Repor
         mentions=read("mentions"),
         quarantine=read("quarantine"),
         manifest=manifest,
+        held=read("held_flags"),
+        run_dir=run_dir,
     )
 
 
-def build(*, catalog: Catalog, ruleset, flags, records, persons, mentions, quarantine, manifest) -> ReportData:
+def build(*, catalog: Catalog, ruleset, flags, records, persons, mentions, quarantine, manifest,
+          held: pd.DataFrame | None = None, run_dir: Path | None = None) -> ReportData:
     rules: dict[str, RuleInfo] = {}
     for rule in ruleset.rules:
         if rule.id in rules:  # one id, several clauses: join their titles
@@ -189,8 +205,11 @@ def build(*, catalog: Catalog, ruleset, flags, records, persons, mentions, quara
         rules=rules,
         audit_year=_audit_year(manifest, records),
         agency_order=agency_order,
+        run_dir=run_dir,
     )
     data.flags = enrich_flags(flags, data)
+    data.held = enrich_flags(held if held is not None else pd.DataFrame(), data)
+    data.ruleset = ruleset
     return data
 
 
@@ -369,7 +388,13 @@ def overlap_matrix(data: ReportData) -> pd.DataFrame:
     codes = [c for c in data.agency_order]
     if ap.empty:
         return pd.DataFrame(0, index=codes, columns=codes)
-    inc = pd.crosstab(ap["person_id"], ap["agency"]).clip(upper=1)
-    inc = inc.reindex(columns=codes, fill_value=0)
-    mat = inc.T.dot(inc)
-    return mat.reindex(index=codes, columns=codes, fill_value=0).astype(int)
+    from scipy.sparse import csr_matrix
+
+    # a person × agency incidence matrix (the pairs are distinct), then A·Aᵀ over persons
+    agency = pd.Index(codes).get_indexer(ap["agency"].to_numpy(dtype=object))
+    person, _ = pd.factorize(ap["person_id"].to_numpy(dtype=object))
+    keep = agency >= 0
+    inc = csr_matrix((np.ones(int(keep.sum()), dtype=np.int64), (person[keep], agency[keep])),
+                     shape=(int(person.max()) + 1 if len(person) else 0, len(codes)))
+    mat = (inc.T @ inc).toarray()
+    return pd.DataFrame(mat.astype(int), index=codes, columns=codes)

@@ -1,8 +1,14 @@
-"""Small inline SVG charts drawn by hand (no libraries, no network, no script)."""
+"""Geometry of the small inline SVG charts (no libraries, no network): the templates draw it.
+
+:func:`hbar` lays out a horizontal stacked bar chart — label column width, bar
+positions, segment widths, value labels — as plain numbers and strings; the
+``hbar`` macro of ``templates/_macros.html.j2`` turns it into SVG, escaped by
+Jinja2's autoescaping.
+"""
 
 from __future__ import annotations
 
-from html import escape
+from dataclasses import dataclass, field
 
 FONT = "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei','SimHei',sans-serif"
 COLORS = ("#c0392b", "#e6a23c", "#2e86c1", "#7f8c8d")
@@ -13,20 +19,46 @@ def _text_width(s: str, size: float) -> float:
     return sum(size if ord(ch) > 0x2E80 else size * 0.58 for ch in s)
 
 
-def _fmt(v: float, money: bool) -> str:
+def fmt_value(v: float, money: bool) -> str:
     if money:
         return f"¥{v:,.0f}"
     return f"{int(round(v)):,}"
 
 
-def hbar(
-    rows: list[tuple[str, list[float]]],
-    series: list[str],
-    *,
-    money: bool = False,
-    width: int = 760,
-    title: str = "",
-) -> str:
+@dataclass
+class Segment:
+    x: float
+    width: float
+    color: str
+    tip: str
+
+
+@dataclass
+class Bar:
+    y: float
+    label: str
+    segments: list[Segment]
+    value_x: float
+    value: str
+
+
+@dataclass
+class HBar:
+    """A laid-out horizontal stacked bar chart."""
+
+    width: int
+    height: int
+    size: int
+    bar_h: int
+    label_w: float
+    title: str
+    legend: list[tuple[float, str, str]] = field(default_factory=list)  # (x, color, name)
+    bars: list[Bar] = field(default_factory=list)
+    font: str = FONT
+
+
+def hbar(rows: list[tuple[str, list[float]]], series: list[str], *, money: bool = False, width: int = 760,
+         title: str = "") -> HBar:
     """A horizontal stacked bar chart: one bar per row label, one segment per series.
 
     ``rows`` is ``[(label, [value per series]), ...]`` in display order.
@@ -39,38 +71,26 @@ def hbar(
     height = top + len(rows) * (bar_h + gap) + 4
     totals = [sum(v) for _, v in rows]
     vmax = max(totals + [0]) or 1
-    value_w = _text_width(_fmt(vmax, money), size) + 40
+    value_w = _text_width(fmt_value(vmax, money), size) + 40
     plot_w = max(width - label_w - value_w, 80)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{escape(title)}" font-family="{escape(FONT)}" font-size="{size}">'
-    ]
-    if title:
-        parts.append(f"<title>{escape(title)}</title>")
+    chart = HBar(width=width, height=height, size=size, bar_h=bar_h, label_w=label_w, title=title)
     if legend_h:
         x = label_w
         for i, name in enumerate(series):
-            parts.append(f'<rect x="{x:.1f}" y="6" width="12" height="12" fill="{COLORS[i % len(COLORS)]}"/>')
-            parts.append(f'<text x="{x + 16:.1f}" y="16">{escape(name)}</text>')
+            chart.legend.append((x, COLORS[i % len(COLORS)], name))
             x += 16 + _text_width(name, size) + 18
     for r, (label, values) in enumerate(rows):
         y = top + r * (bar_h + gap)
-        parts.append(
-            f'<text x="{label_w - 8:.1f}" y="{y + bar_h - 4}" text-anchor="end">{escape(label)}</text>'
-        )
         x = label_w
+        segments = []
         for i, v in enumerate(values):
             w = plot_w * v / vmax
             if w > 0:
-                tip = f"{label} · {series[i]}：{_fmt(v, money)}"
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{y}" width="{max(w, 1):.1f}" height="{bar_h}" '
-                    f'fill="{COLORS[i % len(COLORS)]}"><title>{escape(tip)}</title></rect>'
-                )
+                segments.append(Segment(x, max(w, 1), COLORS[i % len(COLORS)],
+                                        f"{label} · {series[i]}：{fmt_value(v, money)}"))
                 x += w
-        parts.append(f'<text x="{x + 6:.1f}" y="{y + bar_h - 4}" fill="#333">{escape(_fmt(totals[r], money))}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+        chart.bars.append(Bar(y, label, segments, x + 6, fmt_value(totals[r], money)))
+    return chart
 
 
 def heat_color(value: int, vmax: int) -> str:

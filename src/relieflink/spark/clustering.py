@@ -4,8 +4,9 @@ component clustered by the local engine's own algorithm
 (:meth:`relieflink.linkage.engine.Linker.cluster_nodes`) with ``applyInPandas``.
 
 The graph: every scored pair (the anchored method compares a node's best anchor with its
-second best, whatever the probability), every cannot-link pair and, per anchor key (a valid ID),
-a star joining its nodes. No rule of the local algorithm looks across these edges, so a
+second best, whatever the probability), every cannot-link pair and, per anchor key (a valid ID)
+and per entity of the previous run (``--previous``: its records' nodes), a star joining its nodes.
+No rule of the local algorithm looks across these edges, so a
 component clustered alone is labelled as the whole graph labels it; node indices keep their
 order inside a component, so the label (the smallest node index of an entity) is the same too.
 """
@@ -21,6 +22,16 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from relieflink.linkage.engine import Linker
+    from relieflink.linkage.model import TermFrequencies
+
+
+def _stars(node: np.ndarray, key: np.ndarray) -> pd.DataFrame:
+    """Edges (``a``, ``b``) joining the nodes of each key to the key's smallest node."""
+    d = pd.DataFrame({"b": node, "k": key}).drop_duplicates()
+    root = d.groupby("k")["b"].transform("min").to_numpy()
+    keep = root != d["b"].to_numpy()
+    return pd.DataFrame({"a": root[keep], "b": d["b"].to_numpy()[keep]})
+
 
 def components(spark: SparkSession, edges: DataFrame) -> tuple[DataFrame, int]:
     """(``node``, ``component`` = the smallest node of its component) for every node on an edge
@@ -57,29 +68,33 @@ def components(spark: SparkSession, edges: DataFrame) -> tuple[DataFrame, int]:
 
 def cluster_components(spark: SparkSession, linker: Linker, n: int, anchor: np.ndarray | None,
                        forbidden: np.ndarray | None, scored: DataFrame,
-                       cannot: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None, dict]:
+                       cannot: tuple[np.ndarray, np.ndarray],
+                       previous: tuple[np.ndarray, np.ndarray] | None = None, table: object = None,
+                       tf: TermFrequencies | None = None) -> tuple[np.ndarray, np.ndarray | None, dict]:
     """Entity label per node (the smallest node index of its entity) and the ambiguous mask, as
-    ``linker.cluster_nodes`` gives them on the whole graph; and figures on the components."""
+    ``linker.cluster_nodes`` gives them on the whole graph; and figures on the components.
+
+    ``previous``: (node, entity code in the previous run) of the records known last month, for
+    the previous-link step, which scores node pairs blocking did not propose with the broadcast
+    node ``table`` and the term frequencies ``tf``."""
     from pyspark.sql import functions as F
 
     cl_a, cl_b = (np.asarray(x, np.int64) for x in cannot)
     node_df = pd.DataFrame({"node": np.arange(n, dtype=np.int64),
                             "anchor": anchor if anchor is not None else np.full(n, -1, np.int64),
                             "forbidden": forbidden if forbidden is not None else np.full(n, -1, np.int64)})
-    star = pd.DataFrame({"a": np.zeros(0, np.int64), "b": np.zeros(0, np.int64)})
-    if anchor is not None and (anchor >= 0).any():
-        has = node_df[node_df["anchor"] >= 0]
-        root = has.groupby("anchor")["node"].transform("min").to_numpy()
-        keep = root != has["node"].to_numpy()
-        star = pd.DataFrame({"a": root[keep], "b": has["node"].to_numpy()[keep]})
-    side = pd.concat([star, pd.DataFrame({"a": cl_a, "b": cl_b})], ignore_index=True)
+    has = node_df[node_df["anchor"] >= 0]
+    star = _stars(has["node"].to_numpy(np.int64), has["anchor"].to_numpy(np.int64))
+    stars = [star, pd.DataFrame({"a": cl_a, "b": cl_b})]
+    if previous is not None and len(previous[0]):
+        stars.append(_stars(previous[0], previous[1]))
+    side = pd.concat(stars, ignore_index=True)
     pairs = scored.select(F.col("left").alias("a"), F.col("right").alias("b"), "match_weight", "probability")
     edges = pairs.select("a", "b").union(spark.createDataFrame(side, "a long, b long"))
     comp, rounds = components(spark, edges)
     comp = comp.persist()
 
     nodes = spark.createDataFrame(node_df).join(comp, "node")
-    kinds = "kind tinyint, component long, a long, b long, mw double, prob double, anchor long, forbidden long"
     lit_null = F.lit(None)
     parts = [
         nodes.select(F.lit(0).cast("tinyint").alias("kind"), "component", F.col("node").alias("a"),
@@ -96,6 +111,13 @@ def cluster_components(spark: SparkSession, linker: Linker, n: int, anchor: np.n
             F.lit(2).cast("tinyint").alias("kind"), "component", "a", "b", lit_null.cast("double").alias("mw"),
             lit_null.cast("double").alias("prob"), lit_null.cast("long").alias("anchor"),
             lit_null.cast("long").alias("forbidden")))
+    if previous is not None and len(previous[0]):  # kind 3: a known record (a: its node, anchor: its code)
+        rdf = spark.createDataFrame(pd.DataFrame({"a": previous[0], "p": previous[1]}), "a long, p long")
+        parts.append(rdf.join(comp.withColumnRenamed("node", "a"), "a").select(
+            F.lit(3).cast("tinyint").alias("kind"), "component", "a", lit_null.cast("long").alias("b"),
+            lit_null.cast("double").alias("mw"), lit_null.cast("double").alias("prob"),
+            F.col("p").alias("anchor"), lit_null.cast("long").alias("forbidden")))
+    with_previous = previous is not None
     rows = parts[0]
     for p in parts[1:]:
         rows = rows.unionByName(p)
@@ -110,12 +132,20 @@ def cluster_components(spark: SparkSession, linker: Linker, n: int, anchor: np.n
         node = nd["a"].to_numpy(np.int64)
         pr = df[kind == 1].sort_values(["a", "b"])
         cn = df[kind == 2].sort_values(["a", "b"])
+        known = None
+        score_pairs = None
+        if with_previous:
+            rc = df[kind == 3]
+            known = (np.searchsorted(node, rc["a"].to_numpy(np.int64)), rc["anchor"].to_numpy(np.int64))
+
+            def score_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+                return clusterer._match_weights(table.value, tf, node[a], node[b])  # type: ignore[attr-defined]
         li, ri = np.searchsorted(node, pr["a"].to_numpy(np.int64)), np.searchsorted(node, pr["b"].to_numpy(np.int64))
         ca, cb = np.searchsorted(node, cn["a"].to_numpy(np.int64)), np.searchsorted(node, cn["b"].to_numpy(np.int64))
         lab, amb = clusterer.cluster_nodes(
             len(node), nd["anchor"].to_numpy(np.int64) if has_anchor else None,
             nd["forbidden"].to_numpy(np.int64) if has_anchor else None, li, ri,
-            pr["mw"].to_numpy(np.float64), pr["prob"].to_numpy(np.float64), (ca, cb))
+            pr["mw"].to_numpy(np.float64), pr["prob"].to_numpy(np.float64), (ca, cb), known, score_pairs)
         return pd.DataFrame({"node": node, "label": node[lab],
                              "ambiguous": amb if amb is not None else np.zeros(len(node), bool)})
 

@@ -1,10 +1,10 @@
 """The :class:`~relieflink.linkage.engine.Linker` whose pair-sized stages run on Spark.
 
 Node-sized stages are the local engine's own methods, on the driver: the features and the
-encoded node table (``prepare``), the anchors split off and the cannot-links, the u sample
-(``estimate_u``: the local engine's seeded draw, reproduced exactly rather than redrawn by
-hash), EM on the collected pattern counts (``train_on_counts``). Pair-sized ones are Spark
-jobs: :mod:`.blocking`, :mod:`.scoring`, :mod:`.clustering`. The scored pairs are collected at
+encoded node table (``prepare``), the anchors split off and the cannot-links, EM on the
+collected pattern counts (``train_on_counts``). Pair-sized ones are Spark jobs:
+:mod:`.blocking`, :mod:`.scoring` (with the u sample: the local engine's hash-defined pairs,
+drawn and compared by the executors), :mod:`.clustering`. The scored pairs are collected at
 the end, in the local engine's order, for the run folder's ``pairs.parquet``.
 """
 
@@ -46,7 +46,7 @@ class SparkLinker(Linker):
         return t
 
     def run(self, df: pd.DataFrame, dataset: np.ndarray | None = None, train: bool | None = None,
-            labels: pd.DataFrame | None = None) -> LinkResult:
+            labels: pd.DataFrame | None = None, previous: np.ndarray | None = None) -> LinkResult:
         if labels is not None and len(labels):
             raise NotImplementedError("clerical-review labels are not supported by the Spark engine yet")
         s = self.settings
@@ -71,11 +71,16 @@ class SparkLinker(Linker):
 
             it = self.train_on_counts(nodes, tab, SS.counts_of(pats, counts, s), int(counts.sum()), session_counts)
         t = self._tick("training", t)
-        scored = SS.with_scores(gammas, table, s, self.tf(tab)).persist()
+        tf = self.tf(tab)
+        scored = SS.with_scores(gammas, table, s, tf).persist()
         t = self._tick("scoring", t)
         anchor, forbidden = self.anchor_codes(tab)
+        known = None
+        if previous is not None and anchor is not None:  # the previous-link step of the anchored method
+            rec = np.flatnonzero(previous >= 0)
+            known = (nodes.record_node[rec].astype(np.int64), previous[rec].astype(np.int64))
         lab, amb, self.figures = SC.cluster_components(self.spark, self, tab.n, anchor, forbidden, scored,
-                                                       self.cannot)
+                                                       self.cannot, known, table, tf)
         log.info("spark linkage: %(components)d components, the largest %(largest_component)d nodes, "
                  "%(propagation_rounds)d propagation rounds", self.figures)
         t = self._tick("clustering", t)

@@ -83,3 +83,4 @@ def with_scores(gammas: DataFrame, table: object, settings: Settings, tf: TermFr
             yield b.assign(**{n: fw[:, j] for j, n in enumerate(wnames)}, match_weight=mw, probability=prob)
 
     return gammas.mapInPandas(weigh, schema)
+

@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from relieflink.outputs import StagedOutput, preflight
+from relieflink.progress import StageCallback, notify
+
 from .anomalies import Planter, RowPlanter
 from .config import load_config, rng_for
 from .exports import Exporter
@@ -19,9 +22,13 @@ from .layout import lay_out
 from .months import advance, export_stamp
 from .population import generate_population
 from .statuses import assign_statuses
-from .truth import (households_table, mentions_of, persons_table, planted_of, quirks_of, records_of,
-                    write_truth)
+from .truth import (GENERATED_FOLDER, households_table, mentions_of, persons_table, planted_of, quirks_of,
+                    records_of, write_truth)
 from .writers import duplicate_name, write_sheet
+
+#: bytes to find free before generating: a generated batch and its truth measured about 550 bytes per
+#: person (200k persons: 79 MB of exports, 29 MB of truth); 4x that leaves a margin
+BYTES_PER_PERSON = 2200
 
 TABLE_ORDER = ["zgh", "jyj", "rsj", "mzj_roster", "mzj_medical", "mzj_elderly", "cl_subsidy", "cl_registry",
                "sfj", "jsj", "jd"]
@@ -51,28 +58,69 @@ class SynthSummary:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def generate_batch(out_dir: Path, persons: int, seed: int, profile: str = "default",
-                   schemas_dir: Path | None = None, month: int = 1) -> SynthSummary:
+#: the phases of :func:`generate_batch`, in order (its ``timings`` and progress events)
+PHASES = ("population", "histories", "exports", "write", "truth")
+
+
+def generate_batch(out_dir: Path | StagedOutput, persons: int, seed: int, profile: str = "default",
+                   schemas_dir: Path | None = None, month: int = 1, *, true_flags: bool = False,
+                   on_stage: StageCallback | None = None) -> SynthSummary:
     """Generate a batch (``out_dir/batch``) and its ground truth (``out_dir/truth``).
 
+    ``out_dir`` is written as a run folder is (:mod:`relieflink.outputs`): it must be absent,
+    empty, or a folder the generator wrote (:data:`~relieflink.synth.truth.GENERATED_FOLDER`)
+    holding nothing else — anything else raises :class:`~relieflink.errors.OutputRefused`
+    before any work; the new folder is written beside it and swapped into its place at the
+    end, so a failure or a kill leaves the previous one as it was. Or ``out_dir`` is the
+    :class:`~relieflink.outputs.StagedOutput` of a preflight the caller made.
     ``month``: 1 is the batch as first exported; ``N`` the same population's ledgers
     exported ``N - 1`` months later (leavers, movers, late entries, rows reordered, a
     file renamed: :mod:`relieflink.synth.months`), with the same true person ids.
+    ``true_flags``: also write ``truth/flags.parquet``, the audit rules applied to the
+    clean truth (:func:`relieflink.audit.truth.write_true_flags`; the truth itself owes
+    nothing to the pipeline's ingest or identity code).
+    ``on_stage``: told when each phase (population, histories, exports, write, truth)
+    begins and ends (:mod:`relieflink.progress`).
     """
+    staged = out_dir if isinstance(out_dir, StagedOutput) else None
+    try:
+        if persons < 50:
+            raise ValueError("persons must be at least 50")
+        if not 1 <= int(month) <= 12:
+            raise ValueError("month must be between 1 and 12")
+        cfg = load_config(profile, schemas_dir)
+    except BaseException:
+        if staged is not None:
+            staged.abandon()
+        raise
+    target = staged if staged is not None else preflight(Path(out_dir), kind=GENERATED_FOLDER,
+                                                          needed=BYTES_PER_PERSON * int(persons))
+    with target as folder:
+        summary = _generate(folder, cfg, int(persons), int(seed), profile, int(month), on_stage)
+        if true_flags:
+            from relieflink.audit.truth import write_true_flags
+
+            write_true_flags(folder)
+    summary.out_dir = target.shown
+    return summary
+
+
+def _generate(out_dir: Path, cfg, persons: int, seed: int, profile: str, month: int,
+              on_stage: StageCallback | None = None) -> SynthSummary:
+    """The generator's pipeline, into a fresh folder ``out_dir``."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 
     def lap(name, t):
         timings[name] = round(time.perf_counter() - t, 3)
+        notify(on_stage, name, "done", timings[name])
+        following = PHASES.index(name) + 1
+        if following < len(PHASES):
+            notify(on_stage, PHASES[following], "start")
         return time.perf_counter()
 
-    out_dir = Path(out_dir)
-    if persons < 50:
-        raise ValueError("persons must be at least 50")
-    if not 1 <= int(month) <= 12:
-        raise ValueError("month must be between 1 and 12")
-    cfg = load_config(profile, schemas_dir)
     t = time.perf_counter()
+    notify(on_stage, PHASES[0], "start", persons=int(persons))
     pop = generate_population(cfg, int(persons), int(seed))
     assign_statuses(cfg, pop, int(seed))
     t = lap("population", t)
@@ -107,8 +155,6 @@ def generate_batch(out_dir: Path, persons: int, seed: int, profile: str = "defau
     batch = out_dir / "batch"
     truth_dir = out_dir / "truth"
     for d in (batch, truth_dir):
-        if d.exists():
-            shutil.rmtree(d)
         d.mkdir(parents=True)
     prof = cfg.profile_cfg
     laid_all = []
@@ -156,6 +202,7 @@ def generate_batch(out_dir: Path, persons: int, seed: int, profile: str = "defau
         "generator_version": cfg.synth["version"], "seed": int(seed), "profile": profile,
         "persons": int(len(P)), "households": int(len(pop.households)),
         "counts": files, "physical_rows": records.groupby("file").size().astype(int).to_dict(),
+        "files": sorted(p.name for p in batch.iterdir()),  # every file written (a header-only one too)
         "duplicate_delivery": {"original": dup[0], "copy": dup[1]} if dup else None,
         "planted": planted_df[~planted_df["compliant"]].groupby("rule_id").size().astype(int).to_dict(),
         "compliant": planted_df[planted_df["compliant"]].groupby("rule_id").size().astype(int).to_dict(),

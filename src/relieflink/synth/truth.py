@@ -1,13 +1,17 @@
 """Ground truth beside the batch: persons, households, mentions, records,
-planted anomalies and quirks, as Parquet, plus truth.json."""
+planted anomalies and quirks, as Parquet, plus truth.json — which also
+recognizes a folder the generator wrote (:data:`GENERATED_FOLDER`)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from relieflink.outputs import FolderKind
 
 from .exports import Sheet
 from .layout import Laid
@@ -159,3 +163,28 @@ def write_truth(out: Path, tables: dict[str, pd.DataFrame], meta: dict) -> None:
         df.to_parquet(out / f"{name}.parquet", index=False)
     (out / "truth.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                     encoding="utf-8")
+
+
+#: the tables a truth folder may hold (``months`` from month 2 on; ``flags``: written by
+#: :func:`relieflink.audit.truth.write_true_flags`)
+TRUTH_TABLES = ("persons", "households", "mentions", "records", "planted", "quirks", "months", "flags")
+
+
+def generated_contents(folder: Path) -> Collection[str] | None:
+    """What ``relieflink synth`` wrote into ``folder`` (``batch/`` files by name, ``truth/``
+    tables), recognized by its ``truth/truth.json``; ``None`` when the generator did not write it."""
+    try:
+        meta = json.loads((Path(folder) / "truth" / "truth.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or "generator_version" not in meta:
+        return None
+    files = meta.get("files", meta.get("physical_rows"))  # a truth.json of before "files": the files with rows
+    if not isinstance(files, (list, dict)) or not all(isinstance(name, str) for name in files):
+        return None
+    return {"truth/truth.json", *(f"truth/{t}.parquet" for t in TRUTH_TABLES), *(f"batch/{name}" for name in files)}
+
+
+#: the output folder of ``relieflink synth`` (``OUT/batch``, ``OUT/truth``): replaced whole, and only
+#: when it holds nothing the generator did not write
+GENERATED_FOLDER = FolderKind("folder relieflink synth wrote", "synth", generated_contents)
