@@ -7,7 +7,10 @@ How the figures are produced: each engine runs ``run_batch`` on ``--batch`` in a
 whole process tree every 0.2 s (``psutil``) and keeps the peak of the sum and of each part: the
 driver (the child's Python), the JVM (``java``: in ``local[*]`` the executors are threads of it)
 and the Python workers Spark starts for ``mapInPandas`` / ``applyInPandas``. CPU seconds are the
-child's and its descendants' (``resource.getrusage(RUSAGE_CHILDREN)``). The child prints the
+child's and its descendants' (``resource.getrusage(RUSAGE_CHILDREN)``). ``--limit-mib L`` sets
+the address-space limit (``RLIMIT_AS``) of the process that holds the run — the local engine's
+process, or the Spark driver once its JVM runs — for the memory-limit demonstration; a run that
+fails under it is reported as failed (with its last message), not as an error. The child prints the
 pipeline's stage seconds and the linkage's own (prepare, blocking, comparisons, training,
 scoring, clustering, collect). ``--against RUN`` takes the local run from a run folder written
 earlier (e.g. /work/big/r1m, with main at the same linkage) instead of running it. The machine is
@@ -37,10 +40,13 @@ import json, sys, time, warnings
 warnings.filterwarnings("ignore")
 from pathlib import Path
 from relieflink.pipeline import run_batch
-batch, out, engine, master, memory, conf = sys.argv[1:7]
+batch, out, engine, master, memory, conf, limit = sys.argv[1:8]
 if engine == "spark":
     from relieflink.spark.session import spark_session
     spark_session(master, {"spark.driver.memory": memory, "spark.sql.shuffle.partitions": "8", **json.loads(conf)})
+if int(limit):  # the address space of this process (the run; on Spark: the driver, its JVM started already)
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (int(limit) * 2**20, resource.RLIM_INFINITY))
 started = time.perf_counter()
 run = run_batch(Path(batch), Path(out), engine=engine)
 print(json.dumps({"wall": time.perf_counter() - started, "stages": run.seconds, "linkage": run.linkage_seconds,
@@ -55,16 +61,18 @@ def _sample(pid: int, peaks: dict[str, int], stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             procs = [root, *root.children(recursive=True)]
-            parts = {"driver": 0, "jvm": 0, "workers": 0}
+            parts = {"driver": 0, "jvm": 0, "workers": 0, "driver_vms": 0}
             for p in procs:
                 try:
-                    rss = p.memory_info().rss
+                    mem = p.memory_info()
                     name = p.name()
                 except psutil.Error:
                     continue
                 part = "driver" if p.pid == pid else "jvm" if name.startswith("java") else "workers"
-                parts[part] += rss
-            parts["total"] = sum(parts.values())
+                parts[part] += mem.rss
+                if p.pid == pid:  # the address space the driver's limit (--limit-mib) bounds
+                    parts["driver_vms"] = mem.vms
+            parts["total"] = parts["driver"] + parts["jvm"] + parts["workers"]
             for k, v in parts.items():
                 peaks[k] = max(peaks.get(k, 0), v)
         except psutil.Error:
@@ -72,12 +80,13 @@ def _sample(pid: int, peaks: dict[str, int], stop: threading.Event) -> None:
         stop.wait(0.2)
 
 
-def run_engine(batch: Path, out: Path, engine: str, master: str, memory: str, conf: dict[str, str]) -> dict:
+def run_engine(batch: Path, out: Path, engine: str, master: str, memory: str, conf: dict[str, str],
+               limit_mib: int = 0) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     log = open(out.parent / f"{engine}.stderr", "w")  # Spark's and the run's messages, for a run that fails
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(batch), str(out), engine, master, memory,
-                             json.dumps(conf)],
+                             json.dumps(conf), str(limit_mib)],
                             stdout=subprocess.PIPE, stderr=log, text=True)
     peaks: dict[str, int] = {}
     stop = threading.Event()
@@ -89,7 +98,9 @@ def run_engine(batch: Path, out: Path, engine: str, master: str, memory: str, co
     sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
-        raise SystemExit(f"{engine} run failed (exit {proc.returncode}); see {log.name}")
+        tail = [ln for ln in Path(log.name).read_text(errors="replace").splitlines() if ln.strip()][-1:]
+        return {"failed": f"exit {proc.returncode}: {tail[0][:160] if tail else '?'} (see {log.name})",
+                "process_wall": time.perf_counter() - started, "peak_mib": {k: round(v / 2**20) for k, v in peaks.items()}}
     result = json.loads(stdout.strip().splitlines()[-1])
     result["process_wall"] = time.perf_counter() - started
     result["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -122,6 +133,10 @@ def main() -> None:
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--driver-memory", default="4g")
     ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="a Spark setting (repeatable)")
+    ap.add_argument("--limit-mib", type=int, default=0,
+                    help="the address-space limit (RLIMIT_AS) of the process holding the run: the local engine's "
+                         "process, or the Spark driver (set after its JVM started; the executors are bounded by "
+                         "--driver-memory in local mode and spill beyond it)")
     args = ap.parse_args()
     conf = dict(c.split("=", 1) for c in args.conf)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -130,12 +145,17 @@ def main() -> None:
         if engine == "local" and args.against is not None:
             continue
         out = args.work / engine
-        results[engine] = r = run_engine(args.batch, out, engine, args.master, args.driver_memory, conf)
+        results[engine] = r = run_engine(args.batch, out, engine, args.master, args.driver_memory, conf,
+                                         args.limit_mib)
+        if "failed" in r:
+            print(f"== {engine}: FAILED after {r['process_wall']:.1f} s, peak MiB {r['peak_mib']}: {r['failed']}")
+            continue
         print(f"== {engine}: {r['mentions']} mentions, {r['persons']} persons, {r['flags']} flags")
         print(f"   wall {r['process_wall']:.1f} s (pipeline {r['wall']:.1f} s), CPU {r['cpu']:.1f} s, "
               f"peak MiB {r['peak_mib']}")
         print("   stages s: " + ", ".join(f"{k} {v:.1f}" for k, v in r["stages"].items()))
         print("   linkage s: " + ", ".join(f"{k} {v:.1f}" for k, v in r["linkage"].items()))
+    results = {k: v for k, v in results.items() if "failed" not in v}
     if "local" in results and "spark" in results:
         lo, sp = results["local"], results["spark"]
         print(f"== spark / local: wall x{sp['process_wall'] / lo['process_wall']:.2f}, CPU x{sp['cpu'] / lo['cpu']:.2f}, "

@@ -196,15 +196,20 @@ def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage",
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(Path(args.batch), Path(args.out), decisions=Path(args.decisions) if args.decisions else None,
+    from relieflink.locations import local_path
+
+    return _run(local_path(args.batch), local_path(args.out, "the output folder", output=True),
+                decisions=Path(args.decisions) if args.decisions else None,
                 pseudonym_key_file=args.pseudonym_key, period=args.period,
-                previous=Path(args.previous) if args.previous else None,
+                previous=local_path(args.previous, "--previous") if args.previous else None,
                 applications=Path(args.applications) if args.applications else None, quiet=args.quiet,
                 engine=args.engine, spark_master=args.spark_master)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    return _run(Path(args.batch), Path(args.out), stages=("ingest",),
+    from relieflink.locations import local_path
+
+    return _run(local_path(args.batch), local_path(args.out, "the output folder", output=True), stages=("ingest",),
                 decisions=Path(args.decisions) if args.decisions else None,
                 applications=Path(args.applications) if args.applications else None, quiet=args.quiet)
 

@@ -29,7 +29,10 @@ from relieflink.outputs import StagedOutput, preflight, write_json
 from relieflink.progress import StageCallback, notify
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from relieflink.audit.periods import AuditPeriod
+    from relieflink.ingest.pipeline import ProcessFiles
     from relieflink.linkage.engine import Linker
     from relieflink.linkage.settings import Settings
     from relieflink.review.apply import Unmatched
@@ -85,7 +88,8 @@ class Run:
         # a given audit year bounds the credible record dates (schemas/plausibility.yaml); a derived one
         # is known only after the ingest, so then only the absolute bounds apply
         bounds = (date(self.period, 1, 1), date(self.period, 12, 31)) if self.period is not None else None
-        self.ingest = ingest_batch(self.batch_dir, self.config, progress=progress, audit_period=bounds)
+        self.ingest = ingest_batch(self.batch_dir, self.config, progress=progress, audit_period=bounds,
+                                   process_files=self._file_processor())
         if self.applications is not None:  # approvals recorded by the screening service: records too
             from relieflink.ingest.applications import add_to_ingest
 
@@ -139,17 +143,33 @@ class Run:
         self.linkage_seconds = dict(linked.result.timings)
         self._done("linkage", started, persons=len(self.persons), households=int(self.households["household_id"].nunique()))
 
+    def _spark(self) -> SparkSession | None:
+        """The Spark session of ``engine="spark"`` (None: the local engine)."""
+        if self.engine == "local":
+            return None
+        if self.engine != "spark":
+            raise ValueError(f"unknown engine {self.engine!r}: local or spark")
+        from relieflink.spark.session import spark_session
+
+        return spark_session(self.spark_master)
+
+    def _file_processor(self) -> ProcessFiles | None:
+        """Where the ingest reads and maps files: None (here, or local worker processes) or Spark tasks."""
+        spark = self._spark()
+        if spark is None:
+            return None
+        from relieflink.spark.ingest import file_processor
+
+        return file_processor(spark)
+
     def _linker_factory(self) -> Callable[[Settings], Linker]:
         from relieflink.linkage.engine import Linker
 
-        if self.engine == "local":
+        spark = self._spark()
+        if spark is None:
             return Linker
-        if self.engine != "spark":
-            raise ValueError(f"unknown engine {self.engine!r}: local or spark")
         from relieflink.spark.linker import SparkLinker
-        from relieflink.spark.session import spark_session
 
-        spark = spark_session(self.spark_master)
         return lambda settings: SparkLinker(settings, spark)
 
     def _settle_applications(self, tables: dict[str, pd.DataFrame]) -> None:

@@ -219,6 +219,14 @@ class Linker:
 
         return self.train_on_counts(nodes, tab, pattern_counts(gammas, sizes), len(gammas), session_counts, labels)
 
+    def u_probabilities(self, nodes: Nodes, tab: Table) -> dict[str, list[float]]:
+        """u per level from the random pairs of ``training.u_sample_pairs`` (defined by hashing,
+        :mod:`relieflink.linkage.sampling`; relieflink.spark draws and compares them on executors)."""
+        s, tr = self.settings, self.settings.training
+        ds = nodes.frame["dataset"].to_numpy() if s.link_type == "link" else None
+        return estimate_u(tab, s.comparisons, tr.u_sample_pairs, tr.seed,
+                          node_weights=nodes.weight.astype(float) if tr.u_weight_by_records else None, dataset=ds)
+
     def train_on_counts(self, nodes: Nodes, tab: Table, candidate_counts: tuple[np.ndarray, np.ndarray],
                         n_candidates: int, session_counts: Callable[[BlockingPass], tuple[np.ndarray, np.ndarray]],
                         labels: tuple | None = None) -> int:
@@ -230,9 +238,7 @@ class Linker:
         tr = s.training
         comps = s.comparisons
         ds = nodes.frame["dataset"].to_numpy() if s.link_type == "link" else None
-        s.u = estimate_u(tab, comps, tr.u_sample_pairs, tr.seed,
-                         node_weights=nodes.weight.astype(float) if tr.u_weight_by_records else None,
-                         dataset=ds)
+        s.u = self.u_probabilities(nodes, tab)
         m = initial_m(comps)
         fixed: set[str] = set()
         if labels is not None:

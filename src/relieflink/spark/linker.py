@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from relieflink.linkage.engine import Linker, LinkResult, Scored
+from relieflink.linkage.model import u_from_level_counts
 from relieflink.spark import blocking as SB
 from relieflink.spark import clustering as SC
 from relieflink.spark import scoring as SS
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from relieflink.linkage.blocking import BlockingPass
+    from relieflink.linkage.prepare import Nodes
     from relieflink.linkage.settings import Settings
+    from relieflink.linkage.table import Table
 
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,13 @@ class SparkLinker(Linker):
         log.info("spark linkage: %s in %.1f s", name, t - t0)
         return t
 
+    def u_probabilities(self, nodes: Nodes, tab: Table) -> dict[str, list[float]]:
+        """The local engine's u (the same hash-defined pairs), the pairs drawn and compared on the executors."""
+        s, tr = self.settings, self.settings.training
+        ds = nodes.frame["dataset"].to_numpy() if s.link_type == "link" else None
+        weights = nodes.weight.astype(float) if tr.u_weight_by_records else None
+        return u_from_level_counts(s.comparisons, SS.sample_level_counts(self.spark, self._table, s, tab.n, weights, ds))
+
     def run(self, df: pd.DataFrame, dataset: np.ndarray | None = None, train: bool | None = None,
             labels: pd.DataFrame | None = None, previous: np.ndarray | None = None) -> LinkResult:
         if labels is not None and len(labels):
@@ -57,7 +67,7 @@ class SparkLinker(Linker):
         ds = nodes.frame["dataset"].to_numpy() if s.link_type == "link" else None
         pairs, stats = SB.candidate_pairs(self.spark, tab, s.blocking, flags, ds)
         t = self._tick("blocking", t)
-        table = self.spark.sparkContext.broadcast(tab)
+        table = self._table = self.spark.sparkContext.broadcast(tab)
         gammas = SS.with_gammas(pairs, table, s).persist()
         pats, passes, counts = SS.collected_pattern_counts(gammas, s)
         pairs.unpersist()

@@ -84,3 +84,31 @@ def with_scores(gammas: DataFrame, table: object, settings: Settings, tf: TermFr
 
     return gammas.mapInPandas(weigh, schema)
 
+
+def sample_level_counts(spark, table: object, settings: Settings, n_nodes: int, node_weights: np.ndarray | None,
+                        dataset: np.ndarray | None) -> list[np.ndarray]:
+    """Per comparison, how many pairs of the u sample (:mod:`relieflink.linkage.sampling`: pair
+    ``k`` defined by hashing) fall in each level, the pairs drawn and compared by the executors
+    (a range of ``k`` per task), only the counts collected: what
+    :func:`~relieflink.linkage.model.estimate_u` counts on the driver, exactly."""
+    from relieflink.linkage.sampling import sample_pairs
+
+    comparisons, seed = settings.comparisons, settings.training.seed
+    names = gamma_columns(settings)
+    drawn = spark.sparkContext.broadcast((node_weights, dataset))
+
+    def draw(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        tab = table.value  # type: ignore[attr-defined]
+        weights, ds = drawn.value
+        for b in batches:
+            li, ri = sample_pairs(b["id"].to_numpy(np.int64), seed, n_nodes, weights, ds)
+            g = compute_gammas(tab, comparisons, li, ri)
+            yield pd.DataFrame({n: g[:, j] for j, n in enumerate(names)})
+
+    schema = ", ".join(f"{g} tinyint" for g in names)
+    rows = (spark.range(settings.training.u_sample_pairs).mapInPandas(draw, schema)
+            .groupBy(*names).count().toPandas())
+    drawn.unpersist()
+    n = rows["count"].to_numpy(np.int64)
+    return [np.bincount(rows[g].to_numpy(np.int64), weights=n, minlength=len(c.levels)).astype(np.int64)
+            for g, c in zip(names, comparisons)]

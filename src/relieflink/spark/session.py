@@ -16,6 +16,11 @@ DEFAULTS = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.adaptive.enabled": "true",
+    # node-sized tables sent from the driver (blocking keys, node attributes, side edges) become RDDs,
+    # not LocalRelations holding every row in the plan: Catalyst walks a LocalRelation's rows in
+    # every plan transformation, and at 40k persons (millions of key rows) planning the blocking
+    # join took longer than 20 minutes (the "stall" of docs/spark.md; jstack: QueryExecution.normalize)
+    "spark.sql.execution.arrow.localRelationThreshold": "0",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
 }
