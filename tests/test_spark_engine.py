@@ -96,13 +96,14 @@ def test_spark_ingest_one_task_per_file_gives_the_local_bytes(spark, tmp_path, i
     batch = tmp_path / "batch"
     shutil.copytree(FIXTURES / "small-default" / "batch", batch)
     csvs = sorted(p for p in batch.iterdir() if p.suffix == ".csv" and "(" not in p.name)
-    shutil.copyfile(csvs[0], csvs[0].with_name(csvs[0].stem + "(1)" + csvs[0].suffix))
-    resaved = csvs[1].read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    csvs[1].with_name(csvs[1].stem + "(2)" + csvs[1].suffix).write_bytes(resaved)
+    copy, resaved = csvs[0].stem + "(1)" + csvs[0].suffix, csvs[1].stem + "(2)" + csvs[1].suffix
+    shutil.copyfile(csvs[0], batch / copy)
+    (batch / resaved).write_bytes(csvs[1].read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
     (batch / csvs[2].name.replace(csvs[2].stem, csvs[2].stem + "(3)")).write_bytes(b"")
     (batch / "unknown_agency.csv").write_text("x\n1\n", encoding="utf-8")
     serial = ingest_batch(batch, ingest_config, workers=1)
-    assert sum(f.status == "duplicate" for f in serial.files) == 2
+    statuses = {f.file: f.status for f in serial.files}
+    assert statuses[copy] == statuses[resaved] == "duplicate"
     _assert_same(_outputs(serial), _outputs(ingest_batch(batch, ingest_config, process_files=file_processor(spark))))
 
 
