@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from relieflink.cli import EXIT_INPUT, EXIT_OK, main
+from relieflink.cli import EXIT_ATTENTION, EXIT_INPUT, EXIT_OK, main
 from relieflink.errors import InputRefused, OutputRefused
 from relieflink.locations import local_path
 
@@ -39,7 +39,7 @@ def test_other_file_systems_are_refused_naming_the_fix():
 
 def test_run_with_file_uris_writes_the_run_folder_at_the_path(tmp_path, capsys):
     out = tmp_path / "出 out"
-    assert main(["ingest", SAMPLES.as_uri(), "--out", out.as_uri()]) in (EXIT_OK, 1)
+    assert main(["ingest", SAMPLES.as_uri(), "--out", out.as_uri()]) in (EXIT_OK, EXIT_ATTENTION)
     assert (out / "run.json").is_file() and (out / "mentions.parquet").is_file()
     assert main(["run", "hdfs://nn/batch", "--out", str(tmp_path / "o2")]) == EXIT_INPUT
     assert "hdfs://nn/batch" in capsys.readouterr().err
