@@ -170,7 +170,8 @@ def _read_key(path: Path) -> bytes:
 def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage", "audit"),
          decisions: Path | None = None, pseudonym_key_file: str | None = None, period: int | None = None,
          previous: Path | None = None, target: StagedOutput | None = None,
-         applications: Path | None = None, quiet: bool = False) -> int:
+         applications: Path | None = None, quiet: bool = False, engine: str = "local",
+         spark_master: str | None = None) -> int:
     """Run the pipeline into ``out`` (``target``: its preflight, when the caller made it) and print
     the summary; the exit code."""
     from relieflink.console import Progress
@@ -191,7 +192,7 @@ def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage",
         run = run_batch(batch, target, progress=progress.file, stages=stages,
                         decisions=decisions or default_decisions(out), pseudonym_key=key, period=period,
                         previous=previous, applications=applications or default_applications_file(out),
-                        on_stage=progress.stage)
+                        on_stage=progress.stage, engine=engine, spark_master=spark_master)
     summary = run.summary()
     _print_summary(summary, out)
     assert run.ingest is not None
@@ -201,14 +202,20 @@ def _run(batch: Path, out: Path, stages: tuple[str, ...] = ("ingest", "linkage",
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(Path(args.batch), Path(args.out), decisions=Path(args.decisions) if args.decisions else None,
+    from relieflink.locations import local_path
+
+    return _run(local_path(args.batch), local_path(args.out, "the output folder", output=True),
+                decisions=Path(args.decisions) if args.decisions else None,
                 pseudonym_key_file=args.pseudonym_key, period=args.period,
-                previous=Path(args.previous) if args.previous else None,
-                applications=Path(args.applications) if args.applications else None, quiet=args.quiet)
+                previous=local_path(args.previous, "--previous") if args.previous else None,
+                applications=Path(args.applications) if args.applications else None, quiet=args.quiet,
+                engine=args.engine, spark_master=args.spark_master)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    return _run(Path(args.batch), Path(args.out), stages=("ingest",),
+    from relieflink.locations import local_path
+
+    return _run(local_path(args.batch), local_path(args.out, "the output folder", output=True), stages=("ingest",),
                 decisions=Path(args.decisions) if args.decisions else None,
                 applications=Path(args.applications) if args.applications else None, quiet=args.quiet)
 
@@ -615,6 +622,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="last month's output folder: persons and households already known keep their ids "
                                 "(by shared IDs and row content, never row numbers); changes.parquet lists "
                                 "merges and splits since")
+            p.add_argument("--engine", choices=("local", "spark"), default="local",
+                           help="where the linkage's pair stages run: this process (default) or Apache Spark, "
+                                "with the same outputs (needs the spark extra; docs/spark.md)")
+            p.add_argument("--spark-master", metavar="URL",
+                           help="Spark master of --engine spark (default local[*]; under spark-submit, its --master)")
         p.set_defaults(func=func)
 
     p = command("review", "list the open review items of a run, ranked by the money at stake")

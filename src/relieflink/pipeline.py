@@ -29,7 +29,11 @@ from relieflink.outputs import StagedOutput, kill_point, preflight, write_json
 from relieflink.progress import StageCallback, notify
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from relieflink.audit.periods import AuditPeriod
+    from relieflink.ingest.pipeline import ProcessFiles
+    from relieflink.linkage.engine import Linker
     from relieflink.linkage.settings import Settings
     from relieflink.linkage.table import Table
     from relieflink.review.apply import Unmatched
@@ -66,7 +70,13 @@ class Run:
     #: the recorded applications file as read when the run began (ingest.applications)
     applications: ApplicationsLog | None = None
     settlement: Settlement | None = None  # which recorded applications the exports now carry
+    #: where the linkage's pair stages run: "local" (this process) or "spark" (relieflink.spark)
+    engine: str = "local"
+    #: the Spark master URL of ``engine="spark"`` (None: local[*], or spark-submit's)
+    spark_master: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    #: the linkage's own stages (prepare, blocking, comparisons, training, scoring, clustering, …)
+    linkage_seconds: dict[str, float] = field(default_factory=dict)
     #: told when each stage (ingest, linkage, audit, writing) begins and ends (relieflink.progress)
     on_stage: StageCallback | None = None
 
@@ -85,7 +95,8 @@ class Run:
         # a given audit year bounds the credible record dates (schemas/plausibility.yaml); a derived one
         # is known only after the ingest, so then only the absolute bounds apply
         bounds = (date(self.period, 1, 1), date(self.period, 12, 31)) if self.period is not None else None
-        self.ingest = ingest_batch(self.batch_dir, self.config, progress=progress, audit_period=bounds)
+        self.ingest = ingest_batch(self.batch_dir, self.config, progress=progress, audit_period=bounds,
+                                   process_files=self._file_processor())
         if self.applications is not None:  # approvals recorded by the screening service: records too
             from relieflink.ingest.applications import add_to_ingest
 
@@ -101,7 +112,8 @@ class Run:
         assert self.mentions is not None and self.records is not None, "run the ingest stage first"
         started = self._start("linkage", mentions=len(self.mentions))
         linked = link_mentions(self.mentions, self.records, settings=self.linkage_settings,
-                               previous=self.previous.mentions if self.previous is not None else None)
+                               previous=self.previous.mentions if self.previous is not None else None,
+                               linker=self._linker_factory())
         confidence = mention_confidence(linked.mentions, linked.persons, linked.pairs, linked.result.nodes.record_node)
         records = linked.records
         if self.decisions:
@@ -140,7 +152,37 @@ class Run:
         self.persons, self.households, self.pairs = tables["persons"], tables["households"], tables["pairs"]
         self.linkage_model = linked.model
         self.linkage_table = linked.result.table
+        self.linkage_seconds = dict(linked.result.timings)
         self._done("linkage", started, persons=len(self.persons), households=int(self.households["household_id"].nunique()))
+
+    def _spark(self) -> SparkSession | None:
+        """The Spark session of ``engine="spark"`` (None: the local engine)."""
+        if self.engine == "local":
+            return None
+        if self.engine != "spark":
+            raise ValueError(f"unknown engine {self.engine!r}: local or spark")
+        from relieflink.spark.session import spark_session
+
+        return spark_session(self.spark_master)
+
+    def _file_processor(self) -> ProcessFiles | None:
+        """Where the ingest reads and maps files: None (here, or local worker processes) or Spark tasks."""
+        spark = self._spark()
+        if spark is None:
+            return None
+        from relieflink.spark.ingest import file_processor
+
+        return file_processor(spark)
+
+    def _linker_factory(self) -> Callable[[Settings], Linker]:
+        from relieflink.linkage.engine import Linker
+
+        spark = self._spark()
+        if spark is None:
+            return Linker
+        from relieflink.spark.linker import SparkLinker
+
+        return lambda settings: SparkLinker(settings, spark)
 
     def _settle_applications(self, tables: dict[str, pd.DataFrame]) -> None:
         from relieflink.ingest.applications import APPLICATIONS_FILE, settle
@@ -375,6 +417,8 @@ def run_batch(
     previous: Path | None = None,
     applications: Path | None = None,
     on_stage: StageCallback | None = None,
+    engine: str = "local",
+    spark_master: str | None = None,
 ) -> Run:
     """Run the pipeline on ``batch_dir`` and write ``out_dir`` atomically.
 
@@ -396,6 +440,8 @@ def run_batch(
     (:mod:`relieflink.ingest.applications`), read once before any work; the standing ones become
     records, and those the exports now carry are dropped after linkage.
     ``on_stage``: told when each stage begins and ends (:mod:`relieflink.progress`).
+    ``engine``: ``"spark"`` runs the linkage's pair stages on Spark (``spark_master``; see
+    docs/spark.md) with the same outputs as the default ``"local"``.
     """
     from relieflink.review import load_decisions
     from relieflink.review.decisions import needs_binding
@@ -426,7 +472,8 @@ def run_batch(
             # decisions written with file and row only were taken on the run now in OUT
             decided_on = read_run_mentions(target.out)
         run = Run(batch_dir=Path(batch_dir), config=config, decisions=loaded, period=period, previous=prev,
-                  decided_on=decided_on, applications=recorded, on_stage=on_stage)
+                  decided_on=decided_on, applications=recorded, on_stage=on_stage, engine=engine,
+                  spark_master=spark_master)
         if settings is not None:
             run.linkage_settings = settings
         run.ingest_stage(progress)

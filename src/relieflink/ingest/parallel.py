@@ -136,11 +136,8 @@ def _init(config: "IngestConfig") -> None:
     _CONFIG = config
 
 
-def process_files(
-    files: list["BatchFile"], config: "IngestConfig", workers: int,
-    done: Callable[["BatchFile", FileOutcome], None] | None = None,
-) -> dict[str, FileOutcome]:
-    """Every file read (and mapped) in ``workers`` processes; outcomes by file name.
+def file_jobs(files: list["BatchFile"]) -> list[tuple["BatchFile", bool]]:
+    """The files to read, each with whether to map it, largest first (the long file starts at once).
 
     A file whose bytes repeat an earlier file of the same table (in delivery
     order) is only fingerprinted: it is bound to be a duplicate delivery.
@@ -155,7 +152,16 @@ def process_files(
         content = (bf.table.table, bf.sha256)
         jobs.append((bf, content not in seen))
         seen.add(content)
-    jobs.sort(key=lambda job: (-job[0].size, job[0].name))  # largest first: the long file starts at once
+    jobs.sort(key=lambda job: (-job[0].size, job[0].name))
+    return jobs
+
+
+def process_files(
+    files: list["BatchFile"], config: "IngestConfig", workers: int,
+    done: Callable[["BatchFile", FileOutcome], None] | None = None,
+) -> dict[str, FileOutcome]:
+    """Every file read (and mapped, :func:`file_jobs`) in ``workers`` processes; outcomes by file name."""
+    jobs = file_jobs(files)
     context = multiprocessing.get_context("fork")
     outcomes: dict[str, FileOutcome] = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init,

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,12 @@ from relieflink.ingest.quarantine import (
     DUPLICATE_DELIVERY, FILE_REJECTED, NOTED, ROW_REJECTED, VALUE_DROPPED, Quarantine,
 )
 from relieflink.ingest.readers import RawTable, UnreadableFile, column_letter, read_file
+
+if TYPE_CHECKING:
+    from relieflink.ingest.parallel import FileOutcome
+
+#: reads and maps the files of (file, map its rows?) jobs elsewhere; the outcomes by file name
+ProcessFiles = Callable[[list[tuple[BatchFile, bool]], "IngestConfig"], "dict[str, FileOutcome]"]
 
 
 @dataclass
@@ -174,6 +181,7 @@ def _gc_paused():
 def ingest_batch(
     batch_dir: Path, config: IngestConfig | None = None, progress=None,
     audit_period: tuple[date, date] | None = None, workers: int | None = None,
+    process_files: ProcessFiles | None = None,
 ) -> IngestResult:
     """Read and map every file of ``batch_dir``; never raises on bad input files (see :func:`_ingest_batch`).
 
@@ -182,27 +190,32 @@ def ingest_batch(
     ``workers``: processes reading and mapping files at once (None: the usable cores for a batch
     large enough to pay for them when the cores are idle, else 1, see
     :func:`relieflink.ingest.parallel.worker_count`; 1: in this process). The result is the same
-    for every number of workers."""
-    from relieflink.ingest.parallel import worker_count
+    for every number of workers. ``process_files``: reads and maps the files elsewhere instead of
+    in worker processes (relieflink.spark: one task per file), given the jobs of
+    :func:`relieflink.ingest.parallel.file_jobs` and the config, the outcomes by file name."""
+    from relieflink.ingest.parallel import file_jobs, process_files as in_processes, worker_count
 
     config = config or IngestConfig.load()
     if audit_period is not None:
         config = replace(config, audit_period=audit_period)
     with _gc_paused():
         files = discover(Path(batch_dir), config.sources)
+        if process_files is not None:
+            return _ingest_parallel(files, config, process_files(file_jobs(files), config), progress)
         workers = worker_count(files, workers)
         if workers > 1:
-            return _ingest_parallel(files, config, workers, progress)
+            return _ingest_parallel(files, config, in_processes(files, config, workers), progress)
         return _ingest_batch(files, config, progress)
 
 
-def _ingest_parallel(files: list[BatchFile], config: IngestConfig, workers: int, progress=None) -> IngestResult:
-    """:func:`_ingest_batch` with files read and mapped in ``workers`` processes
-    (:mod:`relieflink.ingest.parallel`); what depends on the other files (repeated deliveries,
-    the order of the quarantine) is decided here, in delivery order, as the serial path does."""
-    from relieflink.ingest.parallel import process_files, read_and_map
+def _ingest_parallel(files: list[BatchFile], config: IngestConfig, outcomes: dict[str, FileOutcome],
+                     progress=None) -> IngestResult:
+    """:func:`_ingest_batch` with files read and mapped elsewhere (``outcomes`` by file name:
+    worker processes, :mod:`relieflink.ingest.parallel`, or Spark tasks); what depends on the other
+    files (repeated deliveries, the order of the quarantine) is decided here, in delivery order,
+    as the serial path does."""
+    from relieflink.ingest.parallel import read_and_map
 
-    outcomes = process_files(files, config, workers)
     quarantine = Quarantine()
     first_delivery: dict[tuple[str, str], str] = {}
     reports: dict[str, FileReport] = {}

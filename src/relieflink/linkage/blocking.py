@@ -136,13 +136,18 @@ def _pairs_for_keys(keys, nodes, flag, max_block):
     return l[keep], r[keep], sb, sp
 
 
-def run_pass(tab: Table, p: BlockingPass, flags: dict[str, np.ndarray]):
+def pass_keys(tab: Table, p: BlockingPass, flags: dict[str, np.ndarray]):
+    """The blocking keys of one pass: per variant (one; a masked pass: one per masked position or
+    pair of positions), the key of each node that has one, those nodes, and their ``only_if`` flag
+    (None without). Two nodes are a candidate pair of the pass when they share a key of one variant
+    whose group is within ``max_block`` (and one of them is flagged): :func:`run_pass` here,
+    a join in relieflink.spark."""
     nodes_all = np.arange(tab.n, dtype=np.int64)
     flag_all = flags[p.only_if] if p.only_if else None
     if p.kind == "key":
         key, ok = _combined_key(tab, p.columns)
         f = flag_all[ok] if flag_all is not None else None
-        return _pairs_for_keys(key[ok], nodes_all[ok], f, p.max_block)
+        return [(key[ok], nodes_all[ok], f)]
     if p.kind in ("masked", "prefix"):
         col = tab.col(p.columns[0])
         ok = col != NULL
@@ -154,7 +159,7 @@ def run_pass(tab: Table, p: BlockingPass, flags: dict[str, np.ndarray]):
         if p.kind == "prefix":
             keep = lens >= width
             key = pd.factorize(_row_hash(mat[keep]))[0]
-            return _pairs_for_keys(key, nodes[keep], f[keep] if f is not None else None, p.max_block)
+            return [(key, nodes[keep], f[keep] if f is not None else None)]
         keep = lens == width
         mat, nodes = mat[keep], nodes[keep]
         f = f[keep] if f is not None else None
@@ -166,19 +171,26 @@ def run_pass(tab: Table, p: BlockingPass, flags: dict[str, np.ndarray]):
                 powers[j] = powers[j - 1] * _P
             terms = mat.astype(np.uint64) * powers[None, :]
             full = terms.sum(axis=1, dtype=np.uint64)
-        ls, rs = [], []
-        sb = sp = 0
+        variants = []
         masks = [(i,) for i in range(width)] + [(i, i + 1) for i in range(width - 1)]
         for m in masks:  # a loop over mask positions (≤ 35), not over rows
             with np.errstate(over="ignore"):
                 key = full - terms[:, list(m)].sum(axis=1, dtype=np.uint64)
-            l, r, b1, b2 = _pairs_for_keys(key.view(np.int64), nodes, f, p.max_block)
-            ls.append(l)
-            rs.append(r)
-            sb += b1
-            sp += b2
-        return np.concatenate(ls), np.concatenate(rs), sb, sp
+            variants.append((key.view(np.int64), nodes, f))
+        return variants
     raise ValueError(f"unknown blocking pass kind {p.kind!r}")
+
+
+def run_pass(tab: Table, p: BlockingPass, flags: dict[str, np.ndarray]):
+    ls, rs = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    sb = sp = 0
+    for key, nodes, f in pass_keys(tab, p, flags):
+        l, r, b1, b2 = _pairs_for_keys(key, nodes, f, p.max_block)
+        ls.append(l)
+        rs.append(r)
+        sb += b1
+        sp += b2
+    return np.concatenate(ls), np.concatenate(rs), sb, sp
 
 
 _P = np.uint64(0x100000001B3)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from relieflink.linkage import clustering as CL
-from relieflink.linkage.blocking import PassStats, _combined_key, block
+from relieflink.linkage.blocking import BlockingPass, PassStats, _combined_key, block
 from relieflink.linkage.model import (
     TermFrequencies, compute_gammas, em, estimate_u, initial_m, m_from_labels, pattern_counts, score)
 from relieflink.linkage.prepare import PREPARER_INPUTS, PREPARERS, Nodes, collapse, distinct_rows
@@ -210,12 +210,35 @@ class Linker:
               pairs: tuple[np.ndarray, np.ndarray] | None = None) -> int:
         """Estimate u (random pairs), then m and λ by EM on pattern counts. Updates the settings."""
         s = self.settings
+        sizes = [len(c.levels) for c in s.comparisons]
+        flags = {f: nodes.frame[f].to_numpy(dtype=bool) for f in s.flags}
+        ds = nodes.frame["dataset"].to_numpy() if s.link_type == "link" else None
+
+        def session_counts(bp: BlockingPass) -> tuple[np.ndarray, np.ndarray]:
+            return pattern_counts(self._session_pairs(tab, bp, flags, ds, pairs, gammas), sizes)
+
+        return self.train_on_counts(nodes, tab, pattern_counts(gammas, sizes), len(gammas), session_counts, labels)
+
+    def u_probabilities(self, nodes: Nodes, tab: Table) -> dict[str, list[float]]:
+        """u per level from the random pairs of ``training.u_sample_pairs`` (defined by hashing,
+        :mod:`relieflink.linkage.sampling`; relieflink.spark draws and compares them on executors)."""
+        s, tr = self.settings, self.settings.training
+        ds = nodes.frame["dataset"].to_numpy() if s.link_type == "link" else None
+        return estimate_u(tab, s.comparisons, tr.u_sample_pairs, tr.seed,
+                          node_weights=nodes.weight.astype(float) if tr.u_weight_by_records else None, dataset=ds)
+
+    def train_on_counts(self, nodes: Nodes, tab: Table, candidate_counts: tuple[np.ndarray, np.ndarray],
+                        n_candidates: int, session_counts: Callable[[BlockingPass], tuple[np.ndarray, np.ndarray]],
+                        labels: tuple | None = None) -> int:
+        """:meth:`train` from the distinct gamma patterns and their counts: of all candidate pairs
+        (``candidate_counts``, as :func:`~relieflink.linkage.model.pattern_counts` gives them) and
+        of the pairs one blocking pass generates (``session_counts(pass)``). The counts are all
+        EM needs, so an engine that compares pairs elsewhere (relieflink.spark) collects only them."""
+        s = self.settings
         tr = s.training
         comps = s.comparisons
         ds = nodes.frame["dataset"].to_numpy() if s.link_type == "link" else None
-        s.u = estimate_u(tab, comps, tr.u_sample_pairs, tr.seed,
-                         node_weights=nodes.weight.astype(float) if tr.u_weight_by_records else None,
-                         dataset=ds)
+        s.u = self.u_probabilities(nodes, tab)
         m = initial_m(comps)
         fixed: set[str] = set()
         if labels is not None:
@@ -231,19 +254,21 @@ class Linker:
             # Splink-style: one EM per training blocking pass, u fixed (random pairs), the
             # comparisons on the pass's own key ignored (they agree by construction); m of a
             # comparison = mean over the sessions that estimated it.
-            flags = {f: nodes.frame[f].to_numpy(dtype=bool) for f in s.flags}
             acc: dict[str, list[np.ndarray]] = {c.name: [] for c in comps}
             takes: list[tuple[str, int, float]] = []
             for sess in sessions:
                 bp = next(b for b in s.blocking if b.name == sess.blocking_pass)
-                g = self._session_pairs(tab, bp, flags, ds, pairs, gammas)
-                if len(g) == 0:
+                pats, counts = session_counts(bp)
+                if len(pats) == 0:
                     continue
                 excl = set(sess.exclude)
+                pats = pats.copy()
                 for j, c in enumerate(comps):
                     if c.name in excl:
-                        g[:, j] = next(k for k, lv in enumerate(c.levels) if lv.is_null)
-                pats, counts = pattern_counts(g, sizes)
+                        pats[:, j] = next(k for k, lv in enumerate(c.levels) if lv.is_null)
+                # the excluded comparisons read as null: patterns that now coincide add up (integer
+                # counts in float64, exactly the counts of the pairs' own patterns)
+                pats, counts = pattern_counts(pats, sizes, counts)
                 mm = {k: list(v) for k, v in m.items()}
                 mm, _, _, k_it = em(pats, counts, comps, mm, s.u, prior0, max_it, tol, excl, estimate_u=False)
                 it += k_it
@@ -270,7 +295,7 @@ class Linker:
                 v[nn] /= v[nn].sum()
                 m[cname] = [float(x) for x in v]
             fixed = {c.name for c in comps}
-        pats, counts = pattern_counts(gammas, sizes)
+        pats, counts = candidate_counts
         u_random = s.u
         m, u, lam, k_it = em(pats, counts, comps, m, u_random, prior0, max_it, tol, fixed,
                              tr.estimate_u and not fixed)
@@ -286,8 +311,8 @@ class Linker:
                 total = float((ds == 0).sum()) * float((ds == 1).sum())
             else:
                 total = tab.n * (tab.n - 1) / 2.0
-            s.prior = float(min(max(lam * len(gammas) / max(total, 1.0), 1e-15), 0.5))
-        s.trained_on = {"candidate_pairs": int(len(gammas)), "patterns": int(len(pats)), "nodes": int(tab.n),
+            s.prior = float(min(max(lam * n_candidates / max(total, 1.0), 1e-15), 0.5))
+        s.trained_on = {"candidate_pairs": int(n_candidates), "patterns": int(len(pats)), "nodes": int(tab.n),
                         "em_iterations": it, "candidate_match_share": lam}
         return it
 
@@ -297,47 +322,86 @@ class Linker:
             return None
         return TermFrequencies.from_table(tab, cols)
 
-    def _anchor_codes(self, tab: Table) -> tuple[np.ndarray, np.ndarray]:
-        """Per node: the code of its anchor key (a valid ID) and of the key it was split off (-1: none)."""
-        c = self.settings.clustering
-        assert c.anchor is not None
-        key = tab.col(c.anchor.column).astype(np.int64)
-        fk = getattr(self, "forbidden_key", np.full(tab.n, NULL, np.int64))
-        codes, _ = pd.factorize(np.r_[key, fk])
-        codes = np.where(np.r_[key, fk] != NULL, codes, -1)
-        return codes[:tab.n], codes[tab.n:]
-
     def cluster(self, tab: Table, nodes: Nodes, p: Scored, previous: np.ndarray | None = None,
                 tf: TermFrequencies | None = None):
         """Cluster the scored pairs; ``previous`` (per record, the entity it belonged to in the previous
         run, -1: none) keeps last month's links where the current evidence allows
         (:func:`~relieflink.linkage.clustering.keep_previous_links`, which scores pairs blocking did not
         propose with the trained model and ``tf``, the term frequencies the pairs were scored with)."""
+        anchor, forbidden = self.anchor_codes(tab)
+        return self.cluster_nodes(tab.n, anchor, forbidden, p.left, p.right, p.match_weight, p.probability,
+                                  getattr(self, "cannot", None),
+                                  (nodes.record_node, previous) if previous is not None else None,
+                                  functools.partial(self._match_weights, tab, tf))
+
+    def anchor_codes(self, tab: Table) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Per node, the code of its anchor key (a valid ID) and of the key it was split off (-1:
+        none), for the ``anchored`` method (None otherwise)."""
         c = self.settings.clustering
-        method, thr, cannot = c.method, c.match_probability, c.cannot_link_probability
+        if c.method != "anchored":
+            return None, None
+        assert c.anchor is not None  # the settings validation requires it for this method
+        key = tab.col(c.anchor.column).astype(np.int64)
+        fk = getattr(self, "forbidden_key", np.full(tab.n, NULL, np.int64))
+        codes, _ = pd.factorize(np.r_[key, fk])
+        codes = np.where(np.r_[key, fk] != NULL, codes, -1)
+        return codes[:tab.n], codes[tab.n:]
+
+    def cluster_nodes(self, n: int, anchor: np.ndarray | None, forbidden: np.ndarray | None, li: np.ndarray,
+                      ri: np.ndarray, mw: np.ndarray, prob: np.ndarray,
+                      cannot: tuple[np.ndarray, np.ndarray] | None,
+                      previous: tuple[np.ndarray, np.ndarray] | None = None,
+                      score_pairs: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                      ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Entity label per node (the smallest node index of its entity) and the ambiguous mask.
+
+        ``previous``: (node of each record, the code of its entity in the previous run, -1: none),
+        the records may be any that include all those known last month; ``score_pairs``: match
+        weights of node pairs under the trained model (both needed for the previous-link step of
+        the anchored method, :func:`~relieflink.linkage.clustering.keep_previous_links`).
+
+        Depends only on the nodes, pairs, cannot-links and records given: run on one connected
+        component of pairs, cannot-links, shared anchors and shared previous entities (node indices
+        renumbered in the same order), it labels that component as the whole graph would
+        (relieflink.spark relies on it)."""
+        c = self.settings.clustering
+        method, thr, cannot_p = c.method, c.match_probability, c.cannot_link_probability
         ambiguous = None
         if method == "components":
-            lab = CL.components_clustering(tab.n, p.left, p.right, p.match_weight, p.probability, thr, cannot,
-                                           cannot_pairs=getattr(self, "cannot", None))
+            lab = CL.components_clustering(n, li, ri, mw, prob, thr, cannot_p, cannot_pairs=cannot)
         elif method == "one_to_one":
-            lab = CL.one_to_one(tab.n, p.left, p.right, p.match_weight, p.probability, thr)
+            lab = CL.one_to_one(n, li, ri, mw, prob, thr)
         elif method == "anchored":
-            assert c.anchor is not None  # the settings validation requires it for this method
-            anchor, forbidden = self._anchor_codes(tab)
-            lab, ambiguous = CL.anchored(tab.n, anchor, p.left, p.right, p.match_weight, p.probability, thr,
-                                         c.margin, c.max_rounds, cannot,
-                                         c.unique_candidate_probability, forbidden,
-                                         getattr(self, "cannot", None))
+            assert anchor is not None and forbidden is not None
+            lab, ambiguous = CL.anchored(n, anchor, li, ri, mw, prob, thr, c.margin, c.max_rounds, cannot_p,
+                                         c.unique_candidate_probability, forbidden, cannot)
             lab = CL.canonical_labels(lab)
             if previous is not None:
+                assert score_pairs is not None
                 # the pair's own evidence (its weight without the random-pair prior) must not favour two persons
                 min_weight = float(np.log2(self.settings.prior / (1 - self.settings.prior))) + c.previous_link_evidence
-                lab = CL.keep_previous_links(lab, nodes.record_node, previous, anchor, forbidden,
-                                             getattr(self, "cannot", None), p.left, p.right, p.match_weight,
-                                             functools.partial(self._match_weights, tab, tf), c.margin, min_weight)
+                lab = CL.keep_previous_links(lab, previous[0], previous[1], anchor, forbidden, cannot, li, ri, mw,
+                                             score_pairs, c.margin, min_weight)
         else:
             raise ValueError(f"unknown clustering method {method!r}")
         return lab, ambiguous
+
+    def review(self, prob: np.ndarray, same: np.ndarray) -> np.ndarray:
+        """Pairs for clerical review: between the review and the match probability, or strong
+        pairs the clustering kept apart (``same``: both nodes in one entity; ambiguous, hard rule)."""
+        thr, lo = self.settings.clustering.match_probability, self.settings.clustering.review_probability
+        return ((prob >= lo) & (prob < thr)) | ((prob >= thr) & ~same)
+
+    def nodes(self, df: pd.DataFrame, dataset: np.ndarray | None = None) -> tuple[Nodes, Table]:
+        """The node-sized start of a run: the nodes and their encoded table, anchors contradicted
+        by their names split off, the cannot-links (``self.cannot``)."""
+        t = time.perf_counter()
+        nodes, tab = self.prepare(df, dataset)
+        t = self._tick("prepare", t)
+        self.split_contradicting_anchors(nodes, tab)
+        self.cannot = self.cannot_links(df, nodes, tab)
+        self._tick("anchors", t)
+        return nodes, tab
 
     def _match_weights(self, tab: Table, tf: TermFrequencies | None, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
         """Match weights of node pairs under the trained model (pairs blocking need not have proposed)."""
@@ -357,12 +421,8 @@ class Linker:
         record unattached and the current evidence does not forbid it."""
         s = self.settings
         self.timings = {}
+        nodes, tab = self.nodes(df, dataset)
         t = time.perf_counter()
-        nodes, tab = self.prepare(df, dataset)
-        t = self._tick("prepare", t)
-        self.split_contradicting_anchors(nodes, tab)
-        self.cannot = self.cannot_links(df, nodes, tab)
-        t = self._tick("anchors", t)
         li, ri, first, stats = self.block(nodes, tab)
         t = self._tick("blocking", t)
         gam = compute_gammas(tab, s.comparisons, li, ri)
@@ -382,13 +442,7 @@ class Linker:
         p = Scored(li, ri, first, gam, fw, mw, prob)
         t = self._tick("scoring", t)
         lab, amb = self.cluster(tab, nodes, p, previous, tf)
-        thr, lo = s.clustering.match_probability, s.clustering.review_probability
-        review = (prob >= lo) & (prob < thr)
-        same = lab[li] == lab[ri]
-        review |= (prob >= thr) & ~same  # strong pairs the clustering kept apart (ambiguous, hard rule)
-        if amb is not None:
-            review &= True
-        p.review = review
+        p.review = self.review(prob, lab[li] == lab[ri])
         t = self._tick("clustering", t)
         return LinkResult(s, nodes, tab, p, lab, lab[nodes.record_node], stats, dict(self.timings), it, amb)
 

@@ -38,25 +38,22 @@ def pattern_counts(gammas: np.ndarray, sizes: list[int], weights: np.ndarray | N
 
 def estimate_u(tab: Table, comparisons: list[Comparison], n_pairs: int, seed: int,
                node_weights: np.ndarray | None = None, dataset: np.ndarray | None = None) -> dict[str, list[float]]:
-    """u per level from random pairs of records (nodes drawn in proportion to their mentions)."""
-    rng = np.random.default_rng(seed)
-    n = tab.n
-    p = None if node_weights is None else node_weights / node_weights.sum()
-    if dataset is not None:
-        a_idx, b_idx = np.flatnonzero(dataset == 0), np.flatnonzero(dataset == 1)
-        li = rng.choice(a_idx, size=n_pairs)
-        ri = rng.choice(b_idx, size=n_pairs)
-    elif n < 2:  # no pair to draw (a batch with nothing readable): every level unseen
-        li = ri = np.zeros(0, dtype=np.int64)
-    else:
-        li = rng.choice(n, size=n_pairs, p=p)
-        ri = rng.choice(n, size=n_pairs, p=p)
-        keep = li != ri
-        li, ri = li[keep], ri[keep]
+    """u per level from random pairs of records (nodes drawn in proportion to their mentions),
+    pair ``k`` defined by hashing (:func:`relieflink.linkage.sampling.sample_pairs`: any engine
+    draws the same pairs)."""
+    from relieflink.linkage.sampling import sample_pairs
+
+    li, ri = sample_pairs(np.arange(n_pairs), seed, tab.n, node_weights, dataset)
     g = compute_gammas(tab, comparisons, li, ri)
+    return u_from_level_counts(comparisons, [np.bincount(g[:, j], minlength=len(c.levels))
+                                             for j, c in enumerate(comparisons)])
+
+
+def u_from_level_counts(comparisons: list[Comparison], counts: list[np.ndarray]) -> dict[str, list[float]]:
+    """u per level from how many random pairs fall in each level of each comparison."""
     u = {}
-    for j, c in enumerate(comparisons):
-        cnt = np.bincount(g[:, j], minlength=len(c.levels)).astype(np.float64)
+    for c, cnt in zip(comparisons, counts):
+        cnt = np.asarray(cnt).astype(np.float64)
         null = np.array([lv.is_null for lv in c.levels])
         tot = cnt[~null].sum()
         # a level never seen among random pairs gets half a count (it is rare, not impossible)

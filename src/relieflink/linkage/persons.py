@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -114,7 +115,8 @@ def content_key(min_valid_id: pd.Series, min_fingerprint: pd.Series) -> pd.Serie
 
 def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
                   settings: Settings | str | Path = "relief", train: bool | None = None,
-                  labels: pd.DataFrame | None = None, previous: pd.DataFrame | None = None) -> ReliefLinkage:
+                  labels: pd.DataFrame | None = None, previous: pd.DataFrame | None = None,
+                  linker: Callable[[Settings], Linker] = Linker) -> ReliefLinkage:
     """Link relief mentions into persons and households.
 
     ``settings``: a settings name/path (YAML: trained on this batch by EM) or a
@@ -126,6 +128,7 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
     with its previous person's successor unless the current evidence forbids it
     (:func:`relieflink.linkage.clustering.keep_previous_links`); the ids themselves are
     carried over afterwards (:mod:`relieflink.linkage.continuity`).
+    ``linker``: makes the linker from the settings (relieflink.spark's runs the pair stages on Spark).
     """
     t0 = time.perf_counter()
     s = settings if isinstance(settings, Settings) else Settings.load(settings)
@@ -138,8 +141,7 @@ def link_mentions(mentions: pd.DataFrame, records: pd.DataFrame | None = None,
         known = pd.Series(previous["person_id"].to_numpy(dtype=object), index=previous["fingerprint"].to_numpy(dtype=object))
         known = known[~known.index.duplicated()]
         before = pd.factorize(m["fingerprint"].map(known), use_na_sentinel=True)[0].astype(np.int64)
-    linker = Linker(s)
-    res = linker.run(m, train=train, labels=labels, previous=before)
+    res = linker(s).run(m, train=train, labels=labels, previous=before)
     m = m.drop(columns=["solo"], errors="ignore")
     t1 = time.perf_counter()
     tab, nodes = res.table, res.nodes
