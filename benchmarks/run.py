@@ -23,7 +23,8 @@ runs (reports and the screening index included, no ``--previous``) and prints:
 
 The machine is shared: wall seconds depend on the load (printed beside them); CPU seconds are the
 comparable figures. Heavy batches (over 200k persons) run under the shared lock:
-``flock /work/big/heavy.lock python benchmarks/run.py --batch /work/big/g1m02``.
+``flock HEAVY.lock python benchmarks/run.py --batch g1m02`` (``g1m02`` = ``relieflink synth --persons
+352000 --seed 7``, 1,019,602 data rows).
 
 Measured (2026-12-02, 2 cores shared with other sessions at load average 10-22, so wall seconds
 are 3-10× the CPU seconds; ``g200k`` = ``relieflink synth --persons 200000 --seed 2``, 581,878 data
@@ -50,7 +51,7 @@ load ≈ 15 (ingest 134 s, linkage 213 s, audit 108 s, writing 560 s), 282 s CPU
 Usage::
 
     python benchmarks/run.py --rows 100000 --work /tmp/bench-run
-    python benchmarks/run.py --batch /work/big/g200k --batch /work/big/g1m02 --work /tmp/bench-run \
+    python benchmarks/run.py --batch g200k --batch g1m02 --work /tmp/bench-run \
         --splink-python /tmp/splink-venv/bin/python
 """
 

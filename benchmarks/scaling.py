@@ -13,13 +13,16 @@ process, or the Spark driver once its JVM runs — for the memory-limit demonstr
 fails under it is reported as failed (with its last message), not as an error. The child prints the
 pipeline's stage seconds and the linkage's own (prepare, blocking, comparisons, training,
 scoring, clustering, collect). ``--against RUN`` takes the local run from a run folder written
-earlier (e.g. /work/big/r1m, with main at the same linkage) instead of running it. The machine is
+earlier (e.g. ``r1m``, the run of ``relieflink synth --persons 280000 --seed 7``, with main at
+the same linkage) instead of running it. The machine is
 shared and noisy: the figures are of one run each, not medians.
 
 Run:
 
-    python benchmarks/scaling.py --batch /work/big/i12-g40k/batch [--against RUN] [--engines local spark]
-        [--master local[2]] [--driver-memory 4g] [--conf KEY=VALUE ...] --work /work/big/i12-scaling
+    python benchmarks/scaling.py --batch g40k/batch [--against RUN] [--engines local spark]
+        [--master local[2]] [--driver-memory 4g] [--conf KEY=VALUE ...] --work scaling-work
+
+(``g40k`` = ``relieflink synth --persons 40000 --seed 5 --out g40k``.)
 """
 
 from __future__ import annotations
