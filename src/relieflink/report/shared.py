@@ -82,6 +82,20 @@ def active_by_agency(data: ReportData) -> pd.DataFrame:
     return data.shared("active_by_agency", make)
 
 
+def each_distinct(fn, *columns: pd.Series) -> list:
+    """``fn`` over the rows of ``columns``, called once per distinct row (a quarantine repeats its
+    messages and raw values thousands of times, a person's flags their name and ID; masking a text
+    runs four regular expressions)."""
+    done: dict = {}
+    out = []
+    for key in zip(*(c.tolist() for c in columns)):
+        value = done.get(key, done)
+        if value is done:
+            value = done[key] = fn(*key)
+        out.append(value)
+    return out
+
+
 def masked(data: ReportData, mask: Masker, held: bool = False) -> pd.DataFrame:
     """The flags' (or held items') identity and texts as masked by ``mask``, aligned with
     ``data.flags`` (``data.held``): ``name``, ``id``, ``phone``, ``explanation_zh``,
@@ -92,19 +106,21 @@ def masked(data: ReportData, mask: Masker, held: bool = False) -> pd.DataFrame:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in
                                  ("name", "id", "phone", "explanation_zh", "explanation_en", "explanation_scoped_zh",
                                   "decision_reason")})
-        ids = f["id_number"].tolist()
+        ids = f["id_number"]
+        scoped = f["explanation_scoped_zh"] if "explanation_scoped_zh" in f else pd.Series([None] * len(f), index=f.index)
         return pd.DataFrame({
-            "name": [mask.name(v) for v in f["name"]],
-            "id": [mask.id(v) for v in ids],
-            "phone": [mask.phone(v) for v in f["phone"]],
-            "explanation_zh": [mask.explanation(t, i) for t, i in zip(f["explanation_zh"], ids)],
-            "explanation_en": [mask.explanation(t, i) for t, i in zip(f["explanation_en"], ids)],
-            "explanation_scoped_zh": [mask.explanation(t, i) if isinstance(t, str) else None
-                                      for t, i in zip(f.get("explanation_scoped_zh", pd.Series([None] * len(f))), ids)],
-            "decision_reason": [mask.text(v) if not is_blank(v) and str(v) else None for v in f["decision_reason"]],
+            "name": each_distinct(mask.name, f["name"]),
+            "id": each_distinct(mask.id, ids),
+            "phone": each_distinct(mask.phone, f["phone"]),
+            "explanation_zh": each_distinct(mask.explanation, f["explanation_zh"], ids),
+            "explanation_en": each_distinct(mask.explanation, f["explanation_en"], ids),
+            "explanation_scoped_zh": each_distinct(lambda t, i: mask.explanation(t, i) if isinstance(t, str) else None,
+                                                   scoped, ids),
+            "decision_reason": each_distinct(lambda v: mask.text(v) if not is_blank(v) and str(v) else None,
+                                             f["decision_reason"]),
         }, index=f.index)
     return data.shared(("masked", held, mask.enabled, mask.pseudonym_key), make)
 
 
-__all__ = ["STATUSES", "active_by_agency", "by_agency", "by_flag_key", "by_rule", "masked", "overlap", "record_agency",
+__all__ = ["STATUSES", "active_by_agency", "by_agency", "by_flag_key", "by_rule", "each_distinct", "masked", "overlap", "record_agency",
            "stakes", "stakes_once", "total"]

@@ -358,22 +358,9 @@ def _quarantine_sheet(ws: Worksheet, styles: Styles, data: ReportData, mask: Mas
         text_col("文件", q["file"]), num_col("行号", q["row"], "int"), text_col("列", q["column"]),
         text_col("问题", problem.map(lambda p: PROBLEM_ZH.get(as_text(p), as_text(p)))),
         text_col("问题代码", problem), text_col("处理", q["action"].map(lambda a: ACTION_ZH.get(as_text(a), as_text(a)))),
-        text_col("说明（英文）", _each_distinct(mask.text, q["message"])),
-        text_col("原始值", _each_distinct(mask.raw, q["column"], q["raw_value"])),
+        text_col("说明（英文）", shared.each_distinct(mask.text, q["message"])),
+        text_col("原始值", shared.each_distinct(mask.raw, q["column"], q["raw_value"])),
     ])
-
-
-def _each_distinct(fn, *columns: pd.Series) -> list:
-    """``fn`` over the rows of ``columns``, called once per distinct row (a quarantine repeats its
-    messages and raw values thousands of times; masking a text runs four regular expressions)."""
-    done: dict = {}
-    out = []
-    for key in zip(*(c.tolist() for c in columns)):
-        value = done.get(key, done)
-        if value is done:
-            value = done[key] = fn(*key)
-        out.append(value)
-    return out
 
 
 def _matrix_sheet(ws: Worksheet, styles: Styles, data: ReportData) -> None:
